@@ -1,0 +1,45 @@
+# Quick start on a fresh machine: `make run`, then `make test`. Each installs what it needs.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The demo's PII hash key; real projects take it from a secret store (see archival.yaml).
+export ARCHIVAL_PII_KEY ?= demo-only-not-a-secret
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+
+.PHONY: install run test bench lint schemas clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+data/helpdesk.db: | $(STAMP)
+	$(BIN)/python -m archival.demo.helpdesk $@
+
+run: $(STAMP) data/helpdesk.db
+	$(BIN)/archival validate
+	$(BIN)/archival plan
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check archival flows tests bench
+
+# Regenerate what is derived from the spec rules (tests fail when these are stale).
+schemas: $(STAMP)
+	$(BIN)/archival schema --kind project > schemas/project.schema.json
+	$(BIN)/archival schema --kind domain > schemas/domain.schema.json
+	$(BIN)/archival schema --docs > docs/specs.md
+
+clean:
+	rm -rf $(VENV) archive data .prefect .pytest_cache

@@ -1,0 +1,146 @@
+"""`archival` command line. Parses arguments, calls the stages, renders, and maps outcomes to exit
+status: 0 ok, 1 the job or the data failed, 2 bad usage or bad spec. Holds no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from archival import __version__
+from archival.archive.targets import TargetError
+from archival.plan.build import build_plan
+from archival.plan.explain import render_json, render_markdown, render_text
+from archival.source.probe import probe_tables
+from archival.spec.docs import specs_markdown
+from archival.spec.errors import SpecErrors
+from archival.spec.jsonschema import json_schema_text
+from archival.spec.load import load_project
+from archival.spec.model import Project, Table
+from archival.spec.select import SelectorError, parse_selectors, select_tables
+
+OK, FAILED, USAGE = 0, 1, 2
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project-dir", type=Path, default=Path("."), help="folder holding archival.yaml")
+    parser.add_argument("-s", "--select", action="append", metavar="SELECTOR",
+                        help="domain:NAME, table:DOMAIN.TABLE or tag:NAME (repeatable; wildcards allowed)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archival", description="Spec-driven archive of low-code app databases.")
+    parser.add_argument("--version", action="version", version=f"archival {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check archival.yaml and specs/*.yaml")
+    _common(p)
+    p.add_argument("--connect", action="store_true",
+                   help="also check that relations, keys and cursor columns exist in the sources")
+
+    p = sub.add_parser("ls", help="list the selected tables")
+    _common(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("plan", help="show what a run would do, without doing it")
+    _common(p)
+    p.add_argument("--target", help="archive target (default: archive.default)")
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    p.add_argument("--json", action="store_const", dest="format", const="json", help="same as --format json")
+    p.add_argument("--as-of", type=_instant, help="plan as if it were this UTC instant (ISO 8601)")
+    p.add_argument("--offline", action="store_true", help="do not contact the sources")
+    p.add_argument("-v", "--verbose", action="store_true", help="list every unit")
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
+    _common(p)
+    p.add_argument("--kind", choices=["project", "domain"], default="domain")
+    p.add_argument("--docs", action="store_true", help="print docs/specs.md instead")
+    return parser
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO 8601 instant, e.g. 2026-11-01T00:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _load(args: argparse.Namespace) -> tuple[Project, list[Table]]:
+    project = load_project(args.project_dir)
+    return project, select_tables(project, parse_selectors(args.select))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    project, tables = _load(args)
+    domains = {t.domain for t in tables}
+    if args.connect:
+        facts = probe_tables(project, tables)
+        mismatches = [f.problem for f in facts.values() if f.problem and f.probed]
+        unreachable = sorted({f.problem for f in facts.values() if f.problem and not f.probed})
+        for problem in mismatches + unreachable:
+            print(problem, file=sys.stderr)
+        if mismatches:
+            return USAGE
+        if unreachable:
+            return FAILED
+    checked = " and its sources" if args.connect else ""
+    print(f"ok: {project.name}: {len(domains)} domain(s), {len(tables)} table(s){checked} valid")
+    return OK
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    project, tables = _load(args)
+    rows = [{"table": t.qualified_name, "mode": t.mode, "period": t.period, "cursor": list(t.cursor),
+             "primary_key": list(t.primary_key), "source": project.domain(t.domain).source,  # type: ignore[union-attr]
+             "relation": t.relation, "format": t.format, "tags": list(t.tags), "spec": str(t.location)}
+            for t in tables]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return OK
+    header = ("TABLE", "MODE", "PERIOD", "CURSOR", "KEY", "SOURCE", "RELATION")
+    body = [(r["table"], r["mode"], r["period"] or "-", ",".join(r["cursor"]) or "-", ",".join(r["primary_key"]),
+             r["source"], r["relation"]) for r in rows]
+    widths = [max(len(x[i]) for x in [header, *body]) for i in range(len(header))]
+    for row in [header, *body]:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    project, tables = _load(args)
+    plan = build_plan(project, tables, target=args.target, as_of=args.as_of, offline=args.offline,
+                      selectors=tuple(str(s) for s in parse_selectors(args.select)))
+    if args.format == "json":
+        sys.stdout.write(render_json(plan))
+    elif args.format == "markdown":
+        sys.stdout.write(render_markdown(plan))
+    else:
+        sys.stdout.write(render_text(plan, verbose=args.verbose))
+    return USAGE if plan.has_errors else OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(specs_markdown() if args.docs else json_schema_text(args.kind))
+    return OK
+
+
+COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "schema": cmd_schema}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SpecErrors as exc:
+        print(exc.render(), file=sys.stderr)
+        return USAGE
+    except (SelectorError, TargetError) as exc:
+        print(f"archival: {exc}", file=sys.stderr)
+        return USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The plan's data: plain frozen dataclasses that the executor runs and the explainer renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from archival.spec.model import Mode
+
+# new: never archived; changed: archived under another spec fingerprint (re-exported as a new
+# manifest version); refresh: re-read every run, writes only if rows differ (full tables, periods an
+# incremental run reaches); up_to_date: archived with this spec, closed, skipped.
+UnitStatus = Literal["new", "changed", "refresh", "up_to_date"]
+STATUSES: tuple[UnitStatus, ...] = ("new", "changed", "refresh", "up_to_date")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Half-open [start, end) over the cursor (its first non-NULL column), in UTC."""
+
+    columns: tuple[str, ...]
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class ExportUnit:
+    domain: str
+    table: str
+    period: str  # label: 2026-10, 2026-W43, ..., or `full`
+    mode: Mode
+    source: str
+    spec_sha256: str
+    status: UnitStatus
+    reason: str
+    window: Window | None = None
+    archived_version: int | None = None
+
+    @property
+    def id(self) -> str:
+        """Stable across runs and machines: the same table and period always have the same id."""
+        return f"{self.domain}.{self.table}/{self.period}"
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.domain}.{self.table}"
+
+    @property
+    def due(self) -> bool:
+        return self.status != "up_to_date"
+
+
+@dataclass(frozen=True)
+class PlanNote:
+    """Something the plan could not know or wants a reviewer to see."""
+
+    table: str  # domain.table
+    level: Literal["info", "warning", "error"]
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: str
+    as_of: datetime
+    target: str
+    selectors: tuple[str, ...]
+    units: tuple[ExportUnit, ...]
+    notes: tuple[PlanNote, ...] = field(default_factory=tuple)
+    offline: bool = False
+
+    @property
+    def due(self) -> tuple[ExportUnit, ...]:
+        return tuple(u for u in self.units if u.due)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(n.level == "error" for n in self.notes)

@@ -1,0 +1,90 @@
+"""DuckDB connections with the scanner extensions loaded from their wheels (no downloads, no
+autoload) and sources ATTACHed READ_ONLY."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import duckdb
+
+from archival.source.secrets import Secret, SecretError, resolve, scrub
+from archival.spec.model import Source
+
+EXTENSIONS = {"sqlite": "sqlite", "postgres": "postgres", "mysql": "mysql"}
+
+
+class SourceError(Exception):
+    """A source cannot be reached or read. Messages are scrubbed of secrets."""
+
+
+def extension_path(name: str) -> Path:
+    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceError(f"the wheel duckdb-extension-{name} is not installed (pip install -e . installs it)")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "extensions" / f"v{duckdb.__version__}"
+    path = folder / f"{name}.duckdb_extension"
+    if not path.exists():
+        raise SourceError(f"DuckDB extension {name} for v{duckdb.__version__} not found at {path}")
+    return path
+
+
+def connect(extensions: tuple[str, ...] = ("sqlite", "postgres", "mysql")) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    for name in extensions:
+        con.execute(f"INSTALL '{extension_path(name)}'")
+        con.execute(f"LOAD {name}")
+    con.execute("SET TimeZone = 'UTC'")  # bounds and instants are UTC everywhere
+    return con
+
+
+def mysql_dsn(dsn: str) -> str:
+    """DuckDB's mysql scanner takes `key=value` pairs; accept mysql:// URIs too."""
+    if "://" not in dsn:
+        return dsn
+    url = urlsplit(dsn)
+    pairs = {"host": url.hostname, "port": url.port, "user": unquote(url.username or ""),
+             "password": unquote(url.password or ""), "database": url.path.lstrip("/")}
+    return " ".join(f"{k}={v}" for k, v in pairs.items() if v)
+
+
+def resolve_dsn(source: Source) -> Secret:
+    if source.dsn is None:
+        raise SourceError(f"source '{source.name}' has no dsn")
+    if isinstance(source.dsn, str):
+        return Secret(source.dsn)
+    try:
+        return resolve(source.dsn, f"source '{source.name}'")
+    except SecretError as exc:
+        raise SourceError(str(exc)) from None
+
+
+def attach(con: duckdb.DuckDBPyConnection, source: Source, root: Path, alias: str = "src") -> None:
+    """ATTACH a source READ_ONLY under `alias`; errors never carry the DSN or its password."""
+    if source.type == "sqlite":
+        path = (root / source.path).resolve() if source.path else None
+        if path is None or not path.exists():
+            raise SourceError(f"source '{source.name}': sqlite database {source.path} does not exist")
+        target, secret = str(path), None
+    else:
+        secret = resolve_dsn(source)
+        target = mysql_dsn(secret.value) if source.type == "mysql" else secret.value
+    try:
+        # ATTACH takes no bound parameters: quote the target as a literal (DuckDB doubles quotes)
+        con.execute(f"ATTACH {sql_literal(target)} AS {alias} (TYPE {source.type}, READ_ONLY)")
+    except duckdb.Error as exc:
+        message = scrub(str(exc), secret, target)
+        raise SourceError(f"source '{source.name}' ({source.type}) cannot be attached: {message}") from None
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(alias: str, relation: str) -> str:
+    return ".".join([alias, *(quote_ident(p) for p in relation.split("."))])

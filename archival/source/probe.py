@@ -1,0 +1,132 @@
+"""Cheap read-only questions to a source: which columns a relation has, and the earliest cursor
+value. On PostgreSQL and MySQL the min() runs natively (postgres_query / mysql_query) so it is
+answered from an index instead of a table scan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from archival.source import duck
+from archival.source.duck import SourceError, qualified, quote_ident, sql_literal
+from archival.spec.model import Project, Source, Table
+
+
+@dataclass(frozen=True)
+class TableFacts:
+    """What the source said about a table; `problem` when it could not say. `probed` tells a source
+    that answered (a problem is then a spec/source mismatch) from one that could not be reached."""
+
+    earliest: datetime | None = None  # first cursor value (UTC); None: empty table or unknown
+    problem: str | None = None
+    probed: bool = False
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    type: str  # DuckDB's name for the type as the scanner presents it
+
+
+def describe(con: duckdb.DuckDBPyConnection, alias: str, table: Table) -> list[ColumnInfo]:
+    try:
+        rows = con.execute(f"DESCRIBE {qualified(alias, table.relation)}").fetchall()
+    except duckdb.CatalogException:
+        raise SourceError(f"relation '{table.relation}' does not exist in the source") from None
+    except duckdb.Error as exc:
+        raise SourceError(f"cannot describe relation '{table.relation}': {exc}") from None
+    return [ColumnInfo(r[0], r[1]) for r in rows]
+
+
+def missing_columns(table: Table, columns: list[ColumnInfo]) -> list[tuple[str, str]]:
+    """(role, column) pairs that the spec names but the source lacks."""
+    have = {c.name for c in columns}
+    wanted = [("primary_key", c) for c in table.primary_key] + [("cursor", c) for c in table.cursor]
+    wanted += [("columns", c.name) for c in table.columns]
+    return [(role, name) for role, name in wanted if name not in have]
+
+
+def to_utc(value: object, naive_zone: str) -> datetime | None:
+    """A cursor value as an aware UTC instant; naive values hold wall time of `naive_zone`."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(naive_zone))
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day, tzinfo=ZoneInfo(naive_zone))
+    elif isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(naive_zone))
+    else:
+        raise SourceError(f"cursor value of type {type(value).__name__} is not a point in time")
+    return moment.astimezone(UTC)
+
+
+def earliest_cursor(con: duckdb.DuckDBPyConnection, alias: str, source: Source, table: Table) -> datetime | None:
+    """The smallest value of any cursor column: where the first period starts. One min() per column
+    keeps each query index-friendly; min over the first non-NULL is never earlier than this."""
+    found: list[datetime] = []
+    for column in table.cursor:
+        if source.type in ("postgres", "mysql"):
+            native = f"SELECT min({_native_ident(source, column)}) FROM {_native_relation(source, table.relation)}"
+            sql = f"SELECT * FROM {source.type}_query('{alias}', {sql_literal(native)})"
+        else:
+            sql = f"SELECT min({quote_ident(column)}) FROM {qualified(alias, table.relation)}"
+        try:
+            value = con.execute(sql).fetchone()[0]
+        except duckdb.Error as exc:
+            raise SourceError(f"cannot read min({column}) of '{table.relation}': {exc}") from None
+        moment = to_utc(value, table.timezone)
+        if moment is not None:
+            found.append(moment)
+    return min(found) if found else None
+
+
+def _native_ident(source: Source, name: str) -> str:
+    # identifiers passed the spec's strict pattern, so quoting cannot be escaped
+    return f"`{name}`" if source.type == "mysql" else f'"{name}"'
+
+
+def _native_relation(source: Source, relation: str) -> str:
+    return ".".join(_native_ident(source, part) for part in relation.split("."))
+
+
+def probe_tables(project: Project, tables: list[Table]) -> dict[str, TableFacts]:
+    """Per table: the earliest cursor value, or the problem that kept us from knowing it."""
+    facts: dict[str, TableFacts] = {}
+    by_source: dict[str, list[Table]] = {}
+    for table in tables:
+        domain = project.domain(table.domain)
+        assert domain is not None
+        by_source.setdefault(domain.source, []).append(table)
+    for source_name, group in by_source.items():
+        source = project.sources[source_name]
+        try:
+            con = duck.connect((source.type,))
+            duck.attach(con, source, project.root)
+        except duck.SourceError as exc:
+            for table in group:
+                facts[table.qualified_name] = TableFacts(problem=f"source not reachable: {exc}")
+            continue
+        try:
+            for table in group:
+                facts[table.qualified_name] = _probe_table(con, source, table)
+        finally:
+            con.close()
+    return facts
+
+
+def _probe_table(con, source, table: Table) -> TableFacts:
+    try:
+        columns = describe(con, "src", table)
+        missing = missing_columns(table, columns)
+        if missing:
+            listed = ", ".join(f"{role} column '{name}'" for role, name in missing)
+            return TableFacts(problem=f"{table.location}: relation '{table.relation}' lacks {listed}", probed=True)
+        earliest = earliest_cursor(con, "src", source, table) if table.cursor else None
+        return TableFacts(earliest=earliest, probed=True)
+    except duck.SourceError as exc:
+        return TableFacts(problem=f"{table.location}: {exc}", probed=True)

@@ -1,0 +1,1 @@
+"""Spec stage: load, validate and model archival.yaml and specs/*.yaml."""

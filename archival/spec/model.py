@@ -1,0 +1,186 @@
+"""The validated spec as frozen dataclasses: what every later stage reads. Built only from documents
+that passed validation, so construction never fails on user input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from archival.spec.values import Duration, QuietHours, SecretRef
+
+Mode = Literal["full", "window", "incremental"]
+Grain = Literal["day", "week", "month", "quarter", "year"]
+OnInvalid = Literal["fail", "quarantine", "warn"]
+PiiRule = Literal["drop", "hash", "mask"]
+SourceType = Literal["postgres", "mysql", "sqlite"]
+FileFormat = Literal["parquet", "csv"]
+Tier = Literal["hot", "cool", "cold"]
+NullCursor = Literal["partition", "fail"]
+Drift = Literal["evolve", "freeze"]
+TargetType = Literal["local", "s3"]
+
+
+@dataclass(frozen=True)
+class SpecLocation:
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Retention:
+    hot: Duration | None = None
+    cool: Duration | None = None
+    cold: Duration | None = None
+    then: Literal["keep", "delete"] = "keep"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str | None = None
+    nullable: bool = True
+    unique: bool = False
+    allowed: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    regex: str | None = None
+    max_length: int | None = None
+    pii: PiiRule | None = None
+    checks: tuple[str, ...] = ()
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    domain: str
+    name: str
+    relation: str
+    primary_key: tuple[str, ...]
+    mode: Mode
+    cursor: tuple[str, ...]
+    period: Grain | None  # None for mode full
+    lag: Duration
+    lookback: Duration
+    on_invalid: OnInvalid
+    null_cursor: NullCursor
+    drift: Drift
+    timezone: str  # zone that naive timestamps hold
+    format: FileFormat
+    tier: Tier
+    retention: Retention
+    columns: tuple[Column, ...] = ()
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    location: SpecLocation | None = field(default=None, compare=False)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.domain}.{self.name}"
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class Relation:
+    from_table: str
+    from_column: str
+    to_table: str
+    to_column: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cron: str
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    owner: str
+    source: str
+    tables: tuple[Table, ...]
+    file: str
+    description: str | None = None
+    schedule: Schedule | None = None
+    quiet_hours: tuple[QuietHours, ...] = ()
+    relations: tuple[Relation, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def timezone(self) -> str:
+        """The zone of the period calendar and the quiet hours."""
+        return self.schedule.timezone if self.schedule else "UTC"
+
+    def table(self, name: str) -> Table | None:
+        return next((t for t in self.tables if t.name == name), None)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    type: SourceType
+    dsn: SecretRef | str | None = None  # a SecretRef, or a literal DSN proven to hold no password
+    path: str | None = None
+    timezone: str = "UTC"
+    max_parallel: int | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    type: TargetType
+    path: str | None = None
+    bucket: str | None = None
+    prefix: str | None = None
+    credentials: SecretRef | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_parallel_per_source: int = 2
+    max_rows_per_run: int | None = None
+    max_bytes_per_run: int | None = None
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    root: Path
+    sources: dict[str, Source]
+    targets: dict[str, Target]
+    default_target: str
+    limits: Limits
+    domains: tuple[Domain, ...]
+    pii_hash_key: SecretRef | None = None
+
+    def domain(self, name: str) -> Domain | None:
+        return next((d for d in self.domains if d.name == name), None)
+
+    def source_of(self, domain: Domain) -> Source:
+        return self.sources[domain.source]
+
+
+# Fields that change what lands in the archive. Lag, lookback, tier, retention, tags and prose do
+# not: changing them must not mark every archived period as changed.
+_CONTENT_FIELDS = ("relation", "primary_key", "mode", "cursor", "period", "on_invalid", "null_cursor",
+                   "timezone", "format", "columns")
+
+
+def table_fingerprint(table: Table, source: Source) -> str:
+    """sha256 of the table spec as it affects archived content (recorded in every manifest)."""
+    data = {k: v for k, v in asdict(table).items() if k in _CONTENT_FIELDS}
+    data["columns"] = [{k: v for k, v in c.items() if k != "description"} for c in data["columns"]]
+    data["source"] = {"name": source.name, "type": source.type}
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,236 @@
+"""The spec language v1 as Cerberus rules: the single source of truth for validation, for the JSON
+Schema (`archival schema`) and for docs/specs.md. Every rule carries `meta` with its documentation:
+`doc`, and where it applies `default` and `example`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archival.spec import values as v
+
+Rule = dict[str, Any]
+
+
+def _meta(doc: str, default: Any = None, example: Any = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"doc": doc}
+    if default is not None:
+        meta["default"] = default
+    if example is not None:
+        meta["example"] = example
+    return meta
+
+
+def _str(doc: str, **kw: Any) -> Rule:
+    default, example = kw.pop("default", None), kw.pop("example", None)
+    return {"type": "string", "empty": False, **kw, "meta": _meta(doc, default, example)}
+
+
+def _choice(doc: str, allowed: list[str], default: str | None = None) -> Rule:
+    return {"type": "string", "allowed": allowed, "meta": _meta(doc, default, allowed[0])}
+
+
+def _duration(doc: str, default: str | None = None, example: str = "1h") -> Rule:
+    return _str(doc, check_with="duration", default=default, example=example)
+
+
+def _names(doc: str, pattern: str, example: Any) -> Rule:
+    return {"type": "list", "minlength": 1, "schema": {"type": "string", "regex": pattern},
+            "meta": _meta(doc, example=example)}
+
+
+def _bool(doc: str, default: bool) -> Rule:
+    return {"type": "boolean", "meta": _meta(doc, default, default)}
+
+
+TAGS = _names("Labels for selection (`--select tag:NAME`).", v.NAME_PATTERN, ["pii", "finance"])
+
+RETENTION: Rule = {
+    "type": "dict",
+    "schema": {
+        "hot": _duration("How long files stay in the hot tier.", example="90d"),
+        "cool": _duration("How long after that they stay in the cool tier.", example="1y"),
+        "cold": _duration("How long after that they stay in the cold tier.", example="7y"),
+        "then": _choice("What happens after the last tier.", ["keep", "delete"], default="keep"),
+    },
+    "meta": _meta("Storage lifecycle of archived files (applied by the retention step).",
+                  example={"hot": "90d", "cool": "1y", "cold": "7y", "then": "delete"}),
+}
+
+COLUMN: Rule = {
+    "type": "dict",
+    "schema": {
+        "type": _str("Expected logical type. " + v.TYPE_HINT + ".", check_with="column_type", example="int64"),
+        "nullable": _bool("May the column hold NULL?", True),
+        "unique": _bool("Must values be unique within the table?", False),
+        "allowed": {"type": "list", "minlength": 1, "meta": _meta("The only values allowed.", example=["new", "paid"])},
+        "min": {"type": "number", "meta": _meta("Smallest allowed value.", example=0)},
+        "max": {"type": "number", "meta": _meta("Largest allowed value.", example=100)},
+        "regex": _str("Pattern every non-NULL value must match (Python syntax).", check_with="regex",
+                      example="^[A-Z]{2}[0-9]+$"),
+        "max_length": {"type": "integer", "min": 0, "meta": _meta("Longest allowed text, in characters.",
+                                                                 example=255)},
+        "pii": _choice("Personal data handling before anything touches disk: drop the column, hash it "
+                       "(keyed HMAC-SHA256 with pii.hash_key) or mask it.", ["drop", "hash", "mask"]),
+        "checks": _names("Named checks registered in Python.", v.NAME_PATTERN, ["valid_email"]),
+        "description": _str("What the column holds."),
+    },
+    "meta": _meta("Contract of one column."),
+}
+
+# Keys a table inherits from the domain's `defaults` block.
+TABLE_DEFAULTS: dict[str, Rule] = {
+    "mode": _choice("full: the whole table each run; window: closed periods of an immutable time "
+                    "column; incremental: row versions by a last-modified column.",
+                    ["full", "window", "incremental"], default="full"),
+    "period": _choice("Calendar period that partitions the archive by data time (window/incremental).",
+                      ["day", "week", "month", "quarter", "year"], default="month"),
+    "lag": _duration("Never read rows newer than the source's now() minus this.", default="1h"),
+    "lookback": _duration("Re-read this far behind the watermark to catch late commits (incremental).",
+                          default="1d", example="1d"),
+    "on_invalid": _choice("What a row that breaks the contract does.", ["fail", "quarantine", "warn"],
+                          default="fail"),
+    "null_cursor": _choice("Rows whose cursor is NULL: their own `period=null` partition, or fail.",
+                           ["partition", "fail"], default="partition"),
+    "drift": _choice("Source schema changes: evolve records a new schema version; freeze fails with the diff.",
+                     ["evolve", "freeze"], default="evolve"),
+    "timezone": _str("Zone that timestamp-without-time-zone columns hold.", check_with="timezone",
+                     default="UTC", example="UTC"),
+    "format": _choice("File format of the archive.", ["parquet", "csv"], default="parquet"),
+    "tier": _choice("Storage tier new files start in.", ["hot", "cool", "cold"], default="hot"),
+    "retention": RETENTION,
+}
+
+TABLE: Rule = {
+    "type": "dict",
+    "schema": {
+        "relation": _str("Physical name in the source: `table` or `schema.table`.", regex=v.RELATION_PATTERN,
+                         required=True, example="public.orders"),
+        "description": _str("What the table holds."),
+        "tags": TAGS,
+        "primary_key": {**_names("Columns that identify a row; files are ordered by them.",
+                                 v.IDENTIFIER_PATTERN, ["id"]), "required": True},
+        "cursor": {"type": ["string", "list"], "empty": False, "regex": v.IDENTIFIER_PATTERN,
+                   "schema": {"type": "string", "regex": v.IDENTIFIER_PATTERN},
+                   "meta": _meta("Time column(s) of window/incremental mode; a list means the first "
+                                 "non-NULL of them.", example=["updated_at", "created_at"])},
+        **TABLE_DEFAULTS,
+        "columns": {"type": "dict", "keysrules": {"type": "string", "regex": v.IDENTIFIER_PATTERN},
+                    "valuesrules": COLUMN,
+                    "meta": _meta("Optional contract; unlisted columns pass through unchanged.")},
+    },
+    "meta": _meta("One table of the domain."),
+}
+
+DOMAIN: Rule = {
+    "domain": _str("Name of the domain; also its folder in the archive.", regex=v.NAME_PATTERN,
+                   required=True, example="sales"),
+    "owner": _str("Who answers for this domain's data.", required=True, example="sales-ops@example.com"),
+    "description": _str("What the domain holds."),
+    "source": _str("Name of a source declared in archival.yaml.", required=True, regex=v.NAME_PATTERN,
+                   example="sales_db"),
+    "tags": TAGS,
+    "schedule": {
+        "type": "dict",
+        "schema": {
+            "cron": _str("When runs start. " + v.CRON_HINT + ".", check_with="cron", required=True,
+                         example="0 2 * * *"),
+            "timezone": _str("Zone of the cron, the quiet hours and the period calendar.",
+                             check_with="timezone", default="UTC", example="Europe/Berlin"),
+        },
+        "meta": _meta("When the domain is exported."),
+    },
+    "quiet_hours": {"type": "list", "schema": _str("HH:MM-HH:MM", check_with="quiet_hours"),
+                    "meta": _meta("Never start extracting inside these (schedule time zone).",
+                                  example=["07:00-20:00"])},
+    "defaults": {"type": "dict", "schema": TABLE_DEFAULTS,
+                 "meta": _meta("Values every table of the domain inherits unless it sets its own.")},
+    "tables": {"type": "dict", "required": True, "minlength": 1,
+               "keysrules": {"type": "string", "regex": v.NAME_PATTERN}, "valuesrules": TABLE,
+               "meta": _meta("Tables to archive, by archive name.",
+                             example={"orders": {"relation": "public.orders", "primary_key": ["id"]}})},
+    "relations": {
+        "type": "list",
+        "schema": {
+            "type": "dict",
+            "schema": {
+                "from": _str("`table.column` that refers to another table.", required=True,
+                             check_with="column_ref", example="orders.customer_id"),
+                "to": _str("`table.column` it refers to.", required=True, check_with="column_ref",
+                           example="customers.id"),
+            },
+        },
+        "meta": _meta("References between tables; exported from one snapshot, checked by reconcile.",
+                      example=[{"from": "orders.customer_id", "to": "customers.id"}]),
+    },
+}
+
+SOURCE: Rule = {
+    "type": "dict",
+    "schema": {
+        "type": _choice("Database kind.", ["postgres", "mysql", "sqlite"]),
+        "dsn": _str("Connection string (postgres, mysql). " + v.SECRET_HINT + "; a literal DSN may not "
+                    "hold a password.", check_with="dsn", example="env:SALES_DB_DSN"),
+        "path": _str("Database file (sqlite), relative to the project directory.", example="data/helpdesk.db"),
+        "timezone": _str("Zone of the source's clock and of its naive timestamps, unless a table says.",
+                         check_with="timezone", default="UTC", example="UTC"),
+        "max_parallel": {"type": "integer", "min": 1,
+                         "meta": _meta("Overrides limits.max_parallel_per_source for this source.", example=2)},
+    },
+    "meta": _meta("A database of a low-code app."),
+}
+
+TARGET: Rule = {
+    "type": "dict",
+    "schema": {
+        "type": _choice("Where files go.", ["local", "s3"]),
+        "path": _str("Folder of a local target, relative to the project directory.", example="./archive"),
+        "bucket": _str("S3 bucket.", example="acme-archive"),
+        "prefix": _str("Key prefix inside the bucket.", example="lowcode"),
+        "credentials": _str("AWS credentials. " + v.SECRET_HINT + ".", check_with="secret_ref",
+                            example="prefect-block:aws-credentials/archive"),
+        "endpoint_url": _str("S3-compatible endpoint (MinIO, Ceph, ...).", example="http://127.0.0.1:9000"),
+        "region": _str("AWS region.", example="eu-central-1"),
+    },
+    "meta": _meta("An archive location."),
+}
+
+PROJECT: Rule = {
+    "project": _str("Name of the project.", regex=v.PROJECT_PATTERN, required=True, example="acme-archive"),
+    "sources": {"type": "dict", "required": True, "minlength": 1,
+                "keysrules": {"type": "string", "regex": v.NAME_PATTERN}, "valuesrules": SOURCE,
+                "meta": _meta("Databases, by name.")},
+    "archive": {
+        "type": "dict", "required": True,
+        "schema": {
+            "default": _str("Target used when `--target` is not given.", required=True, example="local"),
+            "targets": {"type": "dict", "required": True, "minlength": 1,
+                        "keysrules": {"type": "string", "regex": v.NAME_PATTERN}, "valuesrules": TARGET,
+                        "meta": _meta("Archive locations, by name.")},
+        },
+        "meta": _meta("Where the archive lives."),
+    },
+    "limits": {
+        "type": "dict",
+        "schema": {
+            "max_parallel_per_source": {"type": "integer", "min": 1,
+                                        "meta": _meta("Units reading one source at once.", 2, 2)},
+            "max_rows_per_run": {"type": "integer", "min": 1,
+                                 "meta": _meta("Defer units beyond this many rows to the next run.",
+                                               example=50_000_000)},
+            "max_bytes_per_run": {"type": "integer", "min": 1,
+                                  "meta": _meta("Defer units beyond this many bytes to the next run.",
+                                                example=10_000_000_000)},
+        },
+        "meta": _meta("Load control."),
+    },
+    "pii": {
+        "type": "dict",
+        "schema": {"hash_key": _str("Key of the HMAC for `pii: hash`. " + v.SECRET_HINT + ".",
+                                    check_with="secret_ref", required=True, example="env:ARCHIVAL_PII_KEY")},
+        "meta": _meta("Personal data settings; a spec using `pii: hash` needs hash_key."),
+    },
+}
+
+
+def meta_default(rules: dict[str, Rule], key: str) -> Any:
+    return rules[key]["meta"].get("default")

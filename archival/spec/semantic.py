@@ -1,0 +1,127 @@
+"""Checks that span keys or files (a domain's source exists, mode needs a cursor, ...). They run on
+documents that already passed the Cerberus rules, so the shapes are known."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from archival.spec.errors import SpecError
+from archival.spec.yaml_source import YamlDocument
+
+
+def _did_you_mean(value: str, options: list[str], what: str) -> str:
+    close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
+    listed = ", ".join(sorted(options)) or "none"
+    return (f"did you mean '{close[0]}'? " if close else "") + f"{what}: {listed}"
+
+
+def check_project(doc: YamlDocument) -> list[SpecError]:
+    data, errors = doc.data, []
+    for name, source in data["sources"].items():
+        kind = source.get("type")
+        at = ("sources", name)
+        if kind is None:
+            errors.append(doc.error(at, f"source '{name}' has no 'type'", "type: postgres | mysql | sqlite", key=True))
+        elif kind == "sqlite":
+            if "path" not in source:
+                errors.append(doc.error(at, f"sqlite source '{name}' needs 'path'", "e.g. path: data/app.db", key=True))
+            if "dsn" in source:
+                errors.append(doc.error((*at, "dsn"), f"sqlite source '{name}' takes 'path', not 'dsn'", None,
+                                        key=True))
+        else:
+            if "dsn" not in source:
+                errors.append(doc.error(at, f"{kind} source '{name}' needs 'dsn'", "e.g. dsn: env:SALES_DB_DSN",
+                                        key=True))
+            if "path" in source:
+                errors.append(doc.error((*at, "path"), f"{kind} source '{name}' takes 'dsn', not 'path'", None,
+                                        key=True))
+    targets = data["archive"]["targets"]
+    default = data["archive"]["default"]
+    if default not in targets:
+        errors.append(doc.error(("archive", "default"), f"default target '{default}' is not declared",
+                                _did_you_mean(default, list(targets), "declared targets")))
+    for name, target in targets.items():
+        at = ("archive", "targets", name)
+        needs = {"local": "path", "s3": "bucket", None: "type"}[target.get("type")]
+        if needs not in target:
+            errors.append(doc.error(at, f"target '{name}' needs '{needs}'", None, key=True))
+        if target.get("type") == "local":
+            for key in ("bucket", "prefix", "credentials", "endpoint_url", "region"):
+                if key in target:
+                    errors.append(doc.error((*at, key), f"'{key}' applies to s3 targets, not local ones", None,
+                                            key=True))
+    return errors
+
+
+def check_domain(doc: YamlDocument, project: dict[str, Any] | None) -> list[SpecError]:
+    data, errors = doc.data, []
+    if project is not None:
+        sources = list(project.get("sources", {}))
+        if data["source"] not in sources:
+            errors.append(doc.error(("source",), f"source '{data['source']}' is not declared in archival.yaml",
+                                    _did_you_mean(data["source"], sources, "declared sources")))
+    defaults = data.get("defaults", {})
+    # without a valid archival.yaml the hash key is unknown: do not report a consequence twice
+    hash_key = project is None or bool(project.get("pii", {}).get("hash_key"))
+    for name, table in data["tables"].items():
+        errors += _check_table(doc, name, table, defaults, hash_key)
+    tables = list(data["tables"])
+    for i, rel in enumerate(data.get("relations", [])):
+        for end in ("from", "to"):
+            table = rel[end].split(".", 1)[0]
+            if table not in tables:
+                errors.append(doc.error(("relations", i, end), f"relation names table '{table}', which this "
+                                        "domain does not declare", _did_you_mean(table, tables, "tables")))
+    return errors
+
+
+def _check_table(doc: YamlDocument, name: str, table: dict[str, Any], defaults: dict[str, Any],
+                 hash_key: bool) -> list[SpecError]:
+    at, errors = ("tables", name), []
+    mode = table.get("mode", defaults.get("mode", "full"))
+    if mode == "full":
+        for key in ("cursor", "period", "lookback"):
+            if key in table:
+                errors.append(doc.error((*at, key), f"'{key}' has no meaning in mode full (table '{name}')",
+                                        "set mode: window or incremental, or remove the key", key=True))
+    elif "cursor" not in table:
+        errors.append(doc.error(at, f"table '{name}' in mode {mode} needs a 'cursor'",
+                                "e.g. cursor: [updated_at, created_at]", key=True))
+    cursor = table.get("cursor", [])
+    cursor = [cursor] if isinstance(cursor, str) else cursor
+    keys = table.get("primary_key", [])
+    for i, column in enumerate(keys):
+        if column in keys[:i]:
+            errors.append(doc.error((*at, "primary_key", i), f"column '{column}' appears twice in primary_key"))
+    for column, rules in table.get("columns", {}).items():
+        pii = rules.get("pii")
+        if pii == "hash" and not hash_key:
+            errors.append(doc.error((*at, "columns", column, "pii"), f"column '{column}' is hashed but "
+                                    "archival.yaml sets no pii.hash_key",
+                                    "add to archival.yaml: pii: {hash_key: env:ARCHIVAL_PII_KEY}"))
+        if pii in ("drop", "hash", "mask") and column in keys:
+            errors.append(doc.error((*at, "columns", column, "pii"), f"primary key column '{column}' cannot be "
+                                    f"'{pii}'ed", "rows must stay identifiable; choose another key or no pii rule"))
+        if pii == "drop" and column in cursor:
+            errors.append(doc.error((*at, "columns", column, "pii"), f"cursor column '{column}' cannot be dropped",
+                                    "periods are computed from it"))
+        if "min" in rules and "max" in rules and rules["min"] > rules["max"]:
+            errors.append(doc.error((*at, "columns", column, "max"), f"max {rules['max']} is below min {rules['min']}"))
+    return errors
+
+
+def check_unique_domains(docs: list[YamlDocument]) -> list[SpecError]:
+    """Two files declaring one domain: report it in each of them, naming the others."""
+    by_name: dict[str, list[YamlDocument]] = {}
+    for doc in docs:
+        by_name.setdefault(doc.data["domain"], []).append(doc)
+    errors = []
+    for name, group in by_name.items():
+        if len(group) < 2:
+            continue
+        for doc in group:
+            others = ", ".join(f"{o.file}:{o.position(('domain',)).line}" for o in group if o is not doc)
+            errors.append(doc.error(("domain",), f"domain '{name}' is also declared in {others}",
+                                    "each domain has exactly one spec file; rename or merge them"))
+    return errors

@@ -1,0 +1,72 @@
+"""Shared test fixtures. Database fixtures create a uniquely named database per test and drop it
+afterwards. Outside CI a missing server skips those tests with the reason; in CI (CI=true) it fails
+them, so a broken service can never turn the suite green."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT / "tests" / "cases"
+FIXTURES = ROOT / "tests" / "fixtures"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+
+
+def unavailable(what: str, exc: Exception) -> None:
+    reason = f"{what} is not reachable ({type(exc).__name__}: {exc})"
+    if IN_CI:
+        pytest.fail(f"{reason}; CI must provide it (.ci/run starts it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path) -> Path:
+    """A copy of the repository's demo project (specs only; no database)."""
+    shutil.copy(ROOT / "archival.yaml", tmp_path / "archival.yaml")
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    return tmp_path
+
+
+@pytest.fixture
+def pg_dsn():
+    """A fresh, empty PostgreSQL database; yields its libpq DSN."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"archival_t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        unavailable("PostgreSQL on 127.0.0.1:5432", exc)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"host=127.0.0.1 port=5432 user=postgres dbname={name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def mysql_db():
+    """A fresh MariaDB database; yields (database name, DSN for DuckDB)."""
+    pymysql = pytest.importorskip("pymysql")
+    name = f"archival_t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = pymysql.connect(**MYSQL, connect_timeout=5, autocommit=True)
+    except pymysql.MySQLError as exc:
+        unavailable("MariaDB on 127.0.0.1:3306", exc)
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield name, f"host=127.0.0.1 port=3306 user=root database={name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
