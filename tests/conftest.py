@@ -70,3 +70,38 @@ def mysql_db():
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+def write_project(folder: Path, sources: str, specs: dict[str, str], extra: str = "") -> Path:
+    """A project folder with the given `sources:` block (YAML, indented 2) and domain specs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "archival.yaml").write_text(
+        f"project: test\nsources:\n{sources}\narchive:\n  default: local\n"
+        f"  targets:\n    local: {{type: local, path: ./archive}}\n{extra}")
+    (folder / "specs").mkdir(exist_ok=True)
+    for name, text in specs.items():
+        (folder / "specs" / f"{name}.yaml").write_text(text)
+    return folder
+
+
+@pytest.fixture
+def nocodb_pg(pg_dsn):
+    """The NocoDB helpdesk fixture (written by real NocoDB through its REST API) restored into a fresh
+    PostgreSQL database. Yields (dsn, app schema)."""
+    import subprocess
+
+    dbname = pg_dsn.rsplit("dbname=", 1)[1]
+    subprocess.run(["pg_restore", "--no-owner", "-h", "127.0.0.1", "-U", "postgres", "-d", dbname,
+                    str(FIXTURES / "nocodb_helpdesk.dump")], check=True, capture_output=True)
+    yield pg_dsn, "pgkodt9w682deoh"
+
+
+@pytest.fixture
+def directus_pg(pg_dsn):
+    """The Directus helpdesk fixture restored into a fresh PostgreSQL database."""
+    import subprocess
+
+    dbname = pg_dsn.rsplit("dbname=", 1)[1]
+    subprocess.run(["pg_restore", "--no-owner", "-h", "127.0.0.1", "-U", "postgres", "-d", dbname,
+                    str(FIXTURES / "directus_helpdesk.dump")], check=True, capture_output=True)
+    yield pg_dsn

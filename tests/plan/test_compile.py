@@ -1,0 +1,104 @@
+"""The compiler against hand-made archive states: statuses, closed periods, lag, watermarks."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from archival.archive import layout
+from archival.archive.state import archived_periods
+from archival.archive.store import LocalStore
+from archival.plan.compile import compile_table
+from archival.source.probe import TableFacts
+from archival.spec.load import load_project
+from archival.spec.model import table_fingerprint
+
+AS_OF = datetime(2026, 11, 25, 12, tzinfo=UTC)
+EARLIEST = datetime(2026, 1, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def project(demo_project):
+    return load_project(demo_project)
+
+
+def _manifest(store: LocalStore, table, period: str, version: int, sha: str, watermark: str | None = None):
+    body = {"schema_version": 1, "spec_sha256": sha, "row_count": 5, "watermark": watermark}
+    store.put_new(layout.manifest_path(table.domain, table.name, period, version), json.dumps(body).encode())
+
+
+def _compile(project, name, store, facts=None):
+    table = project.domain("helpdesk").table(name)
+    archived = archived_periods(store, table.domain, table.name)
+    return compile_table(project, table, facts or TableFacts(earliest=EARLIEST, probed=True), archived, AS_OF)
+
+
+def test_window_units_are_closed_periods_only(project, tmp_path):
+    units, notes = _compile(project, "ticket_comments", LocalStore(tmp_path))
+    assert [u.period for u in units][0] == "2026-01" and units[-1].period == "2026-10"
+    assert all(u.status == "new" for u in units)
+    assert "2026-11 is open" in notes[0].message
+    # Europe/Berlin calendar: the month starts at local midnight
+    assert units[0].window.start == datetime(2025, 12, 31, 23, tzinfo=UTC)
+    assert units[0].id == "helpdesk.ticket_comments/2026-01"
+
+
+def test_lag_keeps_a_period_open(project, tmp_path):
+    table = project.domain("helpdesk").table("ticket_comments")
+    just_after = datetime(2026, 10, 31, 23, 30, tzinfo=UTC)  # October ended 30 minutes ago (Berlin); lag is 1h
+    units, _ = compile_table(project, table, TableFacts(earliest=EARLIEST, probed=True), {}, just_after)
+    assert units[-1].period == "2026-09"
+
+
+def test_statuses_from_manifests(project, tmp_path):
+    store = LocalStore(tmp_path)
+    table = project.domain("helpdesk").table("ticket_comments")
+    sha = table_fingerprint(table, project.sources["helpdesk"])
+    _manifest(store, table, "2026-01", 1, sha)
+    _manifest(store, table, "2026-02", 1, "0" * 64)
+    _manifest(store, table, "2026-02", 2, sha)  # the highest version is current
+    _manifest(store, table, "2026-03", 1, "0" * 64)
+    units, _ = _compile(project, "ticket_comments", store)
+    status = {u.period: u.status for u in units}
+    assert status["2026-01"] == "up_to_date" and status["2026-02"] == "up_to_date"
+    assert status["2026-03"] == "changed" and status["2026-04"] == "new"
+    assert {u.period: u.archived_version for u in units}["2026-02"] == 2
+
+
+def test_full_table_is_refreshed_each_run(project, tmp_path):
+    store = LocalStore(tmp_path)
+    table = project.domain("helpdesk").table("agents")
+    assert _compile(project, "agents", store)[0][0].status == "new"
+    _manifest(store, table, "full", 1, table_fingerprint(table, project.sources["helpdesk"]))
+    unit = _compile(project, "agents", store)[0][0]
+    assert (unit.period, unit.status, unit.window) == ("full", "refresh", None)
+
+
+def test_incremental_rereads_from_watermark_minus_lookback(project, tmp_path):
+    store = LocalStore(tmp_path)
+    table = project.domain("helpdesk").table("tickets")
+    sha = table_fingerprint(table, project.sources["helpdesk"])
+    for label in ("2026-01", "2026-02", "2026-03"):
+        _manifest(store, table, label, 1, sha)
+    _manifest(store, table, "2026-03", 2, sha, watermark="2026-03-31T22:30:00+00:00")  # lookback 1d reaches March
+    units, _ = _compile(project, "tickets", store)
+    status = {u.period: u.status for u in units}
+    assert status["2026-01"] == "up_to_date" and status["2026-02"] == "up_to_date"
+    assert status["2026-03"] == "refresh" and status["2026-04"] == "new"
+    assert units[-1].period == "2026-11" and units[-1].window.end == datetime(2026, 11, 25, 11, tzinfo=UTC)
+
+
+def test_unknown_first_period_is_said(project, tmp_path):
+    facts = TableFacts(problem="source not reachable: refused")
+    units, notes = _compile(project, "ticket_comments", LocalStore(tmp_path), facts)
+    assert units == []
+    assert [n.level for n in notes] == ["warning", "warning"]
+    assert "first period unknown" in notes[1].message
+
+
+def test_archived_periods_extend_an_unknown_source(project, tmp_path):
+    store = LocalStore(tmp_path)
+    table = project.domain("helpdesk").table("ticket_comments")
+    _manifest(store, table, "2026-09", 1, table_fingerprint(table, project.sources["helpdesk"]))
+    units, _ = _compile(project, "ticket_comments", store, TableFacts(problem="down"))
+    assert [u.period for u in units] == ["2026-09", "2026-10"]

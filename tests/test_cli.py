@@ -1,0 +1,128 @@
+"""The command line: exit statuses, output formats, and that bad specs touch nothing."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archival import cli
+from archival.demo.helpdesk import generate
+from tests.conftest import CASES, ROOT
+
+AS_OF = "2026-11-25T12:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "helpdesk.db"
+    generate(path, scale=0.01)
+    return path
+
+
+@pytest.fixture
+def demo(demo_project, demo_db):
+    (demo_project / "data").mkdir()
+    shutil.copy(demo_db, demo_project / "data" / "helpdesk.db")
+    return demo_project
+
+
+def run(capsys, *args):
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _golden(name: str, text: str):
+    path = CASES / "plan" / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def test_validate_ok(capsys, demo):
+    code, out, _ = run(capsys, "validate", "--project-dir", str(demo))
+    assert code == 0 and "1 domain(s), 6 table(s)" in out
+
+
+def test_validate_connect_ok(capsys, demo):
+    code, out, err = run(capsys, "validate", "--connect", "--project-dir", str(demo))
+    assert code == 0, err
+    assert "and its sources" in out
+
+
+def test_validate_connect_reports_missing_column(capsys, demo):
+    spec = demo / "specs" / "helpdesk.yaml"
+    spec.write_text(spec.read_text().replace("cursor: created_at", "cursor: posted_at"))
+    code, _, err = run(capsys, "validate", "--connect", "--project-dir", str(demo))
+    assert code == 2 and "specs/helpdesk.yaml:" in err and "cursor column 'posted_at'" in err
+
+
+def test_validate_connect_unreachable_is_a_failure_not_a_spec_error(capsys, demo):
+    (demo / "data" / "helpdesk.db").unlink()
+    code, _, err = run(capsys, "validate", "--connect", "--project-dir", str(demo))
+    assert code == 1 and "does not exist" in err
+
+
+def test_three_mistakes_two_files_exit_2_and_no_database_touched(capsys, tmp_path, monkeypatch):
+    shutil.copytree(CASES / "specs" / "base", tmp_path, dirs_exist_ok=True)
+    (tmp_path / "archival.yaml").write_text((tmp_path / "archival.yaml").read_text() + "limits: {max_paralel: 2}\n")
+    spec = tmp_path / "specs" / "sales.yaml"
+    spec.write_text(spec.read_text().replace("period: month", "period: monthly").replace("mode: full", "mode: ful"))
+
+    def no_database(*_a, **_k):
+        raise AssertionError("a database was contacted although the spec is invalid")
+
+    monkeypatch.setattr("archival.source.duck.connect", no_database)
+    for command in (["validate", "--connect"], ["plan"], ["ls"]):
+        code, out, err = run(capsys, *command, "--project-dir", str(tmp_path))
+        assert code == 2 and out == ""
+        assert err.count("hint:") == 3 and "3 errors in 2 file(s)" in err
+        assert "archival.yaml:10:10: unknown key 'max_paralel'" in err
+    assert not (tmp_path / "data").exists() and not (tmp_path / "archive").exists()
+
+
+def test_plan_text_markdown_json_golden(capsys, demo):
+    for fmt, name in (("text", "demo.txt"), ("markdown", "demo.md"), ("json", "demo.json")):
+        code, out, err = run(capsys, "plan", "--project-dir", str(demo), "--as-of", AS_OF, "--format", fmt)
+        assert code == 0, err
+        _golden(name, out)
+    data = json.loads((CASES / "plan" / "demo.json").read_text())
+    ids = [u["id"] for u in data["units"]]
+    assert len(ids) == len(set(ids)) and "helpdesk.ticket_comments/2026-10" in ids
+    assert "helpdesk.ticket_comments/2026-11" not in ids  # open period
+
+
+def test_plan_offline_says_what_it_could_not_know(capsys, demo):
+    code, out, _ = run(capsys, "plan", "--offline", "--project-dir", str(demo), "--as-of", AS_OF)
+    assert code == 0 and "first period unknown" in out and "not probed (--offline)" in out
+
+
+def test_select(capsys, demo):
+    code, out, _ = run(capsys, "ls", "--json", "--project-dir", str(demo), "-s", "tag:pii",
+                       "-s", "table:helpdesk.agents")
+    assert code == 0 and [r["table"] for r in json.loads(out)] == ["helpdesk.agents", "helpdesk.customers"]
+    code, _, err = run(capsys, "plan", "--project-dir", str(demo), "-s", "table:helpdesk.tickts")
+    assert code == 2 and "did you mean 'table:helpdesk.tickets'" in err
+    code, _, err = run(capsys, "ls", "--project-dir", str(demo), "-s", "domian:helpdesk")
+    assert code == 2 and "bad selector" in err
+
+
+def test_unknown_target(capsys, demo):
+    code, _, err = run(capsys, "plan", "--project-dir", str(demo), "--target", "s3")
+    assert code == 2 and "unknown target 's3'" in err
+
+
+def test_schema_command_prints_committed_schema(capsys):
+    code, out, _ = run(capsys, "schema", "--kind", "domain")
+    assert code == 0 and out == (ROOT / "schemas" / "domain.schema.json").read_text()
+
+
+def test_console_script_installed(demo):
+    exe = Path(sys.executable).parent / "archival"  # the console script next to the test interpreter
+    done = subprocess.run([str(exe), "validate", "--project-dir", str(demo)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
