@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +19,9 @@ class ArchiveStore(Protocol):
     def read_bytes(self, path: str) -> bytes: ...
     def exists(self, path: str) -> bool: ...
     def put_new(self, path: str, data: bytes) -> bool: ...
+    def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None) -> bool: ...
+    def size(self, path: str) -> int: ...
+    def uri(self, path: str = "") -> str: ...
     def describe(self) -> str: ...
 
 
@@ -41,7 +45,8 @@ class LocalStore:
         if not base.is_dir():
             return []
         found = []
-        for folder, _, files in os.walk(base):
+        for folder, dirs, files in os.walk(base):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # work and temp folders are not the archive
             for name in files:
                 if name.startswith(".tmp-"):
                     continue  # an interrupted write; never part of the archive
@@ -50,6 +55,40 @@ class LocalStore:
 
     def read_bytes(self, path: str) -> bytes:
         return self._full(path).read_bytes()
+
+    def size(self, path: str) -> int:
+        return self._full(path).stat().st_size
+
+    def uri(self, path: str = "") -> str:
+        return (self.root / path).as_uri() if path else self.root.resolve().as_uri()
+
+    def work_dir(self) -> Path:
+        """Scratch space on the archive's own file system, so publishing is a link, not a copy."""
+        return self.root / ".work"
+
+    def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None) -> bool:
+        """Publish a complete local file under `path`, create-only. True if written, False if a file
+        with the same sha256 was already there (a rerun); ArchiveConflict if different bytes are."""
+        target = self._full(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(local, target)  # atomic, create-only, and no copy when on the same file system
+        except FileExistsError:
+            if _sha256_file(target) != sha256:
+                raise ArchiveConflict(f"{path} exists with different content; archived objects are never "
+                                      "overwritten") from None
+            return False
+        except OSError:  # another file system: copy to a temp name beside the target, then link
+            tmp = target.parent / f".tmp-{target.name}-{os.getpid()}"
+            shutil.copyfile(local, tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            try:
+                return self.put_file(path, tmp, sha256)
+            finally:
+                tmp.unlink(missing_ok=True)
+        _fsync_dir(target.parent)
+        return True
 
     def exists(self, path: str) -> bool:
         return self._full(path).is_file()
@@ -75,6 +114,14 @@ class LocalStore:
             tmp.unlink(missing_ok=True)
         _fsync_dir(target.parent)
         return True
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -22,4 +22,25 @@ def open_store(project: Project, name: str | None = None) -> ArchiveStore:
     if target.type == "local":
         assert target.path is not None
         return LocalStore((project.root / target.path).resolve())
-    raise TargetError(f"target '{target.name}': {target.type} targets arrive with the export engine")
+    return _s3_store(target)
+
+
+def _s3_store(target) -> ArchiveStore:
+    """boto3 client from the target's credentials block (prefect-aws AwsCredentials), else boto3's own
+    chain (environment, instance profile). The endpoint may point at an S3-compatible store."""
+    import boto3
+
+    from archival.archive.s3 import RETRIES, S3Store
+    from archival.source.secrets import SecretError, load_block
+
+    session = boto3.session.Session()
+    if target.credentials is not None:
+        if target.credentials.kind != "prefect-block":
+            raise TargetError(f"target '{target.name}': credentials must be a prefect-block (AwsCredentials)")
+        try:
+            session = load_block(target.credentials, f"target '{target.name}'").get_boto3_session()
+        except SecretError as exc:
+            raise TargetError(str(exc)) from None
+    client = session.client("s3", endpoint_url=target.endpoint_url, region_name=target.region, config=RETRIES)
+    assert target.bucket is not None
+    return S3Store(client, target.bucket, target.prefix)

@@ -1,0 +1,120 @@
+"""S3 (and S3-compatible) archive store through boto3 clients from prefect-aws credentials.
+
+Objects appear under their final key only when complete (a single PUT, or a multipart upload that
+is completed last) and only if the key is free: `If-None-Match: *` makes S3 answer 412 when the key
+exists; then the object's recorded sha256 decides between "already done" and a loud conflict.
+Transient errors (5xx, 429, dropped connections) are retried by botocore with backoff; a failed
+multipart upload is aborted so no parts linger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from archival.archive.store import ArchiveConflict
+
+PART_BYTES = 64 * 1024 * 1024
+STORAGE_CLASSES = {"hot": "STANDARD", "cool": "STANDARD_IA", "cold": "GLACIER_IR"}
+RETRIES = Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+
+
+class S3Store:
+    def __init__(self, client: Any, bucket: str, prefix: str | None = None):
+        self.client, self.bucket = client, bucket
+        self.prefix = (prefix or "").strip("/")
+
+    def _key(self, path: str) -> str:
+        if path.startswith("/") or ".." in path.split("/"):
+            raise ValueError(f"archive path escapes the archive root: {path}")
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    def describe(self) -> str:
+        return self.uri()
+
+    def uri(self, path: str = "") -> str:
+        key = self._key(path) if path else self.prefix
+        return f"s3://{self.bucket}/{key}".rstrip("/")
+
+    def list(self, prefix: str) -> list[str]:
+        full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        out = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+            out += [o["Key"][strip:] for o in page.get("Contents", [])]
+        return sorted(out)
+
+    def read_bytes(self, path: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(path))["Body"].read()
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(path))
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def size(self, path: str) -> int:
+        return int(self.client.head_object(Bucket=self.bucket, Key=self._key(path))["ContentLength"])
+
+    def _existing_sha(self, key: str) -> str | None:
+        head = self.client.head_object(Bucket=self.bucket, Key=key)
+        return head.get("Metadata", {}).get("sha256")
+
+    def _conflict_or_done(self, key: str, sha256: str) -> bool:
+        if self._existing_sha(key) == sha256:
+            return False
+        raise ArchiveConflict(f"s3://{self.bucket}/{key} exists with different content; archived objects are "
+                              "never overwritten")
+
+    def put_new(self, path: str, data: bytes) -> bool:
+        import hashlib
+
+        key, sha = self._key(path), hashlib.sha256(data).hexdigest()
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*", Metadata={"sha256": sha})
+            return True
+        except ClientError as exc:
+            if _precondition_failed(exc):
+                return self._conflict_or_done(key, sha)
+            raise
+
+    def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None) -> bool:
+        key = self._key(path)
+        extra = {"Metadata": {"sha256": sha256}, "StorageClass": STORAGE_CLASSES.get(tier or "hot", "STANDARD")}
+        size = local.stat().st_size
+        try:
+            if size <= PART_BYTES:
+                with open(local, "rb") as body:
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*", **extra)
+            else:
+                self._multipart(key, local, extra)
+            return True
+        except ClientError as exc:
+            if _precondition_failed(exc):
+                return self._conflict_or_done(key, sha256)
+            raise
+
+    def _multipart(self, key: str, local: Path, extra: dict[str, Any]) -> None:
+        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)["UploadId"]
+        try:
+            parts = []
+            with open(local, "rb") as handle:
+                for number, chunk in enumerate(iter(lambda: handle.read(PART_BYTES), b""), start=1):
+                    answer = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload,
+                                                     PartNumber=number, Body=chunk)
+                    parts.append({"ETag": answer["ETag"], "PartNumber": number})
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload,
+                                                  MultipartUpload={"Parts": parts}, IfNoneMatch="*")
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+            raise
+
+
+def _precondition_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412") or \
+        exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412

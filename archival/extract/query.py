@@ -1,0 +1,111 @@
+"""The SQL that reads one unit. Identifiers passed the spec's strict patterns and are quoted; bound
+values are rendered by typed literals built here from datetimes, never from user text.
+
+Strategy per unit, chosen from the source and the table's columns:
+- `native`: PostgreSQL through postgres_query(): the filter runs in PostgreSQL and uses the cursor's
+  index (DuckDB's ctid-range scan reads the whole table even for one month), and unconstrained
+  `numeric` columns are read as text, since the scanner would turn them into DOUBLE and lose digits.
+- `scan`: the attached catalog (SQLite, MySQL, and full PostgreSQL tables): DuckDB pushes simple
+  filters down and PostgreSQL full scans run in parallel ctid ranges.
+Both run inside the unit's DuckDB transaction, so they see one snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from archival.plan.units import ExportUnit
+from archival.source.duck import qualified, quote_ident, sql_literal
+from archival.spec.model import SourceType, Table
+
+Strategy = Literal["native", "scan"]
+NULL_PERIOD = "null"
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    name: str
+    duck_type: str  # as DuckDB's scanner presents it
+    native_type: str | None = None  # the source's own type name where known (PostgreSQL)
+
+    @property
+    def is_naive_timestamp(self) -> bool:
+        return self.duck_type.upper() in ("TIMESTAMP", "DATETIME", "DATE") or self.duck_type.upper().startswith(
+            "TIMESTAMP(")
+
+    @property
+    def unconstrained_numeric(self) -> bool:
+        return (self.native_type or "").lower() == "numeric"
+
+
+@dataclass(frozen=True)
+class ExtractQuery:
+    strategy: Strategy
+    rows_sql: str  # ordered by primary key
+    count_sql: str
+    columns: tuple[str, ...]
+
+
+def _bound(instant: datetime, column: SourceColumn, zone: str, native: bool) -> str:
+    """A typed literal of `instant` comparable with `column` at full precision."""
+    if column.is_naive_timestamp:
+        wall = instant.astimezone(ZoneInfo(zone)).replace(tzinfo=None)  # naive columns hold wall time of `zone`
+        text = wall.isoformat(sep=" ", timespec="microseconds")
+        return f"'{text}'::timestamp" if native else f"TIMESTAMP '{text}'"
+    text = instant.isoformat(sep=" ", timespec="microseconds")
+    return f"'{text}'::timestamptz" if native else f"TIMESTAMPTZ '{text}'"
+
+
+def _cursor_expr(names: tuple[str, ...], ident) -> str:
+    cols = [ident(n) for n in names]
+    return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
+
+
+def _where(unit: ExportUnit, table: Table, columns: dict[str, SourceColumn], native: bool, ident) -> str:
+    if unit.window is None and unit.period != NULL_PERIOD:
+        return ""
+    expr = _cursor_expr(table.cursor, ident)
+    if unit.period == NULL_PERIOD:
+        return f" WHERE {expr} IS NULL"
+    assert unit.window is not None
+    # every cursor column of one table has one kind (checked at probe time), so one literal type fits all
+    first = columns[table.cursor[0]]
+    lo = _bound(unit.window.start, first, table.timezone, native)
+    hi = _bound(unit.window.end, first, table.timezone, native)
+    return f" WHERE {expr} >= {lo} AND {expr} < {hi}"  # half-open: an edge row lands in exactly one period
+
+
+def choose_strategy(source_type: SourceType, unit: ExportUnit, columns: list[SourceColumn]) -> Strategy:
+    if source_type != "postgres":
+        return "scan"
+    if unit.window is not None or any(c.unconstrained_numeric for c in columns):
+        return "native"
+    return "scan"
+
+
+def build_query(source_type: SourceType, table: Table, unit: ExportUnit, columns: list[SourceColumn],
+                alias: str = "src") -> ExtractQuery:
+    by_name = {c.name: c for c in columns}
+    names = tuple(c.name for c in columns)
+    strategy = choose_strategy(source_type, unit, columns)
+    if strategy == "native":
+        def pg_ident(name: str) -> str:
+            return '"' + name + '"'  # names passed the identifier pattern: no quote can occur
+
+        select = ", ".join(f'{pg_ident(c.name)}::text AS {pg_ident(c.name)}' if c.unconstrained_numeric
+                           else pg_ident(c.name) for c in columns)
+        relation = ".".join(pg_ident(p) for p in table.relation.split("."))
+        where = _where(unit, table, by_name, True, pg_ident)
+        order = ", ".join(pg_ident(k) for k in table.primary_key)
+        native_rows = f"SELECT {select} FROM {relation}{where} ORDER BY {order}"
+        native_count = f"SELECT count(*) AS n FROM {relation}{where}"
+        return ExtractQuery(strategy, f"SELECT * FROM postgres_query('{alias}', {sql_literal(native_rows)})",
+                            f"SELECT * FROM postgres_query('{alias}', {sql_literal(native_count)})", names)
+    relation = qualified(alias, table.relation)
+    where = _where(unit, table, by_name, False, quote_ident)
+    order = ", ".join(quote_ident(k) for k in table.primary_key)
+    select = ", ".join(quote_ident(n) for n in names)
+    return ExtractQuery(strategy, f"SELECT {select} FROM {relation}{where} ORDER BY {order}",
+                        f"SELECT count(*) FROM {relation}{where}", names)

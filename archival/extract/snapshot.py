@@ -1,0 +1,90 @@
+"""Open one unit's snapshot: a DuckDB transaction on the attached source in which the source-side
+row count and the ordered rows are read. Rows stream as Arrow record batches, so memory is bounded
+by the batch size, not by the table."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from archival.extract.query import ExtractQuery, SourceColumn, build_query
+from archival.plan.units import ExportUnit
+from archival.source import duck
+from archival.source.probe import describe
+from archival.spec.model import Source, Table
+
+
+class ExtractError(Exception):
+    """Reading the source failed; the unit publishes nothing."""
+
+
+@dataclass
+class UnitSnapshot:
+    columns: list[SourceColumn]  # what is read, in order (PII `drop` columns are never read)
+    source_row_count: int
+    query: ExtractQuery
+    batches: Iterator[pa.RecordBatch]
+    arrow_schema: pa.Schema
+
+
+def source_columns(con: duckdb.DuckDBPyConnection, source: Source, table: Table) -> list[SourceColumn]:
+    described = describe(con, "src", table)
+    native: dict[str, str] = {}
+    if source.type == "postgres":
+        schema, _, name = table.relation.rpartition(".")
+        sql = ("SELECT column_name, data_type, numeric_precision FROM information_schema.columns "
+               f"WHERE table_schema = {duck.sql_literal(schema or 'public')} AND table_name = {duck.sql_literal(name)}")
+        rows = con.execute(f"SELECT * FROM postgres_query('src', {duck.sql_literal(sql)})").fetchall()
+        native = {c: ("numeric" if t == "numeric" and p is None else t) for c, t, p in rows}
+    return [SourceColumn(c.name, c.type, native.get(c.name)) for c in described]
+
+
+def configure(con: duckdb.DuckDBPyConnection, temp_dir: Path, memory_limit: str, threads: int) -> None:
+    # sorts by primary key spill to temp_dir instead of growing memory with the table
+    con.execute(f"SET temp_directory = {duck.sql_literal(str(temp_dir))}")
+    con.execute(f"SET memory_limit = {duck.sql_literal(memory_limit)}")
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET preserve_insertion_order = true")
+
+
+@contextmanager
+def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *, batch_rows: int,
+                  temp_dir: Path, memory_limit: str = "1GB", threads: int = 2) -> Iterator[UnitSnapshot]:
+    try:
+        con = duck.connect((source.type,))
+    except duck.SourceError as exc:
+        raise ExtractError(str(exc)) from None
+    try:
+        configure(con, temp_dir, memory_limit, threads)
+        duck.attach(con, source, root)
+        con.execute("BEGIN TRANSACTION")  # one source snapshot for counts, rows and bounds
+        dropped = {c.name for c in table.columns if c.pii == "drop"}
+        columns = [c for c in source_columns(con, source, table) if c.name not in dropped]
+        missing = [k for k in (*table.primary_key, *table.cursor) if k not in {c.name for c in columns}]
+        if missing:
+            raise ExtractError(f"{table.location}: relation '{table.relation}' lacks column(s) {', '.join(missing)}")
+        query = build_query(source.type, table, unit, columns)
+        count = int(con.execute(query.count_sql).fetchone()[0])
+        reader = con.execute(query.rows_sql).to_arrow_reader(batch_rows)
+        yield UnitSnapshot(columns, count, query, _batches(reader), reader.schema)
+    except duck.SourceError as exc:
+        raise ExtractError(str(exc)) from None
+    except duckdb.Error as exc:
+        raise ExtractError(f"reading {table.qualified_name} ({unit.period}) failed: {exc}") from None
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")  # read-only: nothing to commit
+        con.close()
+
+
+def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader
+    except duckdb.Error as exc:
+        raise ExtractError(f"reading rows failed: {exc}") from None

@@ -1,0 +1,60 @@
+"""Everything one run shares: the project, the archive store, ids, scratch space and tuning knobs."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archival.archive.store import ArchiveStore, LocalStore
+from archival.source.secrets import resolve
+from archival.spec.model import Project
+
+
+@dataclass(frozen=True)
+class Tuning:
+    batch_rows: int = 65_536  # rows per Arrow batch from DuckDB: bounds memory
+    row_group_rows: int = 131_072
+    target_file_bytes: int = 256 * 1024 * 1024  # a period larger than this is split into parts
+    memory_limit: str = "1GB"  # DuckDB, per unit; sorts spill to disk beyond it
+    threads: int = 2
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable and unique: UTC time plus randomness (two runs in one second still differ)."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class RunContext:
+    project: Project
+    store: ArchiveStore
+    target: str
+    run_id: str
+    tuning: Tuning = field(default_factory=Tuning)
+    pii_key: bytes | None = None
+    _slots: dict[str, threading.BoundedSemaphore] = field(default_factory=dict, repr=False)
+    _slots_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def source_slot(self, source_name: str) -> threading.BoundedSemaphore:
+        """A local concurrency limit per source (issue: Prefect global limits when a server is shared)."""
+        with self._slots_lock:
+            if source_name not in self._slots:
+                source = self.project.sources[source_name]
+                limit = source.max_parallel or self.project.limits.max_parallel_per_source
+                self._slots[source_name] = threading.BoundedSemaphore(limit)
+            return self._slots[source_name]
+
+    @property
+    def work_root(self) -> Path:
+        if isinstance(self.store, LocalStore):
+            return self.store.work_dir() / self.run_id
+        return Path(tempfile.gettempdir()) / "archival-work" / self.run_id
+
+    def load_pii_key(self) -> None:
+        if self.project.pii_hash_key is not None and self.pii_key is None:
+            self.pii_key = resolve(self.project.pii_hash_key, "pii.hash_key").value.encode("utf-8")

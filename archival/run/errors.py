@@ -1,0 +1,42 @@
+"""Transient or systemic? Transient failures (a dropped connection, a timeout, S3 5xx/429, too many
+connections) are retried with backoff; systemic ones (bad spec, auth, conflicts, integrity, disk
+full) fail at once with a hint, because retrying cannot help and may hide the cause."""
+
+from __future__ import annotations
+
+import errno
+from typing import Literal
+
+from archival.archive.store import ArchiveConflict
+from archival.source.secrets import SecretError
+
+ErrorClass = Literal["transient", "systemic"]
+
+_TRANSIENT_WORDS = (
+    "connection reset", "connection refused", "server closed the connection", "terminating connection",
+    "could not connect", "connection timed out", "timeout", "timed out", "lost connection", "gone away",
+    "too many connections", "remaining connection slots", "lock wait timeout", "deadlock detected",
+    "broken pipe", "temporarily unavailable", "throttl", "slowdown", "internal error", "service unavailable",
+    "unable to connect", "connection to server", "ssl syscall", "canceling statement due to conflict",
+)
+_SYSTEMIC_WORDS = ("password authentication failed", "access denied", "permission denied", "does not exist",
+                   "no space left")
+
+
+def classify(exc: BaseException) -> ErrorClass:
+    if isinstance(exc, ArchiveConflict | SecretError):
+        return "systemic"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "systemic"
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return "transient"
+    text = str(exc).lower()
+    if any(word in text for word in _SYSTEMIC_WORDS):
+        return "systemic"
+    if any(word in text for word in _TRANSIENT_WORDS):
+        return "transient"
+    status = getattr(exc, "response", {}) or {}
+    code = status.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) if isinstance(status, dict) else 0
+    if code == 429 or code >= 500:
+        return "transient"
+    return "systemic"

@@ -1,0 +1,114 @@
+"""The Prefect flow. `archival_run` compiles the plan for its selectors and submits a task per due
+ExportUnit; a per-source slot keeps at most `max_parallel_per_source` units reading one source.
+Deployments run it once per domain (`select: [domain:NAME]`). Tasks retry transient failures with
+exponential backoff and jitter; systemic ones fail at once."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.tasks import exponential_backoff
+
+from archival.archive.targets import open_store, target_name
+from archival.plan.build import build_plan
+from archival.plan.units import ExportUnit, Plan
+from archival.record.lineage import LineageEmitter
+from archival.record.runs import totals, write_run_record
+from archival.run.context import RunContext, Tuning, new_run_id
+from archival.run.errors import classify
+from archival.run.unit import UnitResult, export_unit, failed_result
+from archival.spec.load import load_project
+from archival.spec.select import parse_selectors, select_tables
+
+RETRIES = 3
+
+
+def _retry_if_transient(task, task_run, state) -> bool:
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - the state carries the unit's exception
+        return classify(exc) == "transient"
+    return False
+
+
+@task(name="export-unit", retries=RETRIES, retry_delay_seconds=exponential_backoff(backoff_factor=2),
+      retry_jitter_factor=0.5, retry_condition_fn=_retry_if_transient, cache_policy=NO_CACHE,
+      task_run_name="{unit.id}")
+def export_unit_task(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter) -> UnitResult:
+    logger = get_run_logger()
+    with ctx.source_slot(unit.source):  # at most max_parallel units read one source at once
+        result = export_unit(ctx, unit, lineage)
+    logger.info("%s: %s, %d rows, %d bytes in %.2fs", unit.id, result.outcome, result.rows, result.bytes,
+                result.seconds)
+    return result
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    target: str
+    results: list[UnitResult] = field(default_factory=list)
+    record_path: str | None = None
+
+    @property
+    def failed(self) -> list[UnitResult]:
+        return [r for r in self.results if r.outcome == "failed"]
+
+
+def _run_units(ctx: RunContext, units: list[ExportUnit], lineage: LineageEmitter) -> list[UnitResult]:
+    futures = [(u, time.perf_counter(), export_unit_task.submit(ctx, u, lineage)) for u in units]
+    results = []
+    for unit, started, future in futures:
+        try:
+            results.append(future.result())
+        except Exception as exc:  # noqa: BLE001 - one unit's failure must not hide the others
+            results.append(failed_result(unit, exc, time.perf_counter() - started, classify(exc)))
+    return results
+
+
+def summary_rows(results: list[UnitResult]) -> list[dict[str, Any]]:
+    return [{"unit": r.unit_id, "outcome": r.outcome, "rows": r.rows, "bytes": r.bytes, "files": r.files,
+             "seconds": round(r.seconds, 3), "rows_per_s": round(r.rows_per_second), "error": r.error or ""}
+            for r in results]
+
+
+@flow(name="archival-run", task_runner=ThreadPoolTaskRunner(max_workers=8))
+def archival_run(project_dir: str, select: list[str] | None = None, target: str | None = None,
+                 run_id: str | None = None, as_of: datetime | None = None,
+                 tuning: Tuning | None = None) -> RunSummary:
+    run_id = run_id or new_run_id()
+    project = load_project(project_dir)
+    selectors = parse_selectors(select)
+    plan: Plan = build_plan(project, select_tables(project, selectors), target=target, as_of=as_of,
+                            selectors=tuple(str(s) for s in selectors))
+    store = open_store(project, target)
+    ctx = RunContext(project, store, target_name(project, target), run_id, tuning or Tuning())
+    ctx.load_pii_key()
+    lineage = LineageEmitter(store, run_id, store.uri())
+    summary = RunSummary(run_id, ctx.target)
+    summary.results = _run_units(ctx, list(plan.due), lineage)
+    header = {"project": project.name, "target": ctx.target, "as_of": plan.as_of.isoformat(),
+              "selectors": list(plan.selectors), "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+              "skipped_up_to_date": len(plan.units) - len(plan.due),
+              "notes": [f"{n.level}: {n.table}: {n.message}" for n in plan.notes]}
+    summary.record_path = write_run_record(store, run_id, header, summary.results)
+    table = summary_rows(summary.results)
+    total = totals(summary.results)
+    table.append({"unit": "TOTAL", "outcome": str(total["outcomes"]), "rows": total["rows"], "bytes": total["bytes"],
+                  "files": sum(r.files for r in summary.results), "seconds": round(total["unit_seconds"], 3),
+                  "rows_per_s": round(total["rows_per_second"]), "error": ""})
+    create_table_artifact(table=table, key=f"archival-run-{project.name}".lower().replace("_", "-"),
+                          description=f"archival run {run_id} -> {ctx.target}")
+    return summary
+
+
+def run_project(project_dir: Path, **kwargs: Any) -> RunSummary:
+    return archival_run(str(project_dir), **kwargs)

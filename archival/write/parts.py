@@ -1,0 +1,118 @@
+"""Streaming part files. Rows arrive ordered by primary key; row groups hold exactly
+`row_group_rows` rows (the last one of a file may hold fewer) and a file closes after the row group
+that takes it past `target_file_bytes`. So the same rows always give byte-identical files, and a file
+is named by its sha256 only once it is complete."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from archival.spec.model import FileFormat
+
+EXTENSIONS = {"parquet": "parquet", "csv": "csv.gz"}
+
+
+@dataclass(frozen=True)
+class LocalPart:
+    path: Path  # temp file, complete and fsynced
+    rows: int
+    bytes: int
+    sha256: str
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class PartWriter:
+    def __init__(self, folder: Path, fmt: FileFormat, schema: pa.Schema, *, target_file_bytes: int,
+                 row_group_rows: int):
+        self.folder, self.fmt, self.schema = folder, fmt, schema
+        self.target, self.group_rows = target_file_bytes, row_group_rows
+        self.parts: list[LocalPart] = []
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._file: Path | None = None
+        self._writer = None
+        self._raw = None
+        self._rows = 0
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        while self._pending_rows >= self.group_rows:
+            self._flush_group(self.group_rows)
+
+    def close(self) -> list[LocalPart]:
+        if self._pending_rows:
+            self._flush_group(self._pending_rows)
+        self._close_file()
+        return self.parts
+
+    def abort(self) -> None:
+        """Remove every temp file; nothing of a failed unit is left behind."""
+        for closer in (self._writer, self._raw):
+            try:
+                if closer is not None:
+                    closer.close()
+            except Exception:  # noqa: BLE001 - cleanup must not mask the original failure
+                pass
+        for path in [p.path for p in self.parts] + ([self._file] if self._file else []):
+            path.unlink(missing_ok=True)
+        self.parts = []
+
+    def _flush_group(self, rows: int) -> None:
+        table = pa.Table.from_batches(self._pending, schema=self.schema)
+        group, rest = table.slice(0, rows), table.slice(rows)
+        self._pending = rest.to_batches() if rest.num_rows else []
+        self._pending_rows = rest.num_rows
+        if self._writer is None:
+            self._open_file()
+        if self.fmt == "parquet":
+            self._writer.write_table(group, row_group_size=rows)
+            size = os.path.getsize(self._file)
+        else:
+            self._writer.write_table(group)
+            size = self._raw.tell()
+        self._rows += rows
+        if size >= self.target:
+            self._close_file()
+
+    def _open_file(self) -> None:
+        self._file = self.folder / f"part-{len(self.parts):05d}.{EXTENSIONS[self.fmt]}.tmp"
+        self._rows = 0
+        if self.fmt == "parquet":
+            self._writer = pq.ParquetWriter(self._file, self.schema, compression="zstd", write_statistics=True,
+                                            use_dictionary=True)
+        else:
+            self._raw = open(self._file, "wb")  # noqa: SIM115 - closed in _close_file/abort
+            # mtime=0 and no file name: gzip output depends on the rows only
+            self._gzip = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0, filename="")
+            self._writer = pacsv.CSVWriter(self._gzip, self.schema)
+
+    def _close_file(self) -> None:
+        if self._writer is None or self._file is None:
+            return
+        self._writer.close()
+        if self.fmt == "csv":
+            self._gzip.close()
+            self._raw.close()
+        with open(self._file, "rb") as handle:
+            os.fsync(handle.fileno())
+        self.parts.append(LocalPart(self._file, self._rows, self._file.stat().st_size, file_sha256(self._file)))
+        self._writer, self._file, self._raw = None, None, None
