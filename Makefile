@@ -25,6 +25,8 @@ data/helpdesk.db: | $(STAMP)
 run: $(STAMP) data/helpdesk.db
 	$(BIN)/archival validate
 	$(BIN)/archival plan
+	$(BIN)/archival run
+	$(BIN)/archival verify --deep
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q

@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archival import __version__
-from archival.archive.targets import TargetError
+from archival.archive.targets import TargetError, open_store
 from archival.plan.build import build_plan
 from archival.plan.explain import render_json, render_markdown, render_text
+from archival.run.summary import render_summary
 from archival.source.probe import probe_tables
 from archival.spec.docs import specs_markdown
 from archival.spec.errors import SpecErrors
@@ -20,6 +21,7 @@ from archival.spec.jsonschema import json_schema_text
 from archival.spec.load import load_project
 from archival.spec.model import Project, Table
 from archival.spec.select import SelectorError, parse_selectors, select_tables
+from archival.verify.check import verify_archive
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -52,6 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_instant, help="plan as if it were this UTC instant (ISO 8601)")
     p.add_argument("--offline", action="store_true", help="do not contact the sources")
     p.add_argument("-v", "--verbose", action="store_true", help="list every unit")
+
+    p = sub.add_parser("run", help="export the due units (a Prefect flow on the local ephemeral server)")
+    _common(p)
+    p.add_argument("--target", help="archive target (default: archive.default)")
+    p.add_argument("--as-of", type=_instant, help="run as if it were this UTC instant (ISO 8601)")
+
+    p = sub.add_parser("verify", help="check files, sizes, hashes, manifests and the audit chain")
+    _common(p)
+    p.add_argument("--target", help="archive target (default: archive.default)")
+    p.add_argument("--deep", action="store_true", help="also re-read the data: row counts and fingerprints")
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
     _common(p)
@@ -122,12 +134,35 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return USAGE if plan.has_errors else OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from archival.run.flow import archival_run  # imports Prefect: only the commands that run pay for it
+
+    project, _ = _load(args)  # spec and selector errors end here, before any flow starts
+    summary = archival_run(str(args.project_dir), select=args.select, target=args.target, as_of=args.as_of)
+    sys.stdout.write(render_summary(summary.results, summary.run_id, summary.target))
+    return FAILED if summary.failed else OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    project, tables = _load(args)
+    wanted = {(t.domain, t.name) for t in tables}
+    report = verify_archive(open_store(project, args.target), deep=args.deep,
+                            include=lambda d, t: (d, t) in wanted)
+    for finding in report.findings:
+        print(finding, file=sys.stderr)
+    depth = f", {report.rows_checked:,} rows re-read" if args.deep else ""
+    verdict = "ok" if report.ok else f"{len(report.findings)} problem(s)"
+    print(f"verify: {report.manifests} manifest(s), {report.files} file(s), {report.bytes:,} bytes{depth}: {verdict}")
+    return OK if report.ok else FAILED
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     sys.stdout.write(specs_markdown() if args.docs else json_schema_text(args.kind))
     return OK
 
 
-COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "schema": cmd_schema}
+COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd_run, "verify": cmd_verify,
+            "schema": cmd_schema}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,9 @@ multipart upload is aborted so no parts linger."""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,14 @@ class S3Store:
             if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise
+
+    @contextmanager
+    def local_copy(self, path: str) -> Iterator[Path]:
+        """Download to a temp file (DuckDB cannot fetch its httpfs extension here)."""
+        with tempfile.TemporaryDirectory(prefix="archival-read-") as folder:
+            local = Path(folder) / path.rsplit("/", 1)[-1]
+            self.client.download_file(self.bucket, self._key(path), str(local))
+            yield local
 
     def size(self, path: str) -> int:
         return int(self.client.head_object(Bucket=self.bucket, Key=self._key(path))["ContentLength"])

@@ -7,6 +7,8 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 
@@ -23,6 +25,7 @@ class ArchiveStore(Protocol):
     def size(self, path: str) -> int: ...
     def uri(self, path: str = "") -> str: ...
     def describe(self) -> str: ...
+    def local_copy(self, path: str) -> AbstractContextManager[Path]: ...
 
 
 class LocalStore:
@@ -60,7 +63,11 @@ class LocalStore:
         return self._full(path).stat().st_size
 
     def uri(self, path: str = "") -> str:
-        return (self.root / path).as_uri() if path else self.root.resolve().as_uri()
+        return (self.root.resolve() / path).as_uri() if path else self.root.resolve().as_uri()
+
+    @contextmanager
+    def local_copy(self, path: str) -> Iterator[Path]:
+        yield self._full(path)
 
     def work_dir(self) -> Path:
         """Scratch space on the archive's own file system, so publishing is a link, not a copy."""

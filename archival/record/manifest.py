@@ -15,8 +15,10 @@ from archival.archive.state import ArchivedPeriod
 from archival.archive.store import ArchiveStore
 
 SCHEMA_VERSION = 1
-# keys that say what the period holds; if all are equal the current version stands
-CONTENT_KEYS = ("domain", "table", "period", "mode", "window", "source", "spec_sha256", "format", "schema", "files",
+# Keys that say what the period holds; if all are equal the current version stands. The window and
+# watermark are left out on purpose: an open incremental period is read up to a later bound each run,
+# and unchanged rows must not produce a new version (the watermark then stays where rows last changed).
+CONTENT_KEYS = ("domain", "table", "period", "mode", "source", "spec_sha256", "format", "schema", "files",
                 "row_count", "fingerprint", "quarantined_rows", "pii", "timezone")
 
 

@@ -1,0 +1,1 @@
+"""Verify stage: prove the archive is what its manifests and audit chain say."""
