@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
-import pytest
+# Prefect reads these at import: keep its state out of ~ and never phone home.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="archival-prefect-"))
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("ARCHIVAL_PII_KEY", "test-pii-key")
+
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases"
@@ -105,3 +111,12 @@ def directus_pg(pg_dsn):
     subprocess.run(["pg_restore", "--no-owner", "-h", "127.0.0.1", "-U", "postgres", "-d", dbname,
                     str(FIXTURES / "directus_helpdesk.dump")], check=True, capture_output=True)
     yield pg_dsn
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect server per test session (per xdist worker): starting one costs seconds."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

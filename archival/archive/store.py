@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Protocol
 
 
