@@ -125,7 +125,8 @@ def _deep_check(store: ArchiveStore, manifest_path: str, data: dict, report: Ver
                 rows = con.execute(f"SELECT count(*) FROM {_reader(data['format'], [local], schema)}").fetchone()[0]
                 report.rows_checked += rows
                 if rows != entry["rows"]:
-                    report.findings.append(Finding("rows", entry["path"], f"{rows} rows, manifest says {entry['rows']}"))
+                    report.findings.append(Finding("rows", entry["path"],
+                                                   f"{rows} rows, manifest says {entry['rows']}"))
             value, rows = fingerprint_of(con, _reader(data["format"], locals_, schema)) if locals_ else ("0" * 32, 0)
         if rows != data["row_count"] or value != fp.get("value"):
             report.findings.append(Finding("fingerprint", manifest_path, "rows read back do not match the "

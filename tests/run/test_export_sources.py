@@ -140,16 +140,16 @@ tables:
 def test_mysql_every_period_equals_source(mysql_db, tmp_path, monkeypatch):
     name, dsn = mysql_db
     berlin_wall = [(at + timedelta(hours=1)).replace(tzinfo=None) for at in _instants(2000)]  # CET wall time
-    with pymysql.connect(host="127.0.0.1", user="root", database=name, autocommit=True, charset="utf8mb4") as con:
-        with con.cursor() as cur:
-            cur.execute("""CREATE TABLE orders (id BIGINT PRIMARY KEY, customer_id INT NULL, status VARCHAR(20),
-                amount DECIMAL(12,2), title TEXT, paid TINYINT(1), created_at DATETIME(6) NOT NULL,
-                due DATE NULL, payload JSON NULL, ref UUID NULL, INDEX (created_at)) CHARSET utf8mb4""")
-            cur.executemany("INSERT INTO orders VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", [
-                (i, i % 97 or None, ["new", "paid"][i % 2], Decimal(i) / 100,
-                 f"Søren 🧾 #{i}" if i % 7 else None, i % 2, at, at.date() if i % 3 else None,
-                 json.dumps({"n": i}) if i % 4 else None, str(uuid.UUID(int=i)))
-                for i, at in enumerate(berlin_wall, start=1)])
+    writer = pymysql.connect(host="127.0.0.1", user="root", database=name, autocommit=True, charset="utf8mb4")
+    with writer as con, con.cursor() as cur:
+        cur.execute("""CREATE TABLE orders (id BIGINT PRIMARY KEY, customer_id INT NULL, status VARCHAR(20),
+            amount DECIMAL(12,2), title TEXT, paid TINYINT(1), created_at DATETIME(6) NOT NULL,
+            due DATE NULL, payload JSON NULL, ref UUID NULL, INDEX (created_at)) CHARSET utf8mb4""")
+        cur.executemany("INSERT INTO orders VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", [
+            (i, i % 97 or None, ["new", "paid"][i % 2], Decimal(i) / 100,
+             f"Søren 🧾 #{i}" if i % 7 else None, i % 2, at, at.date() if i % 3 else None,
+             json.dumps({"n": i}) if i % 4 else None, str(uuid.UUID(int=i)))
+            for i, at in enumerate(berlin_wall, start=1)])
     monkeypatch.setenv("MY_DSN", dsn)
     folder = write_project(tmp_path, "  my: {type: mysql, dsn: env:MY_DSN}", {"shop": MYSQL_SPEC})
     _, results = run_units(folder, AS_OF)

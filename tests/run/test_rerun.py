@@ -108,9 +108,8 @@ def test_pii_never_in_clear(tmp_path, app_db):
     blob = b"".join(archive_files(folder).values())
     for secret in emails + phones + ["test-pii-key"]:
         assert secret.encode() not in blob
-    row = duckdb.sql(f"SELECT * FROM read_parquet('{folder}/archive/shop/customers/*/*.parquet')").fetchall()[0]
-    cols = [c[0] for c in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{folder}/archive/shop/customers/*/*.parquet')").fetchall()]
-    record = dict(zip(cols, row, strict=True))
+    relation = duckdb.sql(f"SELECT * FROM read_parquet('{folder}/archive/shop/customers/*/*.parquet')")
+    record = dict(zip(relation.columns, relation.fetchone(), strict=True))
     assert "phone" not in record and len(record["email"]) == 64 and record["name"].endswith("***")
 
 
