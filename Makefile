@@ -32,7 +32,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/export_pg.py --rows $${ROWS:-1000000} --repeat $${REPEAT:-3}
 
 lint: $(STAMP)
 	$(BIN)/ruff check archival flows tests bench

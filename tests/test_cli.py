@@ -58,7 +58,7 @@ def test_validate_connect_reports_missing_column(capsys, demo):
     spec = demo / "specs" / "helpdesk.yaml"
     spec.write_text(spec.read_text().replace("cursor: created_at", "cursor: posted_at"))
     code, _, err = run(capsys, "validate", "--connect", "--project-dir", str(demo))
-    assert code == 2 and "specs/helpdesk.yaml:" in err and "cursor column 'posted_at'" in err
+    assert code == 2 and "specs/helpdesk.yaml:" in err and "has no cursor column 'posted_at'" in err
 
 
 def test_validate_connect_unreachable_is_a_failure_not_a_spec_error(capsys, demo):

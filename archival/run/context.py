@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +56,17 @@ class RunContext:
         if isinstance(self.store, LocalStore):
             return self.store.work_dir() / self.run_id
         return Path(tempfile.gettempdir()) / "archival-work" / self.run_id
+
+    def sweep_stale_work(self, older_than_hours: float = 24) -> None:
+        """Remove scratch folders that killed runs left behind. Only old ones: a concurrent run's
+        folder is young and must stay."""
+        parent = self.work_root.parent
+        if not parent.is_dir():
+            return
+        cutoff = time.time() - older_than_hours * 3600
+        for folder in parent.iterdir():
+            if folder.is_dir() and folder.name != self.run_id and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def load_pii_key(self) -> None:
         if self.project.pii_hash_key is not None and self.pii_key is None:

@@ -92,6 +92,7 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
     store = open_store(project, target)
     ctx = RunContext(project, store, target_name(project, target), run_id, tuning or Tuning())
     ctx.load_pii_key()
+    ctx.sweep_stale_work()
     lineage = LineageEmitter(store, run_id, store.uri())
     summary = RunSummary(run_id, ctx.target)
     summary.results = _run_units(ctx, list(plan.due), lineage)

@@ -28,7 +28,7 @@ from archival.record.manifest import publish_manifest
 from archival.run.context import RunContext
 from archival.spec.model import Table
 from archival.write.parts import EXTENSIONS, PartWriter
-from archival.write.pii import apply_pii, transformed_schema
+from archival.write.pii import PiiTransform
 
 Outcome = Literal["written", "unchanged", "failed", "skipped"]
 
@@ -86,7 +86,8 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
         with open_snapshot(source, ctx.project.root, table, unit, batch_rows=ctx.tuning.batch_rows,
                            temp_dir=work / "duckdb", memory_limit=ctx.tuning.memory_limit,
                            threads=ctx.tuning.threads) as snap:
-            schema = transformed_schema(snap.arrow_schema, table)
+            pii = PiiTransform(table, snap.arrow_schema, ctx.pii_key, threads=ctx.tuning.threads)
+            schema = pii.schema
             writer = PartWriter(work / "parts", table.format, schema, target_file_bytes=ctx.tuning.target_file_bytes,
                                 row_group_rows=ctx.tuning.row_group_rows)
             fingerprint = RowFingerprint()
@@ -94,11 +95,12 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
             for batch in snap.batches:
                 top = _max_cursor(batch, table)
                 max_cursor = top if max_cursor is None or (top and top > max_cursor) else max_cursor
-                batch = apply_pii(batch, table, ctx.pii_key)
+                batch = pii.apply(batch)
                 fingerprint.add(batch)
                 writer.write(batch)
             parts = writer.close()
             fingerprint.close()
+            pii.close()
             source_rows, strategy = snap.source_row_count, snap.query.strategy
         written_rows = sum(p.rows for p in parts)
         if written_rows != source_rows or fingerprint.rows != source_rows:

@@ -41,12 +41,23 @@ def describe(con: duckdb.DuckDBPyConnection, alias: str, table: Table) -> list[C
     return [ColumnInfo(r[0], r[1]) for r in rows]
 
 
-def missing_columns(table: Table, columns: list[ColumnInfo]) -> list[tuple[str, str]]:
-    """(role, column) pairs that the spec names but the source lacks."""
-    have = {c.name for c in columns}
-    wanted = [("primary_key", c) for c in table.primary_key] + [("cursor", c) for c in table.cursor]
-    wanted += [("columns", c.name) for c in table.columns]
-    return [(role, name) for role, name in wanted if name not in have]
+TIME_TYPES = ("TIMESTAMP", "DATE", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
+
+
+def column_problems(table: Table, columns: list[ColumnInfo]) -> list[str]:
+    """What the spec needs of the relation's columns and the source does not offer, as sentences."""
+    have = {c.name: c.type.upper() for c in columns}
+    roles = ["primary key"] * len(table.primary_key) + ["cursor"] * len(table.cursor) + ["contract"] * len(
+        table.columns)
+    names = [*table.primary_key, *table.cursor, *(c.name for c in table.columns)]
+    problems = [f"has no {role} column '{name}'" for role, name in zip(roles, names, strict=True) if name not in have]
+    kinds = {name: have[name] for name in table.cursor if name in have}
+    for name, kind in kinds.items():
+        if not kind.startswith(TIME_TYPES):
+            problems.append(f"has cursor column '{name}' of type {kind}, which is not a date or timestamp")
+    if len({k.startswith("TIMESTAMP WITH") for k in kinds.values()}) > 1:
+        problems.append("mixes cursor columns with and without time zone; cast them alike in a view")
+    return problems
 
 
 def to_utc(value: object, naive_zone: str) -> datetime | None:
@@ -122,10 +133,10 @@ def probe_tables(project: Project, tables: list[Table]) -> dict[str, TableFacts]
 def _probe_table(con, source, table: Table) -> TableFacts:
     try:
         columns = describe(con, "src", table)
-        missing = missing_columns(table, columns)
-        if missing:
-            listed = ", ".join(f"{role} column '{name}'" for role, name in missing)
-            return TableFacts(problem=f"{table.location}: relation '{table.relation}' lacks {listed}", probed=True)
+        problems = column_problems(table, columns)
+        if problems:
+            return TableFacts(problem=f"{table.location}: relation '{table.relation}' " + "; ".join(problems),
+                              probed=True)
         earliest = earliest_cursor(con, "src", source, table) if table.cursor else None
         return TableFacts(earliest=earliest, probed=True)
     except duck.SourceError as exc:

@@ -110,6 +110,10 @@ def test_postgres_every_period_equals_source(pg_dsn, tmp_path, monkeypatch):
     assert {r.outcome for r in results} == {"written"}
     archived = _archived_rows(folder, "orders")
     assert sorted(archived) == ["2026-01", "2026-02", "2026-03"]
+    strategies = {json.loads(p.read_bytes())["table"]: json.loads(p.read_bytes())["source_summary"]["read_strategy"]
+                  for p in (folder / "archive").rglob("v000001.json")}
+    # windows are filtered in PostgreSQL (cursor index); numeric without scale forces native text reads
+    assert strategies == {"orders": "native", "orders_full": "native"}
     json_cols = {10, 11}
     total = 0
     with psycopg.connect(pg_dsn) as con:

@@ -77,8 +77,8 @@ def test_missing_columns_are_reported_with_spec_location(nocodb_pg, tmp_path, mo
     facts = _facts(folder)
     tickets, comments = facts["helpdesk.tickets"], facts["helpdesk.comments"]
     assert tickets.probed and "specs/helpdesk.yaml:5:3" in tickets.problem
-    assert "columns column 'first_response_min'" in tickets.problem  # case matters in PostgreSQL
-    assert "cursor column 'posted_at'" in comments.problem
+    assert "has no contract column 'first_response_min'" in tickets.problem  # case matters in PostgreSQL
+    assert "has no cursor column 'posted_at'" in comments.problem
 
 
 def test_missing_relation(nocodb_pg, tmp_path, monkeypatch):
@@ -141,3 +141,13 @@ def test_sources_are_attached_read_only(tmp_path):
     with pytest.raises(Exception, match="read-only|read only"):
         con.execute("INSERT INTO src.t VALUES (2)")
     assert sqlite3.connect(db).execute("SELECT count(*) FROM t").fetchone()[0] == 1
+
+
+def test_cursor_of_wrong_type_is_reported(tmp_path):
+    db = tmp_path / "app.db"
+    sqlite3.connect(db).executescript("CREATE TABLE t (id INTEGER PRIMARY KEY, version INTEGER, at DATETIME)")
+    folder = write_project(tmp_path, "  app: {type: sqlite, path: app.db}", {
+        "s": "domain: s\nowner: o\nsource: app\ntables:\n  t: {relation: t, primary_key: [id], mode: window, "
+             "cursor: [version, at]}\n"})
+    problem = _facts(folder)["s.t"].problem
+    assert "cursor column 'version' of type BIGINT, which is not a date or timestamp" in problem

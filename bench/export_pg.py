@@ -1,0 +1,149 @@
+"""Full export of a low-code-shaped PostgreSQL table: archival vs raw DuckDB COPY, wall time, rows/s,
+MB/s of Parquet and peak RSS of each process. Each measurement runs in a fresh subprocess so RSS is
+that job's own.
+
+    python bench/export_pg.py --rows 1000000 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+TABLE_SQL = """
+CREATE TABLE public.tickets AS
+SELECT g AS id,
+       now() - interval '3 years' + (g::float / {rows} * interval '3 years') AS created_at,
+       CASE WHEN g % 3 = 0 THEN NULL ELSE now() - (g % 1000) * interval '1 hour' END AS updated_at,
+       (g % 20000) + 1 AS customer_id,
+       (ARRAY['new','open','pending','resolved','closed'])[g % 5 + 1] AS status,
+       round((g % 100000) / 7.0, 2)::numeric(12,2) AS amount,
+       'Ticket ' || g || ': ' || md5(g::text) AS title,
+       CASE WHEN g % 10 = 0 THEN repeat('long note ', 20) END AS notes,
+       json_build_object('tags', json_build_array('a', g % 7)) AS tags,
+       g % 2 = 0 AS is_vip
+FROM generate_series(1, {rows}) g;
+ALTER TABLE public.tickets ADD PRIMARY KEY (id);
+CREATE INDEX ON public.tickets (created_at);
+"""
+
+SPEC = """domain: bench
+owner: bench@example.com
+source: pg
+tables:
+  tickets:
+    relation: public.tickets
+    primary_key: [id]
+    mode: full
+    columns:
+      id: {type: int64, nullable: false, unique: true}
+      title: {pii: hash}
+"""
+
+ARCHIVAL_JOB = """
+import sys, json, time
+from datetime import datetime, UTC
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from tests.run.helpers import run_units
+t = time.perf_counter()
+_, results = run_units(Path(sys.argv[1]), datetime.now(UTC))
+import resource
+print(json.dumps({"seconds": time.perf_counter() - t, "rows": sum(r.rows for r in results),
+                  "bytes": sum(r.bytes for r in results),
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+DUCKDB_JOB = """
+import sys, json, time, os
+from archival.source.duck import connect
+con = connect(("postgres",))
+con.execute(f"ATTACH '{sys.argv[1]}' AS pg (TYPE postgres, READ_ONLY)")
+t = time.perf_counter()
+con.execute(f"COPY (SELECT * FROM pg.public.tickets) TO '{sys.argv[2]}' (FORMAT parquet, COMPRESSION zstd)")
+import resource
+print(json.dumps({"seconds": time.perf_counter() - t, "rows": None, "bytes": os.path.getsize(sys.argv[2]),
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(code: str, *args: str, env: dict | None = None) -> dict:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"job failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["wall"] = wall  # includes interpreter start and imports; "seconds" is the export itself
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    dbname = f"archival_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={dbname}"
+    try:
+        with psycopg.connect(dsn, autocommit=True) as con:
+            t = time.perf_counter()
+            con.execute(TABLE_SQL.format(rows=args.rows))
+            con.execute("VACUUM ANALYZE public.tickets")
+            print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f}s")
+        runs: dict[str, list[dict]] = {"archival": [], "duckdb": []}
+        for i in range(args.repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp)
+                (folder / "specs").mkdir()
+                (folder / "specs" / "bench.yaml").write_text(SPEC)
+                (folder / "archival.yaml").write_text(
+                    "project: bench\nsources:\n  pg: {type: postgres, dsn: env:BENCH_DSN}\narchive:\n  default: local\n"
+                    "  targets:\n    local: {type: local, path: ./archive}\npii: {hash_key: env:ARCHIVAL_PII_KEY}\n")
+                env = {**os.environ, "BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench"}
+                runs["archival"].append(measure(ARCHIVAL_JOB, str(folder), str(ROOT), env=env))
+                runs["duckdb"].append(measure(DUCKDB_JOB, dsn, str(folder / "raw.parquet")))
+            print(f"repeat {i + 1}: archival {runs['archival'][-1]['seconds']:.2f}s, "
+                  f"duckdb {runs['duckdb'][-1]['seconds']:.2f}s")
+        lines = [f"# export bench: {args.rows:,} rows, PostgreSQL, {args.repeat} repeats", "",
+                 "| tool | median s | spread s | rows/s | Parquet MB/s | peak RSS MiB |",
+                 "|---|---:|---:|---:|---:|---:|"]
+        medians = {}
+        for tool, results in runs.items():
+            secs = [r["seconds"] for r in results]
+            med = statistics.median(secs)
+            medians[tool] = med
+            mb = statistics.median(r["bytes"] for r in results) / 1e6
+            rss = max(r["peak_rss_mib"] for r in results)
+            lines.append(f"| {tool} | {med:.2f} | {max(secs) - min(secs):.2f} | {args.rows / med:,.0f} | "
+                         f"{mb / med:.1f} | {rss:,.0f} |")
+        lines += ["", f"ratio archival/duckdb: {medians['archival'] / medians['duckdb']:.2f}",
+                  "(archival: contracts on the key column, HMAC of one text column, fingerprint, manifest, audit;"
+                  " peak RSS is each job process's own maximum)"]
+        report = "\n".join(lines) + "\n"
+        print(report)
+        out = ROOT / "bench" / "results" / f"{time.strftime('%Y-%m-%d')}-{os.uname().nodename}-export-pg.md"
+        out.write_text(report)
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

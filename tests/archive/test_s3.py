@@ -1,0 +1,124 @@
+"""The S3 store against moto's server on 127.0.0.1 over real HTTP: create-only writes (412 on an
+existing key), adoption of identical objects, loud conflicts, multipart uploads that appear only
+when complete and are aborted on failure, storage classes, and a whole export + deep verify through
+a prefect-aws credentials block."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+
+from archival.archive import s3 as s3_module
+from archival.archive.s3 import S3Store
+from archival.archive.store import ArchiveConflict
+from archival.demo.helpdesk import generate
+from archival.verify.check import verify_archive
+from tests.conftest import write_project
+from tests.run.helpers import run_units
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def bucket(moto_endpoint, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    name = f"archive-{datetime.now(UTC).strftime('%H%M%S%f')}"
+    client.create_bucket(Bucket=name)
+    return client, name
+
+
+def test_put_new_is_create_only(bucket):
+    client, name = bucket
+    store = S3Store(client, name, "lowcode")
+    assert store.put_new("a/b.json", b"one") is True
+    assert store.put_new("a/b.json", b"one") is False  # identical: already done
+    with pytest.raises(ArchiveConflict):
+        store.put_new("a/b.json", b"two")
+    assert store.read_bytes("a/b.json") == b"one"
+    assert store.list("a") == ["a/b.json"] and store.uri("a/b.json") == f"s3://{name}/lowcode/a/b.json"
+
+
+def test_multipart_put_file_and_storage_class(bucket, tmp_path, monkeypatch):
+    client, name = bucket
+    monkeypatch.setattr(s3_module, "PART_BYTES", 5 * 1024 * 1024)
+    local = tmp_path / "big.bin"
+    local.write_bytes(b"x" * (11 * 1024 * 1024))
+    store = S3Store(client, name)
+    import hashlib
+
+    sha = hashlib.sha256(local.read_bytes()).hexdigest()
+    assert store.put_file("t/period=full/part-00000-abc.parquet", local, sha, tier="cool") is True
+    head = client.head_object(Bucket=name, Key="t/period=full/part-00000-abc.parquet")
+    assert head["ContentLength"] == local.stat().st_size and head["StorageClass"] == "STANDARD_IA"
+    assert store.put_file("t/period=full/part-00000-abc.parquet", local, sha) is False
+
+
+def test_failed_multipart_upload_is_aborted_and_invisible(bucket, tmp_path, monkeypatch):
+    client, name = bucket
+    monkeypatch.setattr(s3_module, "PART_BYTES", 5 * 1024 * 1024)
+    local = tmp_path / "big.bin"
+    local.write_bytes(b"y" * (11 * 1024 * 1024))
+    calls = {"n": 0}
+    real_upload = client.upload_part
+
+    def flaky(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ConnectionResetError("connection reset by peer")
+        return real_upload(**kwargs)
+
+    monkeypatch.setattr(client, "upload_part", flaky)
+    with pytest.raises(ConnectionResetError):
+        S3Store(client, name).put_file("t/x.parquet", local, "0" * 64)
+    assert "Contents" not in client.list_objects_v2(Bucket=name, Prefix="t/")
+    assert not client.list_multipart_uploads(Bucket=name).get("Uploads")
+
+
+def test_export_to_s3_with_prefect_credentials_block(bucket, moto_endpoint, tmp_path, prefect_server):
+    from prefect_aws import AwsCredentials
+    from pydantic import SecretStr
+
+    client, name = bucket
+    block = f"moto-{name}"
+    AwsCredentials(aws_access_key_id="testing", aws_secret_access_key=SecretStr("canary-aws-S3cret"),
+                   region_name="us-east-1").save(block, overwrite=True)
+    generate(tmp_path / "data" / "app.db", scale=0.005)
+    folder = write_project(tmp_path, "  app: {type: sqlite, path: data/app.db}", {"shop": """domain: shop
+owner: o@example.com
+source: app
+tables:
+  comments: {relation: ticket_comments, primary_key: [id], mode: window, cursor: created_at, period: quarter}
+"""}, extra="")
+    text = (folder / "archival.yaml").read_text().replace(
+        "    local: {type: local, path: ./archive}",
+        f"    local: {{type: local, path: ./archive}}\n    s3: {{type: s3, bucket: {name}, prefix: lowcode, "
+        f"endpoint_url: '{moto_endpoint}', region: us-east-1, credentials: 'prefect-block:aws-credentials/{block}'}}")
+    (folder / "archival.yaml").write_text(text)
+    ctx, results = run_units(folder, datetime(2026, 12, 1, tzinfo=UTC), target="s3")
+    assert results and {r.outcome for r in results} == {"written"}
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=name)["Contents"]]
+    assert any(k.startswith("lowcode/shop/comments/period=2025-Q1/part-00000-") for k in keys)
+    assert any(k.startswith("lowcode/_audit/") for k in keys) and any("/_lineage/" in f"/{k}" for k in keys)
+    report = verify_archive(ctx.store, deep=True)
+    assert report.ok and report.rows_checked == sum(r.rows for r in results)
+    for key in keys:  # the credentials never travel into the archive
+        assert b"canary-aws-S3cret" not in client.get_object(Bucket=name, Key=key)["Body"].read()
+    _, again = run_units(folder, datetime(2026, 12, 1, tzinfo=UTC), target="s3")
+    assert again == []  # closed periods already archived: nothing due
+    shutil.rmtree(Path(folder) / "archive", ignore_errors=True)
