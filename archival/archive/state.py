@@ -22,6 +22,11 @@ class ArchivedPeriod:
     spec_sha256: str
     row_count: int
     watermark: str | None
+    deleted_rows: int = 0  # keys tombstoned in this period (rows that left the source)
+
+    @property
+    def live_rows(self) -> int:
+        return self.row_count - self.deleted_rows
 
 
 def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, ArchivedPeriod]:
@@ -41,7 +46,7 @@ def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, 
         try:
             data = json.loads(store.read_bytes(path))
             result[period] = ArchivedPeriod(period, version, path, data["spec_sha256"], int(data["row_count"]),
-                                            data.get("watermark"))
+                                            data.get("watermark"), int(data.get("deleted_rows") or 0))
         except (ValueError, KeyError, TypeError) as exc:
             raise ArchiveStateError(f"manifest {path} is unreadable: {exc}") from None
     return result

@@ -12,16 +12,15 @@ Both run inside the unit's DuckDB transaction, so they see one snapshot."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from archival.plan.compile import NULL_PERIOD
 from archival.plan.units import ExportUnit
+from archival.source.cursor import cursor_expr, is_naive, range_predicate
 from archival.source.duck import qualified, quote_ident, sql_literal
 from archival.spec.model import SourceType, Table
 
 Strategy = Literal["native", "scan"]
-NULL_PERIOD = "null"
 
 
 @dataclass(frozen=True)
@@ -32,8 +31,7 @@ class SourceColumn:
 
     @property
     def is_naive_timestamp(self) -> bool:
-        return self.duck_type.upper() in ("TIMESTAMP", "DATETIME", "DATE") or self.duck_type.upper().startswith(
-            "TIMESTAMP(")
+        return is_naive(self.duck_type)
 
     @property
     def unconstrained_numeric(self) -> bool:
@@ -48,33 +46,16 @@ class ExtractQuery:
     columns: tuple[str, ...]
 
 
-def _bound(instant: datetime, column: SourceColumn, zone: str, native: bool) -> str:
-    """A typed literal of `instant` comparable with `column` at full precision."""
-    if column.is_naive_timestamp:
-        wall = instant.astimezone(ZoneInfo(zone)).replace(tzinfo=None)  # naive columns hold wall time of `zone`
-        text = wall.isoformat(sep=" ", timespec="microseconds")
-        return f"'{text}'::timestamp" if native else f"TIMESTAMP '{text}'"
-    text = instant.isoformat(sep=" ", timespec="microseconds")
-    return f"'{text}'::timestamptz" if native else f"TIMESTAMPTZ '{text}'"
-
-
-def _cursor_expr(names: tuple[str, ...], ident) -> str:
-    cols = [ident(n) for n in names]
-    return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
-
-
 def _where(unit: ExportUnit, table: Table, columns: dict[str, SourceColumn], native: bool, ident) -> str:
     if unit.window is None and unit.period != NULL_PERIOD:
         return ""
-    expr = _cursor_expr(table.cursor, ident)
+    expr = cursor_expr(table.cursor, ident)
     if unit.period == NULL_PERIOD:
         return f" WHERE {expr} IS NULL"
     assert unit.window is not None
     # every cursor column of one table has one kind (checked at probe time), so one literal type fits all
-    first = columns[table.cursor[0]]
-    lo = _bound(unit.window.start, first, table.timezone, native)
-    hi = _bound(unit.window.end, first, table.timezone, native)
-    return f" WHERE {expr} >= {lo} AND {expr} < {hi}"  # half-open: an edge row lands in exactly one period
+    naive = columns[table.cursor[0]].is_naive_timestamp
+    return " WHERE " + range_predicate(expr, unit.window.start, unit.window.end, naive, table.timezone, native)
 
 
 def choose_strategy(source_type: SourceType, unit: ExportUnit, columns: list[SourceColumn]) -> Strategy:

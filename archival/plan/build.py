@@ -8,21 +8,40 @@ from datetime import UTC, datetime
 from archival.archive.state import archived_periods
 from archival.archive.targets import open_store, target_name
 from archival.plan.compile import compile_table
+from archival.plan.periods import parse_label
 from archival.plan.units import Plan
 from archival.source.probe import TableFacts, probe_tables
 from archival.spec.model import Project, Table
+
+
+def _archived_windows(project: Project, table: Table, archived) -> dict[str, tuple[datetime, datetime]]:
+    """[start, end) of each archived calendar period, to count the source's rows in them (late rows)."""
+    domain = project.domain(table.domain)
+    assert domain is not None and table.period is not None
+    ranges = {}
+    for label in archived:
+        try:
+            period = parse_label(label, table.period, domain.timezone)
+        except ValueError:
+            continue
+        ranges[label] = (period.start, period.end)
+    return ranges
 
 
 def build_plan(project: Project, tables: list[Table], *, target: str | None = None, as_of: datetime | None = None,
                offline: bool = False, selectors: tuple[str, ...] = ()) -> Plan:
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     store = open_store(project, target)
-    facts = {t.qualified_name: TableFacts(problem="not probed (--offline)") for t in tables} if offline \
-        else probe_tables(project, tables)
+    archived = {t.qualified_name: archived_periods(store, t.domain, t.name) for t in tables}
+    if offline:
+        facts = {t.qualified_name: TableFacts(problem="not probed (--offline)") for t in tables}
+    else:
+        windows = {t.qualified_name: _archived_windows(project, t, archived[t.qualified_name])
+                   for t in tables if t.mode == "window"}
+        facts = probe_tables(project, tables, windows)
     units, notes = [], []
     for table in tables:
-        archived = archived_periods(store, table.domain, table.name)
-        u, n = compile_table(project, table, facts[table.qualified_name], archived, as_of)
+        u, n = compile_table(project, table, facts[table.qualified_name], archived[table.qualified_name], as_of)
         units += u
         notes += n
     return Plan(project=project.name, as_of=as_of, target=target_name(project, target), selectors=selectors,

@@ -11,6 +11,8 @@ from archival.plan.units import ExportUnit, PlanNote, UnitStatus, Window
 from archival.source.probe import TableFacts
 from archival.spec.model import Project, Table, table_fingerprint
 
+NULL_PERIOD = "null"
+
 
 def _status(archived: ArchivedPeriod | None, spec_sha: str, refresh: bool) -> tuple[UnitStatus, str]:
     if archived is None:
@@ -52,30 +54,48 @@ def compile_table(project: Project, table: Table, facts: TableFacts, archived: d
             notes.append(PlanNote(name, "info", "source table is empty: nothing to archive yet"))
         elif not archived:
             notes.append(PlanNote(name, "warning", "first period unknown until the source can be read"))
-        return [], notes
+        return _null_unit(table, facts, archived, unit), notes
 
     units = []
     if table.mode == "window":
+        counts = facts.range_counts or {}
         for period in periods_between(first, upper, table.period, tz):
             if not period.closed(as_of, table.lag.delta):
                 notes.append(PlanNote(name, "info", f"period {period.label} is open; it closes at "
                                       f"{(period.end + table.lag.delta).isoformat()}"))
                 break
-            status, reason = _status(archived.get(period.label), sha, refresh=False)
+            archived_period = archived.get(period.label)
+            status, reason = _status(archived_period, sha, refresh=False)
+            source_rows = counts.get(period.label)
+            if status == "up_to_date" and source_rows is not None and source_rows != archived_period.live_rows:
+                status, reason = "changed", (f"source holds {source_rows} rows, the archive {archived_period.live_rows}"
+                                             ": late rows or deletes")
             units.append(unit(period.label, status, reason, Window(table.cursor, period.start, period.end)))
-        return units, notes
+        return units + _null_unit(table, facts, archived, unit), notes
 
-    # incremental: every period that [watermark - lookback, now - lag) reaches is re-read
+    # incremental: every period that [watermark - lookback, now - lag) reaches is re-read from there
     watermark = _watermark(archived)
     reread_from = watermark - table.lookback.delta if watermark else None
     for period in periods_between(first, upper, table.period, tz):
         touched = reread_from is None or period.end > reread_from
         status, reason = _status(archived.get(period.label), sha, refresh=touched)
-        if touched and status == "refresh" and watermark:
+        start = period.start
+        if touched and status == "refresh" and reread_from is not None:
+            start = max(period.start, reread_from)
             reason = f"re-read from {reread_from.isoformat()} (watermark - lookback); " + reason
-        end = min(period.end, upper)
-        units.append(unit(period.label, status, reason, Window(table.cursor, period.start, end)))
-    return units, notes
+        units.append(unit(period.label, status, reason, Window(table.cursor, start, min(period.end, upper))))
+    return units + _null_unit(table, facts, archived, unit), notes
+
+
+def _null_unit(table: Table, facts: TableFacts, archived: dict[str, ArchivedPeriod], unit) -> list[ExportUnit]:
+    """Rows whose cursor is NULL are never dropped: their own `period=null` snapshot, or a failing
+    unit when the table's policy is `fail`."""
+    if not facts.null_rows and NULL_PERIOD not in archived:
+        return []
+    if table.null_cursor == "fail":
+        return [unit(NULL_PERIOD, "new", f"{facts.null_rows} row(s) with a NULL cursor; null_cursor: fail")]
+    status, reason = _status(archived.get(NULL_PERIOD), unit(NULL_PERIOD, "new", "").spec_sha256, refresh=True)
+    return [unit(NULL_PERIOD, status, f"{facts.null_rows or 0} row(s) with a NULL cursor; " + reason)]
 
 
 def _first_instant(table: Table, facts: TableFacts, archived: dict[str, ArchivedPeriod], tz: str) -> datetime | None:
@@ -91,4 +111,3 @@ def _first_instant(table: Table, facts: TableFacts, archived: dict[str, Archived
 def _watermark(archived: dict[str, ArchivedPeriod]) -> datetime | None:
     marks = [datetime.fromisoformat(a.watermark) for a in archived.values() if a.watermark]
     return max(marks) if marks else None
-

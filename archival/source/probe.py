@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from archival.source import duck
+from archival.source.cursor import cursor_expr, is_naive, range_predicate
 from archival.source.duck import SourceError, qualified, quote_ident, sql_literal
 from archival.spec.model import Project, Source, Table
 
@@ -23,6 +24,8 @@ class TableFacts:
     earliest: datetime | None = None  # first cursor value (UTC); None: empty table or unknown
     problem: str | None = None
     probed: bool = False
+    null_rows: int | None = None  # rows whose cursor is NULL (window/incremental tables)
+    range_counts: dict[str, int] | None = None  # source rows per archived window period, for late rows
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,26 @@ def _native_relation(source: Source, relation: str) -> str:
     return ".".join(_native_ident(source, part) for part in relation.split("."))
 
 
-def probe_tables(project: Project, tables: list[Table]) -> dict[str, TableFacts]:
-    """Per table: the earliest cursor value, or the problem that kept us from knowing it."""
+def count_ranges(con: duckdb.DuckDBPyConnection, alias: str, table: Table, columns: list[ColumnInfo],
+                 ranges: dict[str, tuple[datetime, datetime]]) -> tuple[int, dict[str, int]]:
+    """Rows whose cursor is NULL, and rows per [start, end) range, in one scan of the cursor columns."""
+    expr = cursor_expr(table.cursor, quote_ident)
+    kinds = {c.name: c.type for c in columns}
+    naive = is_naive(kinds[table.cursor[0]])
+    aggregates = [f"count(*) FILTER (WHERE {expr} IS NULL)"]
+    aggregates += [f"count(*) FILTER (WHERE {range_predicate(expr, lo, hi, naive, table.timezone, False)})"
+                   for lo, hi in ranges.values()]
+    try:
+        row = con.execute(f"SELECT {', '.join(aggregates)} FROM {qualified(alias, table.relation)}").fetchone()
+    except duckdb.Error as exc:
+        raise SourceError(f"cannot count rows of '{table.relation}': {exc}") from None
+    return int(row[0]), {label: int(n) for label, n in zip(ranges, row[1:], strict=True)}
+
+
+def probe_tables(project: Project, tables: list[Table],
+                 windows: dict[str, dict[str, tuple[datetime, datetime]]] | None = None) -> dict[str, TableFacts]:
+    """Per table: the earliest cursor value, NULL-cursor rows and, for `windows[table]`, source rows per
+    archived period; or the problem that kept us from knowing."""
     facts: dict[str, TableFacts] = {}
     by_source: dict[str, list[Table]] = {}
     for table in tables:
@@ -124,20 +145,24 @@ def probe_tables(project: Project, tables: list[Table]) -> dict[str, TableFacts]
             continue
         try:
             for table in group:
-                facts[table.qualified_name] = _probe_table(con, source, table)
+                facts[table.qualified_name] = _probe_table(con, source, table,
+                                                           (windows or {}).get(table.qualified_name, {}))
         finally:
             con.close()
     return facts
 
 
-def _probe_table(con, source, table: Table) -> TableFacts:
+def _probe_table(con, source, table: Table, ranges: dict[str, tuple[datetime, datetime]]) -> TableFacts:
     try:
         columns = describe(con, "src", table)
         problems = column_problems(table, columns)
         if problems:
             return TableFacts(problem=f"{table.location}: relation '{table.relation}' " + "; ".join(problems),
                               probed=True)
-        earliest = earliest_cursor(con, "src", source, table) if table.cursor else None
-        return TableFacts(earliest=earliest, probed=True)
+        if not table.cursor:
+            return TableFacts(probed=True)
+        earliest = earliest_cursor(con, "src", source, table)
+        nulls, counts = count_ranges(con, "src", table, columns, ranges)
+        return TableFacts(earliest=earliest, probed=True, null_rows=nulls, range_counts=counts)
     except duck.SourceError as exc:
         return TableFacts(problem=f"{table.location}: {exc}", probed=True)

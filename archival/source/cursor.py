@@ -1,0 +1,37 @@
+"""SQL for a table's cursor: the expression (first non-NULL of the cursor columns) and typed bound
+literals at full precision. Shared by the plan's probes and the extract queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+NAIVE_TYPES = ("TIMESTAMP", "DATETIME", "DATE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
+
+
+def is_naive(duck_type: str) -> bool:
+    kind = duck_type.upper()
+    return kind in NAIVE_TYPES or (kind.startswith("TIMESTAMP(") and "ZONE" not in kind)
+
+
+def bound_literal(instant: datetime, naive: bool, zone: str, native: bool) -> str:
+    """A literal of `instant` comparable with the cursor column. Naive columns hold wall time of
+    `zone`; `native` renders PostgreSQL syntax, else DuckDB's."""
+    if naive:
+        wall = instant.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+        text = wall.isoformat(sep=" ", timespec="microseconds")
+        return f"'{text}'::timestamp" if native else f"TIMESTAMP '{text}'"
+    text = instant.isoformat(sep=" ", timespec="microseconds")
+    return f"'{text}'::timestamptz" if native else f"TIMESTAMPTZ '{text}'"
+
+
+def cursor_expr(names: tuple[str, ...], ident: Callable[[str], str]) -> str:
+    cols = [ident(n) for n in names]
+    return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
+
+
+def range_predicate(expr: str, start: datetime, end: datetime, naive: bool, zone: str, native: bool) -> str:
+    """Half-open [start, end): a row exactly on an edge belongs to exactly one range."""
+    lo, hi = bound_literal(start, naive, zone, native), bound_literal(end, naive, zone, native)
+    return f"{expr} >= {lo} AND {expr} < {hi}"
