@@ -1,14 +1,21 @@
-"""Export one unit: snapshot -> PII -> fingerprint + parts -> publish files -> manifest -> audit.
+"""Export one unit: snapshot -> (new versions only) -> PII -> fingerprint + parts -> publish files ->
+manifest -> audit.
 
-Publishing order makes the manifest the commit point: files first (create-only, content-named, so
-a rerun after a crash finds identical files and adopts them), then the manifest version, then the
-audit entry. A failure anywhere before the manifest leaves no manifest and no watermark move; temp
-files are removed."""
+Two ways to fill a period:
+- snapshot: the whole period (full tables, `period=null`, a period's first export, or a spec change);
+- delta: the period is archived under this spec; only row versions it does not hold yet become a new
+  part, which the next manifest version appends to the old files (and window mode records keys that
+  left the source as tombstones). Nothing archived is ever rewritten.
+
+Publishing order makes the manifest the commit point: files first (create-only, content-named, so a
+rerun after a crash finds identical files and adopts them), then the manifest, then the audit entry."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -18,15 +25,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from archival.archive import layout
-from archival.archive.fingerprint import ALGORITHM, RowFingerprint
-from archival.archive.state import archived_periods
+from archival.archive.fingerprint import RowFingerprint, combine
+from archival.archive.state import ArchivedPeriod, archived_periods
 from archival.extract.snapshot import ExtractError, open_snapshot
+from archival.plan.compile import NULL_PERIOD
 from archival.plan.units import ExportUnit
 from archival.record import audit
+from archival.record.body import manifest_body, schema_diff
 from archival.record.lineage import LineageEmitter
 from archival.record.manifest import publish_manifest
 from archival.run.context import RunContext
 from archival.spec.model import Table
+from archival.write.delta import VersionFilter, local_paths
 from archival.write.parts import EXTENSIONS, PartWriter
 from archival.write.pii import PiiTransform
 
@@ -53,20 +63,41 @@ class UnitResult:
 
 
 class UnitIntegrityError(Exception):
-    """What was written does not match what the source snapshot said (nothing is published)."""
+    """What was read does not match what the source snapshot counted (nothing is published)."""
+
+
+class DataPolicyError(Exception):
+    """The data breaks a declared policy (NULL cursor under `fail`, drift under `freeze`)."""
 
 
 def _max_cursor(batch: pa.RecordBatch, table: Table) -> datetime | None:
-    if not table.cursor:
+    if not table.cursor or batch.num_rows == 0:
         return None
     values = [batch.column(batch.schema.get_field_index(c)) for c in table.cursor]
-    merged = pc.coalesce(*values) if len(values) > 1 else values[0]
-    top = pc.max(merged).as_py()
+    top = (pc.coalesce(*values) if len(values) > 1 else values[0])
+    top = pc.max(top).as_py()
     if top is None:
         return None
     if isinstance(top, datetime):
         return (top if top.tzinfo else top.replace(tzinfo=ZoneInfo(table.timezone))).astimezone(UTC)
     return datetime(top.year, top.month, top.day, tzinfo=ZoneInfo(table.timezone)).astimezone(UTC)
+
+
+def _reference_schema(ctx: RunContext, unit: ExportUnit, archived: dict[str, ArchivedPeriod]) -> tuple[str, list]:
+    """The schema to compare against for drift: this period's current manifest, else the table's latest."""
+    current = archived.get(unit.period) or (archived[max(archived)] if archived else None)
+    if current is None:
+        return "", []
+    return current.path, json.loads(ctx.store.read_bytes(current.path)).get("schema", [])
+
+
+def _publish_parts(ctx: RunContext, parts, folder: str, first_index: int, table: Table) -> list[dict[str, Any]]:
+    entries = []
+    for offset, part in enumerate(parts):
+        name = layout.part_name(first_index + offset, part.sha256, EXTENSIONS[table.format])
+        ctx.store.put_file(f"{folder}/{name}", part.path, part.sha256, tier=table.tier)
+        entries.append({"path": f"{folder}/{name}", "rows": part.rows, "bytes": part.bytes, "sha256": part.sha256})
+    return entries
 
 
 def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None = None) -> UnitResult:
@@ -81,72 +112,93 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
         lineage.start(unit.id, job)
     work = ctx.work_root / unit.id.replace("/", "__")
     work.mkdir(parents=True, exist_ok=True)
-    writer: PartWriter | None = None
+    writers: list[PartWriter] = []
     try:
-        with open_snapshot(source, ctx.project.root, table, unit, batch_rows=ctx.tuning.batch_rows,
-                           temp_dir=work / "duckdb", memory_limit=ctx.tuning.memory_limit,
-                           threads=ctx.tuning.threads) as snap:
+        archived = archived_periods(ctx.store, unit.domain, unit.table)
+        current = archived.get(unit.period)
+        old = json.loads(ctx.store.read_bytes(current.path)) if current else None
+        delta = (old is not None and unit.mode != "full" and unit.period != NULL_PERIOD
+                 and current.spec_sha256 == unit.spec_sha256)
+        with ExitStack() as stack, open_snapshot(source, ctx.project.root, table, unit,
+                                                 batch_rows=ctx.tuning.batch_rows, temp_dir=work / "duckdb",
+                                                 memory_limit=ctx.tuning.memory_limit,
+                                                 threads=ctx.tuning.threads) as snap:
+            if unit.period == NULL_PERIOD and table.null_cursor == "fail":
+                raise DataPolicyError(f"{table.location}: {snap.source_row_count} row(s) of "
+                                      f"{table.qualified_name} have a NULL cursor and null_cursor is 'fail'")
+            versions = None
+            if delta:
+                since = unit.window.start if unit.mode == "incremental" and unit.window else None
+                versions = VersionFilter(table, local_paths(stack, ctx.store, [f["path"] for f in old["files"]]),
+                                         local_paths(stack, ctx.store, [t["path"] for t in old.get("tombstones", [])]),
+                                         _naive_if_needed(since, snap, table), threads=ctx.tuning.threads)
             pii = PiiTransform(table, snap.arrow_schema, ctx.pii_key, threads=ctx.tuning.threads)
-            schema = pii.schema
-            writer = PartWriter(work / "parts", table.format, schema, target_file_bytes=ctx.tuning.target_file_bytes,
-                                row_group_rows=ctx.tuning.row_group_rows)
+            writer = PartWriter(work / "parts", table.format, pii.schema,
+                                target_file_bytes=ctx.tuning.target_file_bytes, row_group_rows=ctx.tuning.row_group_rows)
+            writers.append(writer)
             fingerprint = RowFingerprint()
-            max_cursor: datetime | None = None
+            max_cursor, read = None, 0
             for batch in snap.batches:
+                read += batch.num_rows
                 top = _max_cursor(batch, table)
                 max_cursor = top if max_cursor is None or (top and top > max_cursor) else max_cursor
+                if versions is not None:
+                    batch = versions.new_versions(batch)
                 batch = pii.apply(batch)
                 fingerprint.add(batch)
                 writer.write(batch)
             parts = writer.close()
-            fingerprint.close()
-            pii.close()
+            departed = versions.departed_keys() if versions is not None and unit.mode == "window" else None
+            for closer in (fingerprint, pii, versions):
+                if closer is not None:
+                    closer.close()
             source_rows, strategy = snap.source_row_count, snap.query.strategy
-        written_rows = sum(p.rows for p in parts)
-        if written_rows != source_rows or fingerprint.rows != source_rows:
-            raise UnitIntegrityError(f"{unit.id}: the source snapshot counted {source_rows} rows but "
-                                     f"{written_rows} were written; nothing was published")
+        if read != source_rows or fingerprint.rows != sum(p.rows for p in parts):
+            raise UnitIntegrityError(f"{unit.id}: the source snapshot counted {source_rows} rows but {read} were "
+                                     "read; nothing was published")
+        schema = [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in pii.schema]
+        reference, ref_schema = _reference_schema(ctx, unit, archived)
+        diff = schema_diff(ref_schema, schema) if ref_schema else None
+        changed_schema = diff is not None and any(diff.values())
+        if changed_schema and table.drift == "freeze":
+            raise DataPolicyError(f"{table.location}: schema of {table.relation} drifted and drift is 'freeze': "
+                                  + "; ".join(f"{k} {', '.join(v)}" for k, v in diff.items() if v))
 
-        files = []
-        for index, part in enumerate(parts):
-            path = f"{layout.period_dir(unit.domain, unit.table, unit.period)}/" \
-                   f"{layout.part_name(index, part.sha256, EXTENSIONS[table.format])}"
-            ctx.store.put_file(path, part.path, part.sha256, tier=table.tier)
-            files.append({"path": path, "rows": part.rows, "bytes": part.bytes, "sha256": part.sha256})
-
-        body = {
-            "domain": unit.domain, "table": unit.table, "period": unit.period, "mode": unit.mode,
-            "window": None if unit.window is None else {
-                "column": unit.window.columns[0] if len(unit.window.columns) == 1
-                else f"coalesce({', '.join(unit.window.columns)})",
-                "columns": list(unit.window.columns), "start": unit.window.start.isoformat(),
-                "end": unit.window.end.isoformat()},
-            "source": {"name": source.name, "type": source.type, "relation": table.relation},
-            "spec_sha256": unit.spec_sha256, "format": table.format, "timezone": table.timezone,
-            "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
-            "files": files, "row_count": written_rows,
-            "fingerprint": {"algorithm": ALGORITHM, "value": fingerprint.value},
-            "source_summary": {"row_count": source_rows, "max_cursor": max_cursor.isoformat() if max_cursor else None,
-                               "read_strategy": strategy},
-            "quarantined_rows": 0,
-            "pii": {c.name: c.pii for c in table.columns if c.pii},
-            "watermark": unit.window.end.isoformat() if unit.window else None,
-            "run_id": ctx.run_id, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        current = archived_periods(ctx.store, unit.domain, unit.table).get(unit.period)
+        folder = layout.period_dir(unit.domain, unit.table, unit.period)
+        old_files = old["files"] if delta else []
+        files = old_files + _publish_parts(ctx, parts, folder, len(old_files), table)
+        tombstones = list(old.get("tombstones", [])) if delta else []
+        if departed is not None and departed.num_rows:
+            tomb = PartWriter(work / "tombstones", "parquet", departed.schema, target_file_bytes=1 << 40,
+                              row_group_rows=max(departed.num_rows, 1))
+            writers.append(tomb)
+            for b in departed.to_batches():
+                tomb.write(b)
+            tomb_folder = f"{layout.table_prefix(unit.domain, unit.table)}/_tombstones/period={unit.period}"
+            tombstones += _publish_parts(ctx, tomb.close(), tomb_folder, len(tombstones), table)
+        value = combine(old["fingerprint"]["value"], fingerprint.value) if delta else fingerprint.value
+        summary = {"row_count": source_rows, "rows_new": fingerprint.rows,
+                   "max_cursor": max_cursor.isoformat() if max_cursor else None, "read_strategy": strategy}
+        body = manifest_body(unit=unit, table=table, source=source, run_id=ctx.run_id, schema=schema, files=files,
+                             tombstones=tombstones, fingerprint=value, source_summary=summary,
+                             schema_change={"compared_with": reference, **diff} if changed_schema else None)
         published = publish_manifest(ctx.store, body, current)
         if published.written:
             audit.append(ctx.store, {"action": "publish", "run_id": ctx.run_id, "unit": unit.id,
                                      "manifest": published.path, "manifest_sha256": published.sha256,
                                      "at": body["created_at"]})
-        size = sum(f["bytes"] for f in files)
+        new_bytes = sum(p.bytes for p in parts)
         if lineage:
             lineage.complete(unit.id, job, f"{unit.domain}/{unit.table}/period={unit.period}",
-                             [(s["name"], s["type"]) for s in body["schema"]], written_rows, size, len(files))
-        return UnitResult(unit.id, "written" if published.written else "unchanged", written_rows, size, len(files),
-                          time.perf_counter() - started, published.path, published.version)
+                             [(s["name"], s["type"]) for s in schema], fingerprint.rows, new_bytes, len(parts))
+        details = {"schema_change": body.get("schema_change")} if changed_schema else {}
+        if departed is not None and departed.num_rows:
+            details["tombstoned"] = departed.num_rows
+        return UnitResult(unit.id, "written" if published.written else "unchanged", fingerprint.rows, new_bytes,
+                          len(parts), time.perf_counter() - started, published.path, published.version,
+                          details=details)
     except Exception as exc:
-        if writer is not None:
+        for writer in writers:
             writer.abort()
         if lineage:
             lineage.fail(unit.id, job, str(exc))
@@ -155,9 +207,19 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _naive_if_needed(since: datetime | None, snap, table: Table) -> datetime | None:
+    """The lookback bound in the cursor column's own terms: naive columns hold wall time of the zone."""
+    if since is None:
+        return None
+    first = next(c for c in snap.columns if c.name == table.cursor[0])
+    if first.is_naive_timestamp:
+        return since.astimezone(ZoneInfo(table.timezone)).replace(tzinfo=None)
+    return since
+
+
 def failed_result(unit: ExportUnit, exc: BaseException, seconds: float, error_class: str) -> UnitResult:
     return UnitResult(unit.id, "failed", seconds=seconds, error=f"{type(exc).__name__}: {exc}",
                       error_class=error_class)
 
 
-__all__ = ["ExtractError", "UnitIntegrityError", "UnitResult", "export_unit", "failed_result"]
+__all__ = ["DataPolicyError", "ExtractError", "UnitIntegrityError", "UnitResult", "export_unit", "failed_result"]

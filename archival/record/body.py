@@ -1,0 +1,47 @@
+"""The manifest body of one unit's outcome (record stage; publish_manifest decides the version)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from archival.archive.fingerprint import ALGORITHM
+from archival.plan.units import ExportUnit
+from archival.spec.model import Source, Table
+
+
+def window_json(unit: ExportUnit) -> dict[str, Any] | None:
+    if unit.window is None:
+        return None
+    columns = list(unit.window.columns)
+    return {"column": columns[0] if len(columns) == 1 else f"coalesce({', '.join(columns)})", "columns": columns,
+            "start": unit.window.start.isoformat(), "end": unit.window.end.isoformat()}
+
+
+def schema_diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, list[str]]:
+    before = {c["name"]: c["type"] for c in old}
+    after = {c["name"]: c["type"] for c in new}
+    return {"added": [n for n in after if n not in before], "removed": [n for n in before if n not in after],
+            "retyped": [f"{n}: {before[n]} -> {after[n]}" for n in after if n in before and before[n] != after[n]]}
+
+
+def manifest_body(*, unit: ExportUnit, table: Table, source: Source, run_id: str, schema: list[dict[str, Any]],
+                  files: list[dict[str, Any]], tombstones: list[dict[str, Any]], fingerprint: str,
+                  source_summary: dict[str, Any], schema_change: dict[str, Any] | None) -> dict[str, Any]:
+    body = {
+        "domain": unit.domain, "table": unit.table, "period": unit.period, "mode": unit.mode,
+        "window": window_json(unit),
+        "source": {"name": source.name, "type": source.type, "relation": table.relation},
+        "primary_key": list(table.primary_key),
+        "spec_sha256": unit.spec_sha256, "format": table.format, "timezone": table.timezone,
+        "schema": schema, "files": files, "row_count": sum(f["rows"] for f in files),
+        "tombstones": tombstones, "deleted_rows": sum(t["rows"] for t in tombstones),
+        "fingerprint": {"algorithm": ALGORITHM, "value": fingerprint},
+        "source_summary": source_summary, "quarantined_rows": 0,
+        "pii": {c.name: c.pii for c in table.columns if c.pii},
+        "watermark": unit.window.end.isoformat() if unit.window else None,
+        "run_id": run_id, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if schema_change:
+        body["schema_change"] = schema_change
+    return body
