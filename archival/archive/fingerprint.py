@@ -13,6 +13,12 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from archival.source.cursor import KEY_ALGORITHM, format_key_checksum, key_checksum_sql
+from archival.source.duck import quote_ident
+
+__all__ = ["ALGORITHM", "KEY_ALGORITHM", "KeyChecksum", "RowFingerprint", "combine", "fingerprint_of",
+           "fingerprint_sql", "format_key_checksum"]
+
 ALGORITHM = "sum-md5-json-v1"
 _MOD = 1 << 64
 
@@ -66,3 +72,29 @@ class RowFingerprint:
 def fingerprint_of(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[str, int]:
     upper, lower, rows = con.execute(fingerprint_sql(relation)).fetchone()
     return format_value(upper, lower), int(rows)
+
+
+@dataclass
+class KeyChecksum:
+    """Accumulates the key checksum of streamed rows (window mode: the live keys of the period)."""
+
+    total: int = 0
+
+    def __post_init__(self) -> None:
+        self._con = duckdb.connect()
+        self._con.execute("SET threads = 1")
+
+    def add(self, batch: pa.RecordBatch, columns: list[str]) -> None:
+        if batch.num_rows == 0:
+            return
+        self._con.register("key_batch", batch)
+        self.total += int(self._con.execute(f"SELECT {key_checksum_sql(columns, quote_ident)} FROM key_batch"
+                                            ).fetchone()[0])
+        self._con.unregister("key_batch")
+
+    @property
+    def value(self) -> str:
+        return format_key_checksum(self.total)
+
+    def close(self) -> None:
+        self._con.close()

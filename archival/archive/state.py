@@ -23,6 +23,7 @@ class ArchivedPeriod:
     row_count: int
     watermark: str | None
     deleted_rows: int = 0  # keys tombstoned in this period (rows that left the source)
+    key_checksum: str | None = None  # of the live keys (window mode), see source/cursor.py
 
     @property
     def live_rows(self) -> int:
@@ -46,7 +47,8 @@ def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, 
         try:
             data = json.loads(store.read_bytes(path))
             result[period] = ArchivedPeriod(period, version, path, data["spec_sha256"], int(data["row_count"]),
-                                            data.get("watermark"), int(data.get("deleted_rows") or 0))
+                                            data.get("watermark"), int(data.get("deleted_rows") or 0),
+                                            (data.get("key_checksum") or {}).get("value"))
         except (ValueError, KeyError, TypeError) as exc:
             raise ArchiveStateError(f"manifest {path} is unreadable: {exc}") from None
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from archival.archive.fingerprint import ALGORITHM
+from archival.archive.fingerprint import ALGORITHM, KEY_ALGORITHM
 from archival.plan.units import ExportUnit
 from archival.spec.model import Source, Table
 
@@ -27,7 +27,8 @@ def schema_diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[st
 
 def manifest_body(*, unit: ExportUnit, table: Table, source: Source, run_id: str, schema: list[dict[str, Any]],
                   files: list[dict[str, Any]], tombstones: list[dict[str, Any]], fingerprint: str,
-                  source_summary: dict[str, Any], schema_change: dict[str, Any] | None) -> dict[str, Any]:
+                  source_summary: dict[str, Any], schema_change: dict[str, Any] | None,
+                  key_checksum: str | None = None) -> dict[str, Any]:
     body = {
         "domain": unit.domain, "table": unit.table, "period": unit.period, "mode": unit.mode,
         "window": window_json(unit),
@@ -44,4 +45,6 @@ def manifest_body(*, unit: ExportUnit, table: Table, source: Source, run_id: str
     }
     if schema_change:
         body["schema_change"] = schema_change
+    if key_checksum is not None:
+        body["key_checksum"] = {"algorithm": KEY_ALGORITHM, "value": key_checksum}
     return body

@@ -19,7 +19,8 @@ SCHEMA_VERSION = 1
 # watermark are left out on purpose: an open incremental period is read up to a later bound each run,
 # and unchanged rows must not produce a new version (the watermark then stays where rows last changed).
 CONTENT_KEYS = ("domain", "table", "period", "mode", "source", "spec_sha256", "format", "schema", "files",
-                "row_count", "fingerprint", "quarantined_rows", "pii", "timezone", "tombstones", "deleted_rows")
+                "row_count", "fingerprint", "quarantined_rows", "pii", "timezone", "tombstones", "deleted_rows",
+                "key_checksum")
 
 
 def canonical_json(data: dict[str, Any]) -> bytes:

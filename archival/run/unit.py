@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from archival.archive import layout
-from archival.archive.fingerprint import RowFingerprint, combine
+from archival.archive.fingerprint import KeyChecksum, RowFingerprint, combine
 from archival.archive.state import ArchivedPeriod, archived_periods
 from archival.extract.snapshot import ExtractError, open_snapshot
 from archival.plan.compile import NULL_PERIOD
@@ -133,13 +133,17 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
                                          local_paths(stack, ctx.store, [t["path"] for t in old.get("tombstones", [])]),
                                          _naive_if_needed(since, snap, table), threads=ctx.tuning.threads)
             pii = PiiTransform(table, snap.arrow_schema, ctx.pii_key, threads=ctx.tuning.threads)
-            writer = PartWriter(work / "parts", table.format, pii.schema,
-                                target_file_bytes=ctx.tuning.target_file_bytes, row_group_rows=ctx.tuning.row_group_rows)
+            writer = PartWriter(work / "parts", table.format, pii.schema, row_group_rows=ctx.tuning.row_group_rows,
+                                target_file_bytes=ctx.tuning.target_file_bytes)
             writers.append(writer)
             fingerprint = RowFingerprint()
+            # window periods hold an immutable set of keys: their checksum lets the plan see late rows and deletes
+            keys = KeyChecksum() if unit.mode == "window" and unit.window is not None else None
             max_cursor, read = None, 0
             for batch in snap.batches:
                 read += batch.num_rows
+                if keys is not None:
+                    keys.add(batch, list(table.primary_key))
                 top = _max_cursor(batch, table)
                 max_cursor = top if max_cursor is None or (top and top > max_cursor) else max_cursor
                 if versions is not None:
@@ -149,7 +153,7 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
                 writer.write(batch)
             parts = writer.close()
             departed = versions.departed_keys() if versions is not None and unit.mode == "window" else None
-            for closer in (fingerprint, pii, versions):
+            for closer in (fingerprint, pii, versions, keys):
                 if closer is not None:
                     closer.close()
             source_rows, strategy = snap.source_row_count, snap.query.strategy
@@ -181,7 +185,8 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
                    "max_cursor": max_cursor.isoformat() if max_cursor else None, "read_strategy": strategy}
         body = manifest_body(unit=unit, table=table, source=source, run_id=ctx.run_id, schema=schema, files=files,
                              tombstones=tombstones, fingerprint=value, source_summary=summary,
-                             schema_change={"compared_with": reference, **diff} if changed_schema else None)
+                             schema_change={"compared_with": reference, **diff} if changed_schema else None,
+                             key_checksum=keys.value if keys is not None else None)
         published = publish_manifest(ctx.store, body, current)
         if published.written:
             audit.append(ctx.store, {"action": "publish", "run_id": ctx.run_id, "unit": unit.id,

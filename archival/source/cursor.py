@@ -35,3 +35,24 @@ def range_predicate(expr: str, start: datetime, end: datetime, naive: bool, zone
     """Half-open [start, end): a row exactly on an edge belongs to exactly one range."""
     lo, hi = bound_literal(start, naive, zone, native), bound_literal(end, naive, zone, native)
     return f"{expr} >= {lo} AND {expr} < {hi}"
+
+
+KEY_ALGORITHM = "sum-md5-key-v1"
+_MOD = 1 << 64
+
+
+def key_text_sql(columns: list[str], quote: Callable[[str], str]) -> str:
+    """The text of a primary key (its columns joined by U+001F): the input of the key checksum."""
+    parts = [f"CAST({quote(c)} AS VARCHAR)" for c in columns]
+    return parts[0] if len(parts) == 1 else f"concat_ws(chr(31), {', '.join(parts)})"
+
+
+def key_checksum_sql(columns: list[str], quote: Callable[[str], str], where: str | None = None) -> str:
+    """Aggregate: an order-independent checksum of a set of keys (sum of the low 64 bits of each key's
+    MD5). Stable across DuckDB versions, so it can be stored in manifests."""
+    filtered = f" FILTER (WHERE {where})" if where else ""
+    return f"coalesce(sum(md5_number_lower({key_text_sql(columns, quote)})){filtered}, 0)::HUGEINT"
+
+
+def format_key_checksum(value: int) -> str:
+    return f"{int(value) % _MOD:016x}"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from archival.source import duck
-from archival.source.cursor import cursor_expr, is_naive, range_predicate
+from archival.source.cursor import cursor_expr, format_key_checksum, is_naive, key_checksum_sql, range_predicate
 from archival.source.duck import SourceError, qualified, quote_ident, sql_literal
 from archival.spec.model import Project, Source, Table
 
@@ -25,7 +25,8 @@ class TableFacts:
     problem: str | None = None
     probed: bool = False
     null_rows: int | None = None  # rows whose cursor is NULL (window/incremental tables)
-    range_counts: dict[str, int] | None = None  # source rows per archived window period, for late rows
+    # per archived window period: (source rows, checksum of their keys), to find late rows and deletes
+    range_counts: dict[str, tuple[int, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,19 +110,25 @@ def _native_relation(source: Source, relation: str) -> str:
 
 
 def count_ranges(con: duckdb.DuckDBPyConnection, alias: str, table: Table, columns: list[ColumnInfo],
-                 ranges: dict[str, tuple[datetime, datetime]]) -> tuple[int, dict[str, int]]:
-    """Rows whose cursor is NULL, and rows per [start, end) range, in one scan of the cursor columns."""
+                 ranges: dict[str, tuple[datetime, datetime]]) -> tuple[int, dict[str, tuple[int, str]]]:
+    """Rows whose cursor is NULL, and per [start, end) range the rows and the checksum of their keys,
+    in one scan of the cursor and key columns. A late row and a delete in one period cancel out in a
+    count, not in the key checksum."""
     expr = cursor_expr(table.cursor, quote_ident)
     kinds = {c.name: c.type for c in columns}
     naive = is_naive(kinds[table.cursor[0]])
     aggregates = [f"count(*) FILTER (WHERE {expr} IS NULL)"]
-    aggregates += [f"count(*) FILTER (WHERE {range_predicate(expr, lo, hi, naive, table.timezone, False)})"
-                   for lo, hi in ranges.values()]
+    for lo, hi in ranges.values():
+        where = range_predicate(expr, lo, hi, naive, table.timezone, False)
+        aggregates += [f"count(*) FILTER (WHERE {where})",
+                       key_checksum_sql(list(table.primary_key), quote_ident, where)]
     try:
         row = con.execute(f"SELECT {', '.join(aggregates)} FROM {qualified(alias, table.relation)}").fetchone()
     except duckdb.Error as exc:
         raise SourceError(f"cannot count rows of '{table.relation}': {exc}") from None
-    return int(row[0]), {label: int(n) for label, n in zip(ranges, row[1:], strict=True)}
+    pairs = row[1:]
+    return int(row[0]), {label: (int(pairs[2 * i]), format_key_checksum(pairs[2 * i + 1] or 0))
+                         for i, label in enumerate(ranges)}
 
 
 def probe_tables(project: Project, tables: list[Table],

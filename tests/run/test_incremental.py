@@ -1,0 +1,228 @@
+"""Fixed-data regression tests of the incremental semantics: versions, late commits, late rows in
+closed windows, deletes, NULL cursors, drift, edges, DST, and a writer racing the export."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import psycopg
+import pytest
+
+from archival import cli
+from archival.archive.state import archived_periods
+from archival.archive.store import LocalStore
+from archival.run.unit import DataPolicyError
+from archival.verify.check import verify_archive
+from tests.conftest import write_project
+from tests.run.helpers import run_units
+
+T0 = datetime(2026, 3, 10, 12, 0)
+INCR = """domain: app
+owner: o@example.com
+source: s
+tables:
+  items: {{relation: items, primary_key: [id], mode: incremental, cursor: [updated_at, created_at], period: day,
+          lag: 0s, lookback: 2h{extra}}}
+"""
+WINDOW = """domain: app
+owner: o@example.com
+source: s
+tables:
+  items: {{relation: items, primary_key: [id], mode: window, cursor: created_at, period: day, lag: 0s{extra}}}
+"""
+
+
+def _sqlite(tmp_path, spec, extra=""):
+    db = sqlite3.connect(tmp_path / "app.db", isolation_level=None)
+    db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, created_at DATETIME, updated_at DATETIME, val TEXT)")
+    write_project(tmp_path, "  s: {type: sqlite, path: app.db}", {"app": spec.format(extra=extra)})
+    return db
+
+
+def _versions(folder, table="items"):
+    store = LocalStore(folder / "archive")
+    files = []
+    for m in archived_periods(store, "app", table).values():
+        files += [str(folder / "archive" / f["path"]) for f in json.loads(store.read_bytes(m.path))["files"]]
+    return duckdb.sql(f"SELECT id, coalesce(updated_at, created_at) AS c, val FROM read_parquet({files}, "
+                      "hive_partitioning=false, union_by_name=true) ORDER BY id, c").fetchall() if files else []
+
+
+def _manifest(folder, period, table="items"):
+    m = archived_periods(LocalStore(folder / "archive"), "app", table)[period]
+    return json.loads((folder / "archive" / m.path).read_bytes())
+
+
+def test_every_version_once_in_the_period_of_its_cursor(tmp_path):
+    db = _sqlite(tmp_path, INCR)
+    db.executemany("INSERT INTO items VALUES (?, ?, NULL, ?)", [(i, T0, f"v{i}") for i in range(1, 6)])
+    run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
+    next_day = T0 + timedelta(days=1)
+    db.execute("UPDATE items SET updated_at = ?, val = 'edited' WHERE id IN (1, 2)", (next_day,))
+    _, results = run_units(tmp_path, (next_day + timedelta(hours=1)).replace(tzinfo=UTC))
+    versions = _versions(tmp_path)
+    assert len(versions) == 7 and len(set((i, c) for i, c, _ in versions)) == 7
+    assert [(i, v) for i, c, v in versions if i == 1] == [(1, "v1"), (1, "edited")]  # history kept
+    assert sorted(archived_periods(LocalStore(tmp_path / "archive"), "app", "items")) == ["2026-03-10", "2026-03-11"]
+    # a rerun without source changes writes nothing
+    before = sorted(p.read_bytes() for p in (tmp_path / "archive").rglob("v*.json"))
+    _, again = run_units(tmp_path, (next_day + timedelta(hours=2)).replace(tzinfo=UTC))
+    assert {r.outcome for r in again} <= {"unchanged"}
+    assert sorted(p.read_bytes() for p in (tmp_path / "archive").rglob("v*.json")) == before
+    # the latest version per key
+    latest = duckdb.sql(f"""SELECT id, val FROM read_parquet('{tmp_path}/archive/app/items/*/*.parquet',
+        hive_partitioning=true) QUALIFY row_number() OVER (PARTITION BY id
+        ORDER BY coalesce(updated_at, created_at) DESC) = 1 ORDER BY id""").fetchall()
+    assert latest == [(1, "edited"), (2, "edited"), (3, "v3"), (4, "v4"), (5, "v5")]
+    assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
+
+
+def test_late_commit_below_watermark_is_picked_up_by_lookback(tmp_path):
+    db = _sqlite(tmp_path, INCR)
+    db.execute("INSERT INTO items VALUES (1, ?, NULL, 'a')", (T0,))
+    run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
+    late = T0 + timedelta(minutes=30)  # committed after the run, stamped before its upper bound
+    db.execute("INSERT INTO items VALUES (2, ?, NULL, 'late')", (late,))
+    run_units(tmp_path, (T0 + timedelta(hours=2)).replace(tzinfo=UTC))
+    assert [(i, v) for i, _, v in _versions(tmp_path)] == [(1, "a"), (2, "late")]
+    manifest = _manifest(tmp_path, "2026-03-10")
+    assert manifest["version"] == 2 and len(manifest["files"]) == 2  # appended, old part untouched
+    assert manifest["source_summary"]["rows_new"] == 1
+
+
+def test_window_late_rows_and_deletes_in_a_closed_period(tmp_path):
+    db = _sqlite(tmp_path, WINDOW)
+    db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'x')", [(i, T0, ) for i in range(1, 4)])
+    run_units(tmp_path, datetime(2026, 3, 12, tzinfo=UTC))
+    db.execute("INSERT INTO items VALUES (10, ?, NULL, 'late')", (T0 + timedelta(hours=3),))
+    db.execute("DELETE FROM items WHERE id = 2")
+    code = cli.main(["plan", "--project-dir", str(tmp_path), "--as-of", "2026-03-13T00:00:00Z", "-v"])
+    assert code == 0
+    _, results = run_units(tmp_path, datetime(2026, 3, 13, tzinfo=UTC))
+    by_id = {r.unit_id: r for r in results}
+    assert set(by_id) == {"app.items/2026-03-10", "app.items/2026-03-12"}  # the changed period and the new one
+    assert by_id["app.items/2026-03-10"].details == {"tombstoned": 1}
+    manifest = _manifest(tmp_path, "2026-03-10")
+    assert manifest["row_count"] == 4 and manifest["deleted_rows"] == 1 and len(manifest["tombstones"]) == 1
+    gone = duckdb.sql(f"SELECT id FROM read_parquet('{tmp_path}/archive/{manifest['tombstones'][0]['path']}')")
+    assert gone.fetchall() == [(2,)]
+    _, settled = run_units(tmp_path, datetime(2026, 3, 14, tzinfo=UTC))
+    assert "app.items/2026-03-10" not in [r.unit_id for r in settled]  # counts agree again
+    assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
+
+
+def test_null_cursor_partition_and_fail_policy(tmp_path):
+    db = _sqlite(tmp_path, INCR)
+    db.execute("INSERT INTO items VALUES (1, ?, NULL, 'a')", (T0,))
+    db.execute("INSERT INTO items VALUES (2, NULL, NULL, 'no time')")
+    _, results = run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
+    assert "app.items/null" in [r.unit_id for r in results]
+    assert _manifest(tmp_path, "null")["row_count"] == 1
+    spec = tmp_path / "specs" / "app.yaml"
+    spec.write_text(spec.read_text().replace("lookback: 2h", "lookback: 2h, null_cursor: fail"))
+    db.execute("INSERT INTO items VALUES (3, NULL, NULL, 'another')")
+    with pytest.raises(DataPolicyError, match="NULL cursor"):
+        run_units(tmp_path, (T0 + timedelta(hours=2)).replace(tzinfo=UTC), select=["table:app.items"])
+
+
+def test_drift_evolve_records_and_freeze_fails(tmp_path):
+    db = _sqlite(tmp_path, INCR)
+    db.execute("INSERT INTO items VALUES (1, ?, NULL, 'a')", (T0,))
+    run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
+    db.execute("ALTER TABLE items ADD COLUMN priority TEXT")
+    db.execute("INSERT INTO items VALUES (2, ?, NULL, 'b', 'high')", (T0 + timedelta(minutes=70),))
+    _, results = run_units(tmp_path, (T0 + timedelta(hours=2)).replace(tzinfo=UTC))
+    change = _manifest(tmp_path, "2026-03-10")["schema_change"]
+    assert change["added"] == ["priority"] and change["removed"] == []
+    rows = duckdb.sql(f"SELECT id, priority FROM read_parquet('{tmp_path}/archive/app/items/*/*.parquet', "
+                      "union_by_name=true) ORDER BY id").fetchall()
+    assert rows == [(1, None), (2, "high")]
+    assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
+
+    spec = tmp_path / "specs" / "app.yaml"
+    spec.write_text(spec.read_text().replace("lookback: 2h", "lookback: 2h, drift: freeze"))
+    db.execute("ALTER TABLE items DROP COLUMN val")
+    db.execute("UPDATE items SET updated_at = ? WHERE id = 1", (T0 + timedelta(minutes=150),))
+    with pytest.raises(DataPolicyError, match="removed val"):
+        run_units(tmp_path, (T0 + timedelta(hours=3)).replace(tzinfo=UTC))
+
+
+def test_thousand_rows_on_one_edge_land_once(tmp_path):
+    db = _sqlite(tmp_path, INCR)
+    midnight = datetime(2026, 3, 11)
+    db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'e')", [(i, midnight) for i in range(1, 1001)])
+    db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'b')",
+                   [(i, midnight - timedelta(microseconds=1)) for i in range(1001, 1101)])
+    run_units(tmp_path, datetime(2026, 3, 11, 6, tzinfo=UTC))
+    assert _manifest(tmp_path, "2026-03-11")["row_count"] == 1000
+    assert _manifest(tmp_path, "2026-03-10")["row_count"] == 100
+    run_units(tmp_path, datetime(2026, 3, 11, 7, tzinfo=UTC))
+    assert len(_versions(tmp_path)) == 1100
+
+
+def test_dst_night_days_in_berlin_with_a_non_utc_session(pg_dsn, tmp_path, monkeypatch):
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute("SET TimeZone = 'America/New_York'")
+        con.execute("CREATE TABLE items (id int PRIMARY KEY, created_at timestamptz NOT NULL)")
+        # the 25-hour local day 2026-10-25 in Berlin runs from 22:00 UTC on the 24th to 23:00 UTC on the 25th
+        instants = ["2026-10-24 21:59:59.999999+00", "2026-10-24 22:00:00+00", "2026-10-25 00:30:00+00",
+                    "2026-10-25 01:30:00+00", "2026-10-25 22:59:59.999999+00", "2026-10-25 23:00:00+00"]
+        for i, at in enumerate(instants, start=1):
+            con.execute("INSERT INTO items VALUES (%s, %s)", (i, at))
+    monkeypatch.setenv("DST_DSN", pg_dsn)
+    write_project(tmp_path, "  s: {type: postgres, dsn: env:DST_DSN}", {"app": """domain: app
+owner: o@example.com
+source: s
+schedule: {cron: "0 3 * * *", timezone: Europe/Berlin}
+tables:
+  items: {relation: public.items, primary_key: [id], mode: window, cursor: created_at, period: day, lag: 0s}
+"""})
+    run_units(tmp_path, datetime(2026, 10, 27, tzinfo=UTC))
+    store = LocalStore(tmp_path / "archive")
+    counts = {p: a.row_count for p, a in archived_periods(store, "app", "items").items()}
+    assert counts == {"2026-10-24": 1, "2026-10-25": 4, "2026-10-26": 1}
+    window = _manifest(tmp_path, "2026-10-25")["window"]
+    assert (window["start"], window["end"]) == ("2026-10-24T22:00:00+00:00", "2026-10-25T23:00:00+00:00")
+
+
+def test_writer_racing_the_export_loses_nothing(pg_dsn, tmp_path, monkeypatch):
+    """A second connection commits rows while exports run; each run reads one snapshot, and the
+    lookback picks up commits that arrived with timestamps below the previous upper bound."""
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute("CREATE TABLE items (id int PRIMARY KEY, created_at timestamp NOT NULL, updated_at timestamp, "
+                    "val text)")
+        con.execute("INSERT INTO items SELECT g, %s, NULL, 'seed' FROM generate_series(1, 20000) g", (T0,))
+    monkeypatch.setenv("RACE_DSN", pg_dsn)
+    write_project(tmp_path, "  s: {type: postgres, dsn: env:RACE_DSN}",
+                  {"app": INCR.format(extra="").replace("relation: items", "relation: public.items")})
+    stop = threading.Event()
+    written: list[tuple[int, datetime]] = []
+
+    def writer():
+        with psycopg.connect(pg_dsn, autocommit=True) as con:
+            key = 100000
+            while not stop.is_set() and key < 100400:
+                at = T0 + timedelta(minutes=5 + (key % 50))  # below the upper bound of the next runs
+                con.execute("INSERT INTO items VALUES (%s, %s, NULL, 'racing')", (key, at))
+                con.execute("UPDATE items SET updated_at = %s WHERE id = %s", (at, key - 99990))
+                written.append((key, at))
+                key += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for minutes in (70, 80, 90):
+            run_units(tmp_path, (T0 + timedelta(minutes=minutes)).replace(tzinfo=UTC))
+    finally:
+        stop.set()
+        thread.join()
+    run_units(tmp_path, (T0 + timedelta(minutes=100)).replace(tzinfo=UTC))  # after the writer stopped
+    with psycopg.connect(pg_dsn) as con:
+        current = set(con.execute("SELECT id, coalesce(updated_at, created_at) FROM items").fetchall())
+    archived = [(i, c) for i, c, _ in _versions(tmp_path)]
+    assert len(archived) == len(set(archived))  # none duplicated
+    assert current <= set(archived)  # every version the source holds now is archived
