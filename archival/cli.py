@@ -12,7 +12,9 @@ from pathlib import Path
 from archival import __version__
 from archival.archive.targets import TargetError, open_store
 from archival.plan.build import build_plan
+from archival.plan.compile import table_identity
 from archival.plan.explain import render_json, render_markdown, render_text
+from archival.record.rebaseline import rebaseline
 from archival.run.summary import render_summary
 from archival.source.probe import probe_tables
 from archival.spec.docs import specs_markdown
@@ -64,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")
     p.add_argument("--deep", action="store_true", help="also re-read the data: row counts and fingerprints")
+
+    p = sub.add_parser("rebaseline", help="accept a changed cursor, key, mode or period of archived tables")
+    _common(p)
+    p.add_argument("--target", help="archive target (default: archive.default)")
+    p.add_argument("--reason", required=True, help="why; recorded in the audit chain")
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
     _common(p)
@@ -135,10 +142,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from archival.run.flow import archival_run  # imports Prefect: only the commands that run pay for it
+    from archival.run.flow import PlanRefused, archival_run  # imports Prefect: only `run` pays for it
 
     project, _ = _load(args)  # spec and selector errors end here, before any flow starts
-    summary = archival_run(str(args.project_dir), select=args.select, target=args.target, as_of=args.as_of)
+    try:
+        summary = archival_run(str(args.project_dir), select=args.select, target=args.target, as_of=args.as_of)
+    except PlanRefused as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return USAGE
     sys.stdout.write(render_summary(summary.results, summary.run_id, summary.target))
     return FAILED if summary.failed else OK
 
@@ -156,13 +168,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return OK if report.ok else FAILED
 
 
+def cmd_rebaseline(args: argparse.Namespace) -> int:
+    if not args.select:
+        print("archival: rebaseline needs --select table:DOMAIN.TABLE; it never applies to everything", file=sys.stderr)
+        return USAGE
+    project, tables = _load(args)
+    store = open_store(project, args.target)
+    for table in tables:
+        path = rebaseline(store, table, args.reason)
+        print(f"{table.qualified_name}: new baseline {table_identity(table)} recorded in {path}")
+    return OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     sys.stdout.write(specs_markdown() if args.docs else json_schema_text(args.kind))
     return OK
 
 
 COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd_run, "verify": cmd_verify,
-            "schema": cmd_schema}
+            "rebaseline": cmd_rebaseline, "schema": cmd_schema}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,9 @@ class ArchivedPeriod:
     watermark: str | None
     deleted_rows: int = 0  # keys tombstoned in this period (rows that left the source)
     key_checksum: str | None = None  # of the live keys (window mode), see source/cursor.py
+    mode: str | None = None
+    cursor: tuple[str, ...] | None = None  # None for full tables and `period=null`
+    primary_key: tuple[str, ...] | None = None
 
     @property
     def live_rows(self) -> int:
@@ -48,7 +51,9 @@ def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, 
             data = json.loads(store.read_bytes(path))
             result[period] = ArchivedPeriod(period, version, path, data["spec_sha256"], int(data["row_count"]),
                                             data.get("watermark"), int(data.get("deleted_rows") or 0),
-                                            (data.get("key_checksum") or {}).get("value"))
+                                            (data.get("key_checksum") or {}).get("value"), data.get("mode"),
+                                            tuple(data["window"]["columns"]) if data.get("window") else None,
+                                            tuple(data["primary_key"]) if data.get("primary_key") else None)
         except (ValueError, KeyError, TypeError) as exc:
             raise ArchiveStateError(f"manifest {path} is unreadable: {exc}") from None
     return result

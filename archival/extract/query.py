@@ -16,7 +16,7 @@ from typing import Literal
 
 from archival.plan.compile import NULL_PERIOD
 from archival.plan.units import ExportUnit
-from archival.source.cursor import cursor_expr, is_naive, range_predicate
+from archival.source.cursor import cursor_range_predicate, is_naive, null_cursor_predicate
 from archival.source.duck import qualified, quote_ident, sql_literal
 from archival.spec.model import SourceType, Table
 
@@ -49,13 +49,13 @@ class ExtractQuery:
 def _where(unit: ExportUnit, table: Table, columns: dict[str, SourceColumn], native: bool, ident) -> str:
     if unit.window is None and unit.period != NULL_PERIOD:
         return ""
-    expr = cursor_expr(table.cursor, ident)
     if unit.period == NULL_PERIOD:
-        return f" WHERE {expr} IS NULL"
+        return " WHERE " + null_cursor_predicate(table.cursor, ident)
     assert unit.window is not None
     # every cursor column of one table has one kind (checked at probe time), so one literal type fits all
     naive = columns[table.cursor[0]].is_naive_timestamp
-    return " WHERE " + range_predicate(expr, unit.window.start, unit.window.end, naive, table.timezone, native)
+    return " WHERE " + cursor_range_predicate(table.cursor, ident, unit.window.start, unit.window.end, naive,
+                                              table.timezone, native)
 
 
 def choose_strategy(source_type: SourceType, unit: ExportUnit, columns: list[SourceColumn]) -> Strategy:

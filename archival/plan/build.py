@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from archival.archive.audit_log import rebaselines
 from archival.archive.state import archived_periods
 from archival.archive.targets import open_store, target_name
 from archival.plan.compile import compile_table
@@ -39,9 +40,11 @@ def build_plan(project: Project, tables: list[Table], *, target: str | None = No
         windows = {t.qualified_name: _archived_windows(project, t, archived[t.qualified_name])
                    for t in tables if t.mode == "window"}
         facts = probe_tables(project, tables, windows)
+    accepted = rebaselines(store)
     units, notes = [], []
     for table in tables:
-        u, n = compile_table(project, table, facts[table.qualified_name], archived[table.qualified_name], as_of)
+        u, n = compile_table(project, table, facts[table.qualified_name], archived[table.qualified_name], as_of,
+                             accepted.get(table.qualified_name))
         units += u
         notes += n
     return Plan(project=project.name, as_of=as_of, target=target_name(project, target), selectors=selectors,

@@ -24,8 +24,34 @@ def _status(archived: ArchivedPeriod | None, spec_sha: str, refresh: bool) -> tu
     return "up_to_date", f"archived as v{archived.version}"
 
 
+def table_identity(table: Table) -> dict[str, object]:
+    """What archived periods are keyed by. Changing it after data is archived needs `archival rebaseline`."""
+    return {"mode": table.mode, "cursor": list(table.cursor), "primary_key": list(table.primary_key),
+            "period": table.period}
+
+
+def identity_changes(table: Table, archived: dict[str, ArchivedPeriod], tz: str) -> list[str]:
+    changes = set()
+    for label, period in archived.items():
+        if label == NULL_PERIOD:
+            continue
+        if period.mode and period.mode != table.mode:
+            changes.add(f"mode {period.mode} -> {table.mode}")
+        if period.primary_key and list(period.primary_key) != list(table.primary_key):
+            changes.add(f"primary_key {list(period.primary_key)} -> {list(table.primary_key)}")
+        if period.cursor and list(period.cursor) != list(table.cursor):
+            changes.add(f"cursor {list(period.cursor)} -> {list(table.cursor)}")
+        if table.period and label != "full":
+            try:
+                parse_label(label, table.period, tz)
+            except ValueError:
+                changes.add(f"period: archived label {label} is not a {table.period}")
+    return sorted(changes)
+
+
 def compile_table(project: Project, table: Table, facts: TableFacts, archived: dict[str, ArchivedPeriod],
-                  as_of: datetime) -> tuple[list[ExportUnit], list[PlanNote]]:
+                  as_of: datetime, accepted_identity: dict[str, object] | None = None
+                  ) -> tuple[list[ExportUnit], list[PlanNote]]:
     domain = project.domain(table.domain)
     assert domain is not None
     source = project.source_of(domain)
@@ -40,6 +66,12 @@ def compile_table(project: Project, table: Table, facts: TableFacts, archived: d
 
     if facts.problem:
         notes.append(PlanNote(name, "error" if facts.probed else "warning", facts.problem))
+
+    changes = identity_changes(table, archived, domain.timezone)
+    if changes and accepted_identity != table_identity(table):
+        notes.append(PlanNote(name, "error", f"{table.location}: {', '.join(changes)} after data was archived; "
+                              f"refused until `archival rebaseline --select table:{name}` is run on purpose"))
+        return [], notes
 
     if table.mode == "full":
         status, reason = _status(archived.get("full"), sha, refresh=True)
@@ -66,10 +98,12 @@ def compile_table(project: Project, table: Table, facts: TableFacts, archived: d
                 break
             archived_period = archived.get(period.label)
             status, reason = _status(archived_period, sha, refresh=False)
-            source_rows = counts.get(period.label)
-            if status == "up_to_date" and source_rows is not None and source_rows != archived_period.live_rows:
+            source_rows, source_keys = counts.get(period.label, (None, None))
+            if status == "up_to_date" and source_rows is not None and (
+                    source_rows != archived_period.live_rows
+                    or (archived_period.key_checksum and source_keys != archived_period.key_checksum)):
                 status, reason = "changed", (f"source holds {source_rows} rows, the archive {archived_period.live_rows}"
-                                             ": late rows or deletes")
+                                             " (or other keys): late rows or deletes")
             units.append(unit(period.label, status, reason, Window(table.cursor, period.start, period.end)))
         return units + _null_unit(table, facts, archived, unit), notes
 

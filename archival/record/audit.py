@@ -5,23 +5,17 @@ the chain, which `verify` reports."""
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
 from archival.archive import layout
+from archival.archive.audit_log import head, read_chain
 from archival.archive.store import ArchiveConflict, ArchiveStore
-from archival.record.manifest import canonical_json, sha256_hex
+from archival.record.manifest import canonical_json
+
+__all__ = ["append", "head", "read_chain"]
 
 _LOCK = threading.Lock()  # one appender per process; other processes are handled by create-only names
-
-
-def head(store: ArchiveStore) -> tuple[int, str | None]:
-    entries = [p for p in store.list("_audit") if p.endswith(".json")]
-    if not entries:
-        return 0, None
-    last = max(entries)
-    return int(last.rsplit("/", 1)[1].split(".")[0]), sha256_hex(store.read_bytes(last))
 
 
 def append(store: ArchiveStore, entry: dict[str, Any], attempts: int = 20) -> str:
@@ -36,11 +30,3 @@ def append(store: ArchiveStore, entry: dict[str, Any], attempts: int = 20) -> st
             except ArchiveConflict:
                 continue  # another process appended first; chain onto its entry
         raise ArchiveConflict("could not append to the audit chain: too much contention")
-
-
-def read_chain(store: ArchiveStore) -> list[tuple[str, bytes, dict[str, Any]]]:
-    out = []
-    for path in sorted(p for p in store.list("_audit") if p.endswith(".json")):
-        raw = store.read_bytes(path)
-        out.append((path, raw, json.loads(raw)))
-    return out

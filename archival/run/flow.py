@@ -31,6 +31,14 @@ from archival.spec.select import parse_selectors, select_tables
 RETRIES = 3
 
 
+class PlanRefused(Exception):
+    """The plan has errors (exit 2): nothing was run."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
 def _retry_if_transient(task, task_run, state) -> bool:
     try:
         state.result()
@@ -89,6 +97,8 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
     selectors = parse_selectors(select)
     plan: Plan = build_plan(project, select_tables(project, selectors), target=target, as_of=as_of,
                             selectors=tuple(str(s) for s in selectors))
+    if plan.has_errors:  # a spec/source mismatch or a refused identity change: run nothing
+        raise PlanRefused([f"{n.table}: {n.message}" for n in plan.notes if n.level == "error"])
     store = open_store(project, target)
     ctx = RunContext(project, store, target_name(project, target), run_id, tuning or Tuning())
     ctx.load_pii_key()

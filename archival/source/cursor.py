@@ -37,6 +37,25 @@ def range_predicate(expr: str, start: datetime, end: datetime, naive: bool, zone
     return f"{expr} >= {lo} AND {expr} < {hi}"
 
 
+def cursor_range_predicate(names: tuple[str, ...], ident: Callable[[str], str], start: datetime, end: datetime,
+                           naive: bool, zone: str, native: bool) -> str:
+    """`coalesce(c1, c2, ...)` in [start, end), written as an OR of one range per column (each guarded
+    by the NULLs before it): the same rows, but each branch can use that column's index, where an
+    expression over coalesce() forces a full scan."""
+    if len(names) == 1:
+        return range_predicate(ident(names[0]), start, end, naive, zone, native)
+    branches = []
+    for i, name in enumerate(names):
+        nulls = [f"{ident(n)} IS NULL" for n in names[:i]]
+        branches.append("(" + " AND ".join([*nulls, range_predicate(ident(name), start, end, naive, zone, native)])
+                        + ")")
+    return "(" + " OR ".join(branches) + ")"
+
+
+def null_cursor_predicate(names: tuple[str, ...], ident: Callable[[str], str]) -> str:
+    return " AND ".join(f"{ident(n)} IS NULL" for n in names)
+
+
 KEY_ALGORITHM = "sum-md5-key-v1"
 _MOD = 1 << 64
 

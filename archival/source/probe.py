@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from archival.source import duck
-from archival.source.cursor import cursor_expr, format_key_checksum, is_naive, key_checksum_sql, range_predicate
+from archival.source.cursor import (
+    cursor_range_predicate,
+    format_key_checksum,
+    is_naive,
+    key_checksum_sql,
+    null_cursor_predicate,
+)
 from archival.source.duck import SourceError, qualified, quote_ident, sql_literal
 from archival.spec.model import Project, Source, Table
 
@@ -114,12 +120,11 @@ def count_ranges(con: duckdb.DuckDBPyConnection, alias: str, table: Table, colum
     """Rows whose cursor is NULL, and per [start, end) range the rows and the checksum of their keys,
     in one scan of the cursor and key columns. A late row and a delete in one period cancel out in a
     count, not in the key checksum."""
-    expr = cursor_expr(table.cursor, quote_ident)
     kinds = {c.name: c.type for c in columns}
     naive = is_naive(kinds[table.cursor[0]])
-    aggregates = [f"count(*) FILTER (WHERE {expr} IS NULL)"]
+    aggregates = [f"count(*) FILTER (WHERE {null_cursor_predicate(table.cursor, quote_ident)})"]
     for lo, hi in ranges.values():
-        where = range_predicate(expr, lo, hi, naive, table.timezone, False)
+        where = cursor_range_predicate(table.cursor, quote_ident, lo, hi, naive, table.timezone, False)
         aggregates += [f"count(*) FILTER (WHERE {where})",
                        key_checksum_sql(list(table.primary_key), quote_ident, where)]
     try:
@@ -129,6 +134,19 @@ def count_ranges(con: duckdb.DuckDBPyConnection, alias: str, table: Table, colum
     pairs = row[1:]
     return int(row[0]), {label: (int(pairs[2 * i]), format_key_checksum(pairs[2 * i + 1] or 0))
                          for i, label in enumerate(ranges)}
+
+
+def native_null_count(con: duckdb.DuckDBPyConnection, alias: str, table: Table) -> int:
+    where = null_cursor_predicate(table.cursor, lambda n: f'"{n}"')
+    native = f"SELECT count(*) FROM {_native_relation_pg(table.relation)} WHERE {where}"
+    try:
+        return int(con.execute(f"SELECT * FROM postgres_query('{alias}', {sql_literal(native)})").fetchone()[0])
+    except duckdb.Error as exc:
+        raise SourceError(f"cannot count NULL cursors of '{table.relation}': {exc}") from None
+
+
+def _native_relation_pg(relation: str) -> str:
+    return ".".join(f'"{part}"' for part in relation.split("."))
 
 
 def probe_tables(project: Project, tables: list[Table],
@@ -169,7 +187,10 @@ def _probe_table(con, source, table: Table, ranges: dict[str, tuple[datetime, da
         if not table.cursor:
             return TableFacts(probed=True)
         earliest = earliest_cursor(con, "src", source, table)
-        nulls, counts = count_ranges(con, "src", table, columns, ranges)
+        if ranges or source.type != "postgres":
+            nulls, counts = count_ranges(con, "src", table, columns, ranges)
+        else:  # no archived windows to count: ask PostgreSQL itself, which answers IS NULL from indexes
+            nulls, counts = native_null_count(con, "src", table), {}
         return TableFacts(earliest=earliest, probed=True, null_rows=nulls, range_counts=counts)
     except duck.SourceError as exc:
         return TableFacts(problem=f"{table.location}: {exc}", probed=True)

@@ -15,9 +15,9 @@ from typing import Literal
 import duckdb
 
 from archival.archive import layout
+from archival.archive.audit_log import read_chain
 from archival.archive.fingerprint import ALGORITHM, combine, fingerprint_of
 from archival.archive.store import ArchiveStore
-from archival.record.audit import read_chain
 from archival.record.manifest import sha256_hex
 
 FindingKind = Literal["missing", "size", "sha256", "extra", "manifest", "audit", "rows", "fingerprint"]

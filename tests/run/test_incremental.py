@@ -226,3 +226,27 @@ def test_writer_racing_the_export_loses_nothing(pg_dsn, tmp_path, monkeypatch):
     archived = [(i, c) for i, c, _ in _versions(tmp_path)]
     assert len(archived) == len(set(archived))  # none duplicated
     assert current <= set(archived)  # every version the source holds now is archived
+
+
+def test_changing_key_cursor_or_period_is_refused_until_rebaseline(tmp_path, capsys):
+    db = _sqlite(tmp_path, WINDOW)
+    db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'x')", [(i, T0) for i in range(1, 4)])
+    run_units(tmp_path, datetime(2026, 3, 12, tzinfo=UTC))
+    spec = tmp_path / "specs" / "app.yaml"
+    spec.write_text(spec.read_text().replace("cursor: created_at", "cursor: [updated_at, created_at]")
+                    .replace("mode: window", "mode: incremental"))
+    code = cli.main(["plan", "--project-dir", str(tmp_path), "--as-of", "2026-03-13T00:00:00Z"])
+    out = capsys.readouterr().out
+    assert code == 2 and "refused until `archival rebaseline --select table:app.items`" in out
+    assert "cursor ['created_at'] -> ['updated_at', 'created_at']" in out and "mode window -> incremental" in out
+    assert cli.main(["run", "--project-dir", str(tmp_path), "--as-of", "2026-03-13T00:00:00Z"]) == 2
+    assert cli.main(["rebaseline", "--project-dir", str(tmp_path), "--reason", "x"]) == 2  # needs --select
+    capsys.readouterr()
+    assert cli.main(["rebaseline", "--project-dir", str(tmp_path), "-s", "table:app.items",
+                     "--reason", "track edits"]) == 0
+    assert "new baseline" in capsys.readouterr().out
+    code = cli.main(["plan", "--project-dir", str(tmp_path), "--as-of", "2026-03-13T00:00:00Z"])
+    assert code == 0 and "changed" in capsys.readouterr().out  # re-exported under the new spec
+    _, results = run_units(tmp_path, datetime(2026, 3, 13, tzinfo=UTC))
+    assert results and all(r.outcome == "written" for r in results)
+    assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok

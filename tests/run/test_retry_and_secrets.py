@@ -64,16 +64,24 @@ def test_transient_failure_is_retried_then_succeeds(pg_project, prefect_server, 
 
 
 def test_canary_password_never_leaks(pg_project, prefect_server, capsys):
+    # a relation the source lacks refuses the whole run before anything is exported (exit 2)
     code = cli.main(["run", "--project-dir", str(pg_project), "--as-of", AS_OF])
     out, err = capsys.readouterr()
-    assert code == 1  # `missing` fails (systemic, not retried); `customers` is written
-    assert "app.missing/full" in out and "down.t/full" in out and "cannot be attached" in out
+    assert code == 2 and "relation 'public.missing' does not exist" in err and CANARY not in out + err
+    assert not (pg_project / "archive" / "_runs").exists()
+    spec = pg_project / "specs" / "app.yaml"
+    spec.write_text(spec.read_text().replace("public.missing", "public.customers"))
+
+    code = cli.main(["run", "--project-dir", str(pg_project), "--as-of", AS_OF])
+    out, err = capsys.readouterr()
+    assert code == 1  # the unreachable source fails (after retries); the others are written
+    assert "down.t/full" in out and "cannot be attached" in out
     assert CANARY not in out + err
     for path in (pg_project / "archive").rglob("*"):
         if path.is_file():
             assert CANARY.encode() not in path.read_bytes(), path
     record = json.loads(next((pg_project / "archive" / "_runs").glob("*.json")).read_bytes())
-    assert record["totals"]["outcomes"] == {"written": 1, "failed": 2}
+    assert record["totals"]["outcomes"] == {"written": 2, "failed": 1}
     assert CANARY not in json.dumps(record)
 
     from prefect.client.orchestration import get_client
