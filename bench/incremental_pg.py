@@ -104,8 +104,9 @@ def main() -> int:
         report = "\n".join([
             f"# incremental bench: {args.rows:,} rows, {args.changes:,} changed, PostgreSQL", "",
             "| run | seconds | units | rows written | MB written | peak RSS MiB |", "|---|---:|---:|---:|---:|---:|",
-            *(f"| {name} | {r['seconds']:.2f} | {r['units']} | {r['rows_written']:,} | {r['bytes_written'] / 1e6:.1f} | "
-              f"{r['peak_rss_mib']:,.0f} |" for name, r in (("full (first run)", full), ("incremental", incremental))),
+            *(f"| {name} | {r['seconds']:.2f} | {r['units']} | {r['rows_written']:,} | "
+              f"{r['bytes_written'] / 1e6:.1f} | {r['peak_rss_mib']:,.0f} |"
+              for name, r in (("full (first run)", full), ("incremental", incremental))),
             "", f"incremental / full: {ratio:.1%} (target <= 5%)"]) + "\n"
         print(report)
         out = ROOT / "bench" / "results" / f"{time.strftime('%Y-%m-%d')}-{os.uname().nodename}-incremental-pg.md"

@@ -17,6 +17,7 @@ from archival.extract.query import ExtractQuery, SourceColumn, build_query
 from archival.plan.units import ExportUnit
 from archival.source import duck
 from archival.source.probe import describe
+from archival.source.shared import adopt
 from archival.spec.model import Source, Table
 
 
@@ -55,7 +56,8 @@ def configure(con: duckdb.DuckDBPyConnection, temp_dir: Path, memory_limit: str,
 
 @contextmanager
 def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *, batch_rows: int,
-                  temp_dir: Path, memory_limit: str = "1GB", threads: int = 2) -> Iterator[UnitSnapshot]:
+                  temp_dir: Path, memory_limit: str = "1GB", threads: int = 2,
+                  shared_snapshot: str | None = None) -> Iterator[UnitSnapshot]:
     try:
         con = duck.connect((source.type,))
     except duck.SourceError as exc:
@@ -64,6 +66,8 @@ def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *,
         configure(con, temp_dir, memory_limit, threads)
         duck.attach(con, source, root)
         con.execute("BEGIN TRANSACTION")  # one source snapshot for counts, rows and bounds
+        if shared_snapshot is not None:
+            adopt(con, shared_snapshot)  # the run's snapshot: related tables as of one instant
         dropped = {c.name for c in table.columns if c.pii == "drop"}
         columns = [c for c in source_columns(con, source, table) if c.name not in dropped]
         missing = [k for k in (*table.primary_key, *table.cursor) if k not in {c.name for c in columns}]

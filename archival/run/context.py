@@ -7,12 +7,15 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from archival.archive.store import ArchiveStore, LocalStore
 from archival.source.secrets import resolve
+from archival.source.shared import open_shared
 from archival.spec.model import Project
 
 
@@ -39,6 +42,7 @@ class RunContext:
     run_id: str
     tuning: Tuning = field(default_factory=Tuning)
     pii_key: bytes | None = None
+    shared_snapshots: dict[str, str] = field(default_factory=dict)  # source name -> PostgreSQL snapshot id
     _slots: dict[str, threading.BoundedSemaphore] = field(default_factory=dict, repr=False)
     _slots_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -71,3 +75,18 @@ class RunContext:
     def load_pii_key(self) -> None:
         if self.project.pii_hash_key is not None and self.pii_key is None:
             self.pii_key = resolve(self.project.pii_hash_key, "pii.hash_key").value.encode("utf-8")
+
+
+@contextmanager
+def shared_snapshots(ctx: RunContext, source_names: set[str]) -> Iterator[list[str]]:
+    """While the block runs, every PostgreSQL unit of `ctx` reads its source's one exported snapshot.
+    Yields the problems of sources that could not export one (their units read one snapshot each)."""
+    sources = [ctx.project.sources[name] for name in sorted(source_names)]
+    shared, problems = open_shared(sources, ctx.project.root)
+    ctx.shared_snapshots = {name: snap.id for name, snap in shared.items()}
+    try:
+        yield problems
+    finally:
+        ctx.shared_snapshots = {}
+        for snap in shared.values():
+            snap.close()

@@ -22,7 +22,7 @@ from archival.plan.build import build_plan
 from archival.plan.units import ExportUnit, Plan
 from archival.record.lineage import LineageEmitter
 from archival.record.runs import totals, write_run_record
-from archival.run.context import RunContext, Tuning, new_run_id
+from archival.run.context import RunContext, Tuning, new_run_id, shared_snapshots
 from archival.run.errors import classify
 from archival.run.unit import UnitResult, export_unit, failed_result
 from archival.spec.load import load_project
@@ -105,7 +105,10 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
     ctx.sweep_stale_work()
     lineage = LineageEmitter(store, run_id, store.uri())
     summary = RunSummary(run_id, ctx.target)
-    summary.results = _run_units(ctx, list(plan.due), lineage)
+    with shared_snapshots(ctx, {u.source for u in plan.due}) as problems:
+        for problem in problems:
+            get_run_logger().warning(problem)
+        summary.results = _run_units(ctx, list(plan.due), lineage)
     header = {"project": project.name, "target": ctx.target, "as_of": plan.as_of.isoformat(),
               "selectors": list(plan.selectors), "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "skipped_up_to_date": len(plan.units) - len(plan.due),

@@ -121,8 +121,8 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
                  and current.spec_sha256 == unit.spec_sha256)
         with ExitStack() as stack, open_snapshot(source, ctx.project.root, table, unit,
                                                  batch_rows=ctx.tuning.batch_rows, temp_dir=work / "duckdb",
-                                                 memory_limit=ctx.tuning.memory_limit,
-                                                 threads=ctx.tuning.threads) as snap:
+                                                 memory_limit=ctx.tuning.memory_limit, threads=ctx.tuning.threads,
+                                                 shared_snapshot=ctx.shared_snapshots.get(source.name)) as snap:
             if unit.period == NULL_PERIOD and table.null_cursor == "fail":
                 raise DataPolicyError(f"{table.location}: {snap.source_row_count} row(s) of "
                                       f"{table.qualified_name} have a NULL cursor and null_cursor is 'fail'")

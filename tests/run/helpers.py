@@ -8,7 +8,7 @@ from pathlib import Path
 from archival.archive.targets import open_store
 from archival.plan.build import build_plan
 from archival.record.lineage import LineageEmitter
-from archival.run.context import RunContext, Tuning, new_run_id
+from archival.run.context import RunContext, Tuning, new_run_id, shared_snapshots
 from archival.run.unit import UnitResult, export_unit
 from archival.spec.load import load_project
 from archival.spec.select import parse_selectors, select_tables
@@ -24,7 +24,8 @@ def run_units(folder: Path, as_of: datetime, select: list[str] | None = None, tu
     ctx = RunContext(project, store, target or project.default_target, new_run_id(), tuning or Tuning())
     ctx.load_pii_key()
     lineage = LineageEmitter(store, ctx.run_id, store.uri())
-    return ctx, [export_unit(ctx, unit, lineage) for unit in plan.due]
+    with shared_snapshots(ctx, {u.source for u in plan.due}):
+        return ctx, [export_unit(ctx, unit, lineage) for unit in plan.due]
 
 
 def archive_files(folder: Path) -> dict[str, bytes]:

@@ -250,3 +250,43 @@ def test_changing_key_cursor_or_period_is_refused_until_rebaseline(tmp_path, cap
     _, results = run_units(tmp_path, datetime(2026, 3, 13, tzinfo=UTC))
     assert results and all(r.outcome == "written" for r in results)
     assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
+
+
+def test_related_tables_read_as_of_one_instant(pg_dsn, tmp_path, monkeypatch):
+    """Orders are written while customers are already exported: with the run's shared snapshot the
+    archived orders still only reference archived customers (no orphan the source never had)."""
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute("CREATE TABLE customers (id int PRIMARY KEY, name text)")
+        con.execute("CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers, "
+                    "created_at timestamp NOT NULL)")
+        con.execute("INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 100) g")
+        con.execute("INSERT INTO orders SELECT g, g %% 100 + 1, %s FROM generate_series(1, 500) g", (T0,))
+    monkeypatch.setenv("REL_DSN", pg_dsn)
+    write_project(tmp_path, "  s: {type: postgres, dsn: env:REL_DSN}", {"app": """domain: app
+owner: o@example.com
+source: s
+tables:
+  customers: {relation: public.customers, primary_key: [id], mode: full}
+  orders: {relation: public.orders, primary_key: [id], mode: full}
+relations:
+  - {from: orders.customer_id, to: customers.id}
+"""})
+    import archival.run.unit as unit_module
+
+    real = unit_module.export_unit
+
+    def export_then_write(ctx, unit, lineage=None):
+        result = real(ctx, unit, lineage)
+        if unit.table == "customers":  # the app keeps working between the two units
+            with psycopg.connect(pg_dsn, autocommit=True) as con:
+                con.execute("INSERT INTO customers VALUES (101, 'new')")
+                con.execute("INSERT INTO orders VALUES (501, 101, %s)", (T0,))
+        return result
+
+    monkeypatch.setattr("tests.run.helpers.export_unit", export_then_write)
+    run_units(tmp_path, datetime(2026, 4, 1, tzinfo=UTC))
+    root = tmp_path / "archive" / "app"
+    orphans = duckdb.sql(f"""SELECT count(*) FROM read_parquet('{root}/orders/*/*.parquet') o
+        ANTI JOIN read_parquet('{root}/customers/*/*.parquet') c ON o.customer_id = c.id""").fetchone()[0]
+    orders = duckdb.sql(f"SELECT count(*) FROM read_parquet('{root}/orders/*/*.parquet')").fetchone()[0]
+    assert (orphans, orders) == (0, 500)
