@@ -39,10 +39,11 @@ def source_columns(con: duckdb.DuckDBPyConnection, source: Source, table: Table)
     native: dict[str, str] = {}
     if source.type == "postgres":
         schema, _, name = table.relation.rpartition(".")
-        sql = ("SELECT column_name, data_type, numeric_precision FROM information_schema.columns "
+        sql = ("SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
                f"WHERE table_schema = {duck.sql_literal(schema or 'public')} AND table_name = {duck.sql_literal(name)}")
         rows = con.execute(f"SELECT * FROM postgres_query('src', {duck.sql_literal(sql)})").fetchall()
-        native = {c: ("numeric" if t == "numeric" and p is None else t) for c, t, p in rows}
+        # information_schema says `numeric` for numeric(12,2) too: only a missing precision means unconstrained
+        native = {c: (f"numeric({p},{sc})" if t == "numeric" and p is not None else t) for c, t, p, sc in rows}
     return [SourceColumn(c.name, c.type, native.get(c.name)) for c in described]
 
 

@@ -28,7 +28,8 @@ def schema_diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[st
 def manifest_body(*, unit: ExportUnit, table: Table, source: Source, run_id: str, schema: list[dict[str, Any]],
                   files: list[dict[str, Any]], tombstones: list[dict[str, Any]], fingerprint: str,
                   source_summary: dict[str, Any], schema_change: dict[str, Any] | None,
-                  key_checksum: str | None = None) -> dict[str, Any]:
+                  key_checksum: str | None = None, quarantine: list[dict[str, Any]] | None = None,
+                  contract: dict[str, Any] | None = None) -> dict[str, Any]:
     body = {
         "domain": unit.domain, "table": unit.table, "period": unit.period, "mode": unit.mode,
         "window": window_json(unit),
@@ -38,13 +39,16 @@ def manifest_body(*, unit: ExportUnit, table: Table, source: Source, run_id: str
         "schema": schema, "files": files, "row_count": sum(f["rows"] for f in files),
         "tombstones": tombstones, "deleted_rows": sum(t["rows"] for t in tombstones),
         "fingerprint": {"algorithm": ALGORITHM, "value": fingerprint},
-        "source_summary": source_summary, "quarantined_rows": 0,
+        "source_summary": source_summary,
+        "quarantine": quarantine or [], "quarantined_rows": sum(q["rows"] for q in quarantine or []),
         "pii": {c.name: c.pii for c in table.columns if c.pii},
         "watermark": unit.window.end.isoformat() if unit.window else None,
         "run_id": run_id, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if schema_change:
         body["schema_change"] = schema_change
+    if contract is not None:
+        body["contract"] = contract
     if key_checksum is not None:
         body["key_checksum"] = {"algorithm": KEY_ALGORITHM, "value": key_checksum}
     return body

@@ -20,7 +20,7 @@ SCHEMA_VERSION = 1
 # and unchanged rows must not produce a new version (the watermark then stays where rows last changed).
 CONTENT_KEYS = ("domain", "table", "period", "mode", "source", "spec_sha256", "format", "schema", "files",
                 "row_count", "fingerprint", "quarantined_rows", "pii", "timezone", "tombstones", "deleted_rows",
-                "key_checksum")
+                "key_checksum", "quarantine", "contract")
 
 
 def canonical_json(data: dict[str, Any]) -> bytes:

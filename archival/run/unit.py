@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 from archival.archive import layout
 from archival.archive.fingerprint import KeyChecksum, RowFingerprint, combine
 from archival.archive.state import ArchivedPeriod, archived_periods
+from archival.check.contract import ContractChecker, ContractError, sample_message
+from archival.check.registry import load_project_checks
 from archival.extract.snapshot import ExtractError, open_snapshot
 from archival.plan.compile import NULL_PERIOD
 from archival.plan.units import ExportUnit
@@ -133,6 +135,12 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
                                          local_paths(stack, ctx.store, [t["path"] for t in old.get("tombstones", [])]),
                                          _naive_if_needed(since, snap, table), threads=ctx.tuning.threads)
             pii = PiiTransform(table, snap.arrow_schema, ctx.pii_key, threads=ctx.tuning.threads)
+            load_project_checks(ctx.project.root)
+            checker = ContractChecker(table, snap.arrow_schema)
+            quarantine = PartWriter(work / "quarantine", "parquet", pa.schema([*pii.schema, pa.field("_reasons",
+                                    pa.string())]), row_group_rows=ctx.tuning.row_group_rows,
+                                    target_file_bytes=ctx.tuning.target_file_bytes)
+            writers.append(quarantine)
             writer = PartWriter(work / "parts", table.format, pii.schema, row_group_rows=ctx.tuning.row_group_rows,
                                 target_file_bytes=ctx.tuning.target_file_bytes)
             writers.append(writer)
@@ -148,16 +156,34 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
                 max_cursor = top if max_cursor is None or (top and top > max_cursor) else max_cursor
                 if versions is not None:
                     batch = versions.new_versions(batch)
+                verdict = checker.check(batch)
+                if verdict.bad is not None:
+                    if table.on_invalid == "fail":
+                        raise ContractError(f"{table.location}: {sample_message(table, verdict.bad)}; "
+                                            "on_invalid is 'fail', nothing was published")
+                    if table.on_invalid == "quarantine":
+                        batch = verdict.good
+                        reasons = verdict.bad.column("_reasons")
+                        for bad in pa.Table.from_arrays(verdict.bad.columns[:-1], names=verdict.bad.column_names[:-1]
+                                                        ).to_batches():
+                            safe = pii.apply(bad)  # PII rules hold in quarantine too
+                            quarantine.write(pa.RecordBatch.from_arrays(
+                                [*safe.columns, reasons.slice(0, safe.num_rows).combine_chunks()],
+                                schema=quarantine.schema))
+                            reasons = reasons.slice(safe.num_rows)
                 batch = pii.apply(batch)
                 fingerprint.add(batch)
                 writer.write(batch)
             parts = writer.close()
+            quarantined = quarantine.close()
+            checker.close()
             departed = versions.departed_keys() if versions is not None and unit.mode == "window" else None
             for closer in (fingerprint, pii, versions, keys):
                 if closer is not None:
                     closer.close()
             source_rows, strategy = snap.source_row_count, snap.query.strategy
-        if read != source_rows or fingerprint.rows != sum(p.rows for p in parts):
+        if read != source_rows or fingerprint.rows != sum(p.rows for p in parts) or (
+                versions is None and fingerprint.rows + sum(q.rows for q in quarantined) != read):
             raise UnitIntegrityError(f"{unit.id}: the source snapshot counted {source_rows} rows but {read} were "
                                      "read; nothing was published")
         schema = [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in pii.schema]
@@ -181,12 +207,21 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
             tomb_folder = f"{layout.table_prefix(unit.domain, unit.table)}/_tombstones/period={unit.period}"
             tombstones += _publish_parts(ctx, tomb.close(), tomb_folder, len(tombstones), table)
         value = combine(old["fingerprint"]["value"], fingerprint.value) if delta else fingerprint.value
+        quarantine_folder = layout.quarantine_dir(unit.domain, unit.table, unit.period)
+        set_aside = (list(old.get("quarantine", [])) if delta else []) + _publish_parts(
+            ctx, quarantined, quarantine_folder, len(old.get("quarantine", [])) if delta else 0, table)
+        violations = dict(checker.totals)
+        if delta and old.get("contract"):
+            for reason, n in old["contract"].get("violations", {}).items():
+                violations[reason] = violations.get(reason, 0) + n
         summary = {"row_count": source_rows, "rows_new": fingerprint.rows,
                    "max_cursor": max_cursor.isoformat() if max_cursor else None, "read_strategy": strategy}
         body = manifest_body(unit=unit, table=table, source=source, run_id=ctx.run_id, schema=schema, files=files,
                              tombstones=tombstones, fingerprint=value, source_summary=summary,
                              schema_change={"compared_with": reference, **diff} if changed_schema else None,
-                             key_checksum=keys.value if keys is not None else None)
+                             key_checksum=keys.value if keys is not None else None, quarantine=set_aside,
+                             contract={"on_invalid": table.on_invalid, "violations": violations}
+                             if checker.active else None)
         published = publish_manifest(ctx.store, body, current)
         if published.written:
             audit.append(ctx.store, {"action": "publish", "run_id": ctx.run_id, "unit": unit.id,
@@ -197,6 +232,8 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
             lineage.complete(unit.id, job, f"{unit.domain}/{unit.table}/period={unit.period}",
                              [(s["name"], s["type"]) for s in schema], fingerprint.rows, new_bytes, len(parts))
         details = {"schema_change": body.get("schema_change")} if changed_schema else {}
+        if checker.totals:
+            details["violations"] = dict(checker.totals)
         if departed is not None and departed.num_rows:
             details["tombstoned"] = departed.num_rows
         return UnitResult(unit.id, "written" if published.written else "unchanged", fingerprint.rows, new_bytes,

@@ -68,7 +68,11 @@ class SpecValidator(cerberus.Validator):
                                        redact=True))
 
     def _check_with_column_type(self, field: str, value: Any) -> None:
-        if not re.match(v.COLUMN_TYPE_PATTERN, str(value)):
+        if re.match(r"^decimal\(\d+$", str(value)):
+            # YAML split `{type: decimal(12,2), ...}` at the comma
+            self._error(field, _custom(f"column type '{value}' was cut at a comma",
+                                       'inside {...} quote it: type: "decimal(12,2)"'))
+        elif not re.match(v.COLUMN_TYPE_PATTERN, str(value)):
             self._error(field, _custom(f"unknown column type '{value}'", v.TYPE_HINT))
 
     def _check_with_regex(self, field: str, value: Any) -> None:

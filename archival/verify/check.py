@@ -83,7 +83,7 @@ def verify_archive(store: ArchiveStore, *, deep: bool = False,
                 report.findings.append(Finding("manifest", path, "previous_manifest_sha256 does not match "
                                                f"v{version - 1:06d} (a manifest was edited)"))
             previous_raw = raw
-            for entry in [*data.get("files", []), *data.get("tombstones", [])]:
+            for entry in [*data.get("files", []), *data.get("tombstones", []), *data.get("quarantine", [])]:
                 named.add(entry["path"])
                 _check_file(store, entry, report)
             if deep and version == max(versions):
