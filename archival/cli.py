@@ -24,6 +24,7 @@ from archival.spec.load import load_project
 from archival.spec.model import Project, Table
 from archival.spec.select import SelectorError, parse_selectors, select_tables
 from archival.verify.check import verify_archive
+from archival.verify.reconcile import reconcile_project, reports_json, reports_text
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -66,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")
     p.add_argument("--deep", action="store_true", help="also re-read the data: row counts and fingerprints")
+
+    p = sub.add_parser("reconcile", help="compare archived periods with their source rows; name differing keys")
+    _common(p)
+    p.add_argument("--target", help="archive target (default: archive.default)")
+    p.add_argument("--period", help="only this period label, e.g. 2026-10")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("rebaseline", help="accept a changed cursor, key, mode or period of archived tables")
     _common(p)
@@ -168,6 +175,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return OK if report.ok else FAILED
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    project, tables = _load(args)
+    reports = reconcile_project(project, tables, target=args.target, period=args.period)
+    sys.stdout.write(reports_json(reports) if args.json else reports_text(reports))
+    return OK if all(r.status == "ok" for r in reports) else FAILED
+
+
 def cmd_rebaseline(args: argparse.Namespace) -> int:
     if not args.select:
         print("archival: rebaseline needs --select table:DOMAIN.TABLE; it never applies to everything", file=sys.stderr)
@@ -186,7 +200,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd_run, "verify": cmd_verify,
-            "rebaseline": cmd_rebaseline, "schema": cmd_schema}
+            "rebaseline": cmd_rebaseline, "reconcile": cmd_reconcile, "schema": cmd_schema}
 
 
 def main(argv: list[str] | None = None) -> int:

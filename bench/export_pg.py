@@ -49,9 +49,12 @@ tables:
     primary_key: [id]
     mode: full
     columns:
-      id: {type: int64, nullable: false, unique: true}
-      title: {pii: hash}
+      id: {type: int32, nullable: false, unique: true}
+      status: {allowed: [new, open, pending, resolved, closed]}
+      amount: {min: 0, max: 100000}
+      title: {pii: hash, max_length: 200}
 """
+PLAIN_SPEC = "\n".join(SPEC.splitlines()[:8]) + "\n"  # the same table without contract and hashing
 
 ARCHIVAL_JOB = """
 import sys, json, time
@@ -64,6 +67,20 @@ _, results = run_units(Path(sys.argv[1]), datetime.now(UTC))
 import resource
 print(json.dumps({"seconds": time.perf_counter() - t, "rows": sum(r.rows for r in results),
                   "bytes": sum(r.bytes for r in results),
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+RECONCILE_JOB = """
+import sys, json, time, resource
+from pathlib import Path
+from archival.spec.load import load_project
+from archival.spec.select import select_tables
+from archival.verify.reconcile import reconcile_project
+project = load_project(Path(sys.argv[1]))
+t = time.perf_counter()
+reports = reconcile_project(project, select_tables(project, []))
+assert all(r.status == "ok" for r in reports), reports
+print(json.dumps({"seconds": time.perf_counter() - t, "rows": sum(r.source_rows for r in reports), "bytes": 0,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -106,7 +123,8 @@ def main() -> int:
             con.execute(TABLE_SQL.format(rows=args.rows))
             con.execute("VACUUM ANALYZE public.tickets")
             print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f}s")
-        runs: dict[str, list[dict]] = {"archival": [], "duckdb": []}
+        runs: dict[str, list[dict]] = {"archival": [], "archival, no contract/hash": [], "duckdb": [],
+                                       "reconcile (archival)": []}
         for i in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
@@ -117,9 +135,14 @@ def main() -> int:
                     "  targets:\n    local: {type: local, path: ./archive}\npii: {hash_key: env:ARCHIVAL_PII_KEY}\n")
                 env = {**os.environ, "BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench"}
                 runs["archival"].append(measure(ARCHIVAL_JOB, str(folder), str(ROOT), env=env))
+                runs["reconcile (archival)"].append(measure(RECONCILE_JOB, str(folder), env=env))
+                plain = folder / "plain"
+                (plain / "specs").mkdir(parents=True)
+                (plain / "specs" / "bench.yaml").write_text(PLAIN_SPEC)
+                (plain / "archival.yaml").write_text((folder / "archival.yaml").read_text())
+                runs["archival, no contract/hash"].append(measure(ARCHIVAL_JOB, str(plain), str(ROOT), env=env))
                 runs["duckdb"].append(measure(DUCKDB_JOB, dsn, str(folder / "raw.parquet")))
-            print(f"repeat {i + 1}: archival {runs['archival'][-1]['seconds']:.2f}s, "
-                  f"duckdb {runs['duckdb'][-1]['seconds']:.2f}s")
+            print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]['seconds']:.2f}s" for k, v in runs.items()))
         lines = [f"# export bench: {args.rows:,} rows, PostgreSQL, {args.repeat} repeats", "",
                  "| tool | median s | spread s | rows/s | Parquet MB/s | peak RSS MiB |",
                  "|---|---:|---:|---:|---:|---:|"]
@@ -133,6 +156,9 @@ def main() -> int:
             lines.append(f"| {tool} | {med:.2f} | {max(secs) - min(secs):.2f} | {args.rows / med:,.0f} | "
                          f"{mb / med:.1f} | {rss:,.0f} |")
         lines += ["", f"ratio archival/duckdb: {medians['archival'] / medians['duckdb']:.2f}",
+                  f"contract + hashing overhead: archival / archival without them: "
+                  f"{medians['archival'] / medians['archival, no contract/hash']:.2f}",
+                  f"reconcile / export: {medians['reconcile (archival)'] / medians['archival']:.2f}",
                   "(archival: contracts on the key column, HMAC of one text column, fingerprint, manifest, audit;"
                   " peak RSS is each job process's own maximum)"]
         report = "\n".join(lines) + "\n"

@@ -126,3 +126,27 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
 
 def run_project(project_dir: Path, **kwargs: Any) -> RunSummary:
     return archival_run(str(project_dir), **kwargs)
+
+
+@flow(name="archival-reconcile")
+def archival_reconcile(project_dir: str, select: list[str] | None = None, target: str | None = None,
+                       period: str | None = None) -> bool:
+    """Compare archived periods with their sources; fails the flow run (so automations can alert)
+    when any period differs. Scheduled after the export deployments."""
+    from archival.verify.reconcile import reconcile_project
+
+    project = load_project(project_dir)
+    reports = reconcile_project(project, select_tables(project, parse_selectors(select)), target=target,
+                                period=period)
+    create_table_artifact(table=[{"table": r.table, "period": r.period, "source": r.source_rows,
+                                  "archive": r.archive_rows, "missing": r.missing, "extra": r.extra,
+                                  "different": r.different, "status": r.status} for r in reports],
+                          key=f"archival-reconcile-{project.name}".lower().replace("_", "-"))
+    bad = [f"{r.table} {r.period}" for r in reports if r.status != "ok"]
+    if bad:
+        raise ReconcileMismatch(f"{len(bad)} period(s) differ from the source: {', '.join(bad[:10])}")
+    return True
+
+
+class ReconcileMismatch(Exception):
+    pass

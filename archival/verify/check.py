@@ -124,7 +124,7 @@ def _deep_check(store: ArchiveStore, manifest_path: str, data: dict, report: Ver
             values, rows = [], 0
             for entry, local in zip(files, locals_, strict=True):
                 # per file: after schema drift, files of one period hold different columns
-                value, count = fingerprint_of(con, _reader(data["format"], [local], schema))
+                value, count = fingerprint_of(con, file_reader(data["format"], [local], schema))
                 values.append(value)
                 rows += count
                 report.rows_checked += count
@@ -156,7 +156,7 @@ def duckdb_type(arrow_type: str) -> str:
     return "VARCHAR"
 
 
-def _reader(fmt: str, urls: list[str], schema: list[dict] | None = None) -> str:
+def file_reader(fmt: str, urls: list[str], schema: list[dict] | None = None) -> str:
     listed = "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in urls) + "]"
     if fmt == "parquet":
         # the folder names carry period=...: without this DuckDB would add it as a column
