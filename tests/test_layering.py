@@ -5,7 +5,7 @@ import ast
 
 from tests.conftest import ROOT
 
-ORDER = ["spec", "source", "archive", "plan", "extract", "check", "write", "record", "verify", "run"]
+ORDER = ["spec", "source", "archive", "plan", "extract", "check", "write", "record", "verify", "run"]  # README
 PACKAGE = ROOT / "archival"
 
 

@@ -32,6 +32,22 @@ class UnitSnapshot:
     query: ExtractQuery
     batches: Iterator[pa.RecordBatch]
     arrow_schema: pa.Schema
+    connection: duckdb.DuckDBPyConnection | None = None  # the unit's transaction, for more questions
+
+    def count_all(self, source_type: str, relation: str) -> int:
+        """Rows of the whole relation in this snapshot (PostgreSQL counts natively)."""
+        assert self.connection is not None
+        if source_type == "postgres":
+            native = "SELECT count(*) FROM " + ".".join(f'"{p}"' for p in relation.split("."))
+            sql = f"SELECT * FROM postgres_query('src', {duck.sql_literal(native)})"
+        else:
+            sql = f"SELECT count(*) FROM {duck.qualified('src', relation)}"
+        return int(self.connection.execute(sql).fetchone()[0])
+
+    def all_keys(self, relation: str, key: tuple[str, ...]) -> pa.Table:
+        assert self.connection is not None
+        cols = ", ".join(duck.quote_ident(k) for k in key)
+        return self.connection.execute(f"SELECT {cols} FROM {duck.qualified('src', relation)}").to_arrow_table()
 
 
 def source_columns(con: duckdb.DuckDBPyConnection, source: Source, table: Table) -> list[SourceColumn]:
@@ -77,7 +93,7 @@ def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *,
         query = build_query(source.type, table, unit, columns)
         count = int(con.execute(query.count_sql).fetchone()[0])
         reader = con.execute(query.rows_sql).to_arrow_reader(batch_rows)
-        yield UnitSnapshot(columns, count, query, _batches(reader), reader.schema)
+        yield UnitSnapshot(columns, count, query, _batches(reader), reader.schema, con)
     except duck.SourceError as exc:
         raise ExtractError(str(exc)) from None
     except duckdb.Error as exc:

@@ -118,6 +118,11 @@ def compile_table(project: Project, table: Table, facts: TableFacts, archived: d
             start = max(period.start, reread_from)
             reason = f"re-read from {reread_from.isoformat()} (watermark - lookback); " + reason
         units.append(unit(period.label, status, reason, Window(table.cursor, start, min(period.end, upper))))
+    if units and archived:  # the latest period also looks for keys that left the source (hard deletes)
+        last = units[-1]
+        units[-1] = ExportUnit(last.domain, last.table, last.period, last.mode, last.source, last.spec_sha256,
+                               "refresh" if last.status == "up_to_date" else last.status,
+                               last.reason + "; checks for deleted keys", last.window, last.archived_version, True)
     return units + _null_unit(table, facts, archived, unit), notes
 
 

@@ -36,6 +36,7 @@ class ExportUnit:
     reason: str
     window: Window | None = None
     archived_version: int | None = None
+    detect_deletes: bool = False  # incremental: this unit also compares key sets and tombstones departed keys
 
     @property
     def id(self) -> str:

@@ -39,6 +39,7 @@ from archival.record.manifest import publish_manifest
 from archival.run.context import RunContext
 from archival.spec.model import Table
 from archival.write.delta import VersionFilter, local_paths
+from archival.write.departures import departed_keys
 from archival.write.parts import EXTENSIONS, PartWriter
 from archival.write.pii import PiiTransform
 
@@ -148,6 +149,7 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
             # window periods hold an immutable set of keys: their checksum lets the plan see late rows and deletes
             keys = KeyChecksum() if unit.mode == "window" and unit.window is not None else None
             max_cursor, read = None, 0
+            new_keys: list[pa.Table] = []
             for batch in snap.batches:
                 read += batch.num_rows
                 if keys is not None:
@@ -156,6 +158,8 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
                 max_cursor = top if max_cursor is None or (top and top > max_cursor) else max_cursor
                 if versions is not None:
                     batch = versions.new_versions(batch)
+                if unit.detect_deletes:
+                    new_keys.append(pa.Table.from_batches([batch]).select(list(table.primary_key)))
                 verdict = checker.check(batch)
                 if verdict.bad is not None:
                     if table.on_invalid == "fail":
@@ -178,6 +182,8 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
             quarantined = quarantine.close()
             checker.close()
             departed = versions.departed_keys() if versions is not None and unit.mode == "window" else None
+            if unit.detect_deletes:
+                departed = _incremental_departures(ctx, stack, unit, table, archived, snap, source.type, new_keys)
             for closer in (fingerprint, pii, versions, keys):
                 if closer is not None:
                     closer.close()
@@ -247,6 +253,17 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _incremental_departures(ctx: RunContext, stack: ExitStack, unit: ExportUnit, table: Table,
+                            archived: dict[str, ArchivedPeriod], snap, source_type: str,
+                            new_keys: list[pa.Table]) -> pa.Table | None:
+    manifests = [json.loads(ctx.store.read_bytes(a.path)) for a in archived.values()]
+    files = local_paths(stack, ctx.store, [f["path"] for m in manifests for f in m["files"]])
+    tombs = local_paths(stack, ctx.store, [t["path"] for m in manifests for t in m.get("tombstones", [])])
+    added = pa.concat_tables(new_keys) if new_keys else None
+    return departed_keys(table.primary_key, files, tombs, snap.count_all(source_type, table.relation),
+                         lambda: snap.all_keys(table.relation, table.primary_key), added)
 
 
 def _naive_if_needed(since: datetime | None, snap, table: Table) -> datetime | None:

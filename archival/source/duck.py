@@ -32,6 +32,7 @@ def extension_path(name: str) -> Path:
 
 def connect(extensions: tuple[str, ...] = ("sqlite", "postgres", "mysql")) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con.execute("SET enable_progress_bar = false")  # no progress bars in logs and piped output
     for name in extensions:
         con.execute(f"INSTALL '{extension_path(name)}'")
         con.execute(f"LOAD {name}")

@@ -29,6 +29,7 @@ from archival.extract.snapshot import open_snapshot
 from archival.plan.compile import NULL_PERIOD
 from archival.plan.periods import parse_label
 from archival.plan.units import ExportUnit, Window
+from archival.source.cursor import cursor_expr
 from archival.source.duck import quote_ident, sql_literal
 from archival.spec.model import Project, Table, table_fingerprint
 from archival.verify.check import file_reader
@@ -79,7 +80,10 @@ def _files(paths: list[Path]) -> str:
 
 
 def reconcile_period(project: Project, store: ArchiveStore, table: Table, label: str, manifest: dict,
-                     pii_key: bytes | None, work: Path) -> PeriodReport:
+                     pii_key: bytes | None, work: Path, tombstones: list[dict] | None = None,
+                     table_files: list[dict] | None = None) -> PeriodReport:
+    """`tombstones`: for incremental tables, those of every period (a key's delete is recorded in the
+    period where it was seen gone, its versions stay where their cursors put them)."""
     con = duckdb.connect()
     keys = _keys_sql(table)
     try:
@@ -103,7 +107,7 @@ def reconcile_period(project: Project, store: ArchiveStore, table: Table, label:
                 return [stack.enter_context(store.local_copy(e["path"])) for e in entries]
 
             files = local(manifest.get("files", []))
-            dead = local(manifest.get("tombstones", []))
+            dead = local(tombstones if tombstones is not None else manifest.get("tombstones", []))
             quarantine = local(manifest.get("quarantine", []))
             present = list(pii.schema.names)
             if files:
@@ -113,11 +117,18 @@ def reconcile_period(project: Project, store: ArchiveStore, table: Table, label:
                     read = f"read_parquet({_files(files)}, hive_partitioning=false, union_by_name=true)"
                 projection = ", ".join(quote_ident(n) for n in present)
                 rows = f"SELECT {projection} FROM {read}"
-                if table.mode == "incremental":  # the archive keeps versions; the source holds the latest
+                if table.mode == "incremental":
+                    # the archive keeps versions, the source only the latest: keep the rows of this period that
+                    # are their key's latest version across the whole table (a newer one may sit in a later period)
                     cursor = "coalesce(" + ", ".join(quote_ident(c) for c in table.cursor) + ")" \
                         if len(table.cursor) > 1 else quote_ident(table.cursor[0])
-                    rows = (f"SELECT {projection} FROM {read} QUALIFY row_number() OVER (PARTITION BY {keys} "
-                            f"ORDER BY {cursor} DESC) = 1")
+                    everything = local(table_files or manifest.get("files", []))
+                    con.execute(f"CREATE TABLE latest AS SELECT {keys}, max({cursor}) AS __c FROM read_parquet("
+                                f"{_files(everything)}, hive_partitioning=false, union_by_name=true) GROUP BY ALL")
+                    on = " AND ".join(f"p.{quote_ident(k)} = l.{quote_ident(k)}" for k in table.primary_key)
+                    p_cursor = cursor_expr(table.cursor, lambda n: f"p.{quote_ident(n)}")
+                    rows = (f"SELECT {', '.join('p.' + quote_ident(n) for n in present)} FROM {read} p "
+                            f"SEMI JOIN latest l ON {on} AND {p_cursor} = l.__c")
                 con.execute(f"CREATE TABLE arc AS SELECT {keys}, md5(to_json(b)::VARCHAR) AS h FROM ({rows}) b")
             else:
                 con.execute(f"CREATE TABLE arc AS SELECT {keys}, h FROM src WHERE false")
@@ -151,11 +162,16 @@ def reconcile(project: Project, store: ArchiveStore, tables: list[Table], pii_ke
               period: str | None = None) -> list[PeriodReport]:
     reports = []
     for table in tables:
-        for label, archived in sorted(archived_periods(store, table.domain, table.name).items()):
+        periods = archived_periods(store, table.domain, table.name)
+        manifests = {label: json.loads(store.read_bytes(a.path)) for label, a in periods.items()}
+        incremental = table.mode == "incremental"
+        tombstones = [t for m in manifests.values() for t in m.get("tombstones", [])] if incremental else None
+        table_files = [f for m in manifests.values() for f in m["files"]] if incremental else None
+        for label, manifest in sorted(manifests.items()):
             if period is not None and label != period:
                 continue
-            manifest = json.loads(store.read_bytes(archived.path))
-            reports.append(reconcile_period(project, store, table, label, manifest, pii_key, work))
+            reports.append(reconcile_period(project, store, table, label, manifest, pii_key, work, tombstones,
+                                            table_files))
     return reports
 
 

@@ -290,3 +290,22 @@ relations:
         ANTI JOIN read_parquet('{root}/customers/*/*.parquet') c ON o.customer_id = c.id""").fetchone()[0]
     orders = duckdb.sql(f"SELECT count(*) FROM read_parquet('{root}/orders/*/*.parquet')").fetchone()[0]
     assert (orphans, orders) == (0, 500)
+
+
+def test_hard_deletes_in_incremental_tables_become_tombstones(tmp_path):
+    db = _sqlite(tmp_path, INCR)
+    db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'v')", [(i, T0) for i in range(1, 6)])
+    run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
+    later = T0 + timedelta(days=1)
+    db.execute("UPDATE items SET updated_at = ? WHERE id = 1", (later,))
+    db.execute("DELETE FROM items WHERE id IN (2, 3)")  # gone from the app, no cursor says so
+    _, results = run_units(tmp_path, (later + timedelta(hours=1)).replace(tzinfo=UTC))
+    latest = _manifest(tmp_path, "2026-03-11")
+    gone = duckdb.sql(f"SELECT id FROM read_parquet('{tmp_path}/archive/{latest['tombstones'][0]['path']}') "
+                      "ORDER BY id").fetchall()
+    assert gone == [(2,), (3,)] and latest["deleted_rows"] == 2
+    assert len(_versions(tmp_path)) == 6  # the deleted rows' history stays
+    _, again = run_units(tmp_path, (later + timedelta(hours=2)).replace(tzinfo=UTC))
+    assert {r.outcome for r in again} == {"unchanged"}  # counts agree now: no second tombstone
+    assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
+    assert cli.main(["reconcile", "--project-dir", str(tmp_path)]) == 0
