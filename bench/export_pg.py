@@ -8,20 +8,12 @@ that job's own.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
-import psycopg
-
-ROOT = Path(__file__).resolve().parents[1]
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+from common import ROOT, run_job, temp_database, write_project, write_report
 
 TABLE_SQL = """
 CREATE TABLE public.tickets AS
@@ -97,77 +89,41 @@ print(json.dumps({"seconds": time.perf_counter() - t, "rows": None, "bytes": os.
 """
 
 
-def measure(code: str, *args: str, env: dict | None = None) -> dict:
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"job failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    result["wall"] = wall  # includes interpreter start and imports; "seconds" is the export itself
-    return result
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    dbname = f"archival_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-    dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={dbname}"
-    try:
-        with psycopg.connect(dsn, autocommit=True) as con:
-            t = time.perf_counter()
-            con.execute(TABLE_SQL.format(rows=args.rows))
-            con.execute("VACUUM ANALYZE public.tickets")
-            print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f}s")
+    with temp_database(TABLE_SQL.format(rows=args.rows)) as dsn:
         runs: dict[str, list[dict]] = {"archival": [], "archival, no contract/hash": [], "duckdb": [],
                                        "reconcile (archival)": []}
+        env = {"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench"}
         for i in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
-                folder = Path(tmp)
-                (folder / "specs").mkdir()
-                (folder / "specs" / "bench.yaml").write_text(SPEC)
-                (folder / "archival.yaml").write_text(
-                    "project: bench\nsources:\n  pg: {type: postgres, dsn: env:BENCH_DSN}\narchive:\n  default: local\n"
-                    "  targets:\n    local: {type: local, path: ./archive}\npii: {hash_key: env:ARCHIVAL_PII_KEY}\n")
-                env = {**os.environ, "BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench"}
-                runs["archival"].append(measure(ARCHIVAL_JOB, str(folder), str(ROOT), env=env))
-                runs["reconcile (archival)"].append(measure(RECONCILE_JOB, str(folder), env=env))
-                plain = folder / "plain"
-                (plain / "specs").mkdir(parents=True)
-                (plain / "specs" / "bench.yaml").write_text(PLAIN_SPEC)
-                (plain / "archival.yaml").write_text((folder / "archival.yaml").read_text())
-                runs["archival, no contract/hash"].append(measure(ARCHIVAL_JOB, str(plain), str(ROOT), env=env))
-                runs["duckdb"].append(measure(DUCKDB_JOB, dsn, str(folder / "raw.parquet")))
+                folder = write_project(Path(tmp), SPEC)
+                plain = write_project(Path(tmp) / "plain", PLAIN_SPEC)
+                runs["archival"].append(run_job(ARCHIVAL_JOB, str(folder), str(ROOT), env=env))
+                runs["reconcile (archival)"].append(run_job(RECONCILE_JOB, str(folder), env=env))
+                runs["archival, no contract/hash"].append(run_job(ARCHIVAL_JOB, str(plain), str(ROOT), env=env))
+                runs["duckdb"].append(run_job(DUCKDB_JOB, dsn, str(folder / "raw.parquet")))
             print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]['seconds']:.2f}s" for k, v in runs.items()))
-        lines = [f"# export bench: {args.rows:,} rows, PostgreSQL, {args.repeat} repeats", "",
-                 "| tool | median s | spread s | rows/s | Parquet MB/s | peak RSS MiB |",
-                 "|---|---:|---:|---:|---:|---:|"]
-        medians = {}
-        for tool, results in runs.items():
-            secs = [r["seconds"] for r in results]
-            med = statistics.median(secs)
-            medians[tool] = med
-            mb = statistics.median(r["bytes"] for r in results) / 1e6
-            rss = max(r["peak_rss_mib"] for r in results)
-            lines.append(f"| {tool} | {med:.2f} | {max(secs) - min(secs):.2f} | {args.rows / med:,.0f} | "
-                         f"{mb / med:.1f} | {rss:,.0f} |")
-        lines += ["", f"ratio archival/duckdb: {medians['archival'] / medians['duckdb']:.2f}",
-                  f"contract + hashing overhead: archival / archival without them: "
-                  f"{medians['archival'] / medians['archival, no contract/hash']:.2f}",
-                  f"reconcile / export: {medians['reconcile (archival)'] / medians['archival']:.2f}",
-                  "(archival: contracts on the key column, HMAC of one text column, fingerprint, manifest, audit;"
-                  " peak RSS is each job process's own maximum)"]
-        report = "\n".join(lines) + "\n"
-        print(report)
-        out = ROOT / "bench" / "results" / f"{time.strftime('%Y-%m-%d')}-{os.uname().nodename}-export-pg.md"
-        out.write_text(report)
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    lines = [f"# export bench: {args.rows:,} rows, PostgreSQL, {args.repeat} repeats", "",
+             "| tool | median s | spread s | rows/s | Parquet MB/s | peak RSS MiB |", "|---|---:|---:|---:|---:|---:|"]
+    medians = {}
+    for tool, results in runs.items():
+        secs = [r["seconds"] for r in results]
+        medians[tool] = med = statistics.median(secs)
+        mb = statistics.median(r["bytes"] for r in results) / 1e6
+        rss = max(r["peak_rss_mib"] for r in results)
+        lines.append(f"| {tool} | {med:.2f} | {max(secs) - min(secs):.2f} | {args.rows / med:,.0f} | "
+                     f"{mb / med:.1f} | {rss:,.0f} |")
+    lines += ["", f"ratio archival/duckdb: {medians['archival'] / medians['duckdb']:.2f}",
+              f"contract + hashing overhead: archival / archival without them: "
+              f"{medians['archival'] / medians['archival, no contract/hash']:.2f}",
+              f"reconcile / export: {medians['reconcile (archival)'] / medians['archival']:.2f}",
+              "(archival: contract on five columns, HMAC of one text column, fingerprint, manifest, audit; "
+              "peak RSS is each job process's own maximum)"]
+    write_report("export-pg", "\n".join(lines) + "\n")
     return 0
 
 

@@ -81,7 +81,7 @@ class LocalStore:
         try:
             os.link(local, target)  # atomic, create-only, and no copy when on the same file system
         except FileExistsError:
-            if _sha256_file(target) != sha256:
+            if file_sha256(target) != sha256:
                 raise ArchiveConflict(f"{path} exists with different content; archived objects are never "
                                       "overwritten") from None
             return False
@@ -123,7 +123,7 @@ class LocalStore:
         return True
 
 
-def _sha256_file(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -23,19 +23,27 @@ def departed_keys(key: tuple[str, ...], archived_files: list[Path], tombstone_fi
     con = duckdb.connect()
     try:
         files = "[" + ", ".join(sql_literal(str(p)) for p in archived_files) + "]"
-        con.execute(f"CREATE TABLE live AS SELECT DISTINCT {cols} FROM read_parquet({files}, hive_partitioning=false, "
-                    "union_by_name=true)")
+        archived = f"read_parquet({files}, hive_partitioning=false, union_by_name=true)"
+        dead = "[" + ", ".join(sql_literal(str(p)) for p in tombstone_files) + "]" if tombstone_files else None
+        # the common case costs counts only: distinct archived keys, plus keys new in this unit (a hash of the
+        # few new keys probed by one scan), minus tombstoned keys (always archived keys)
+        live = con.execute(f"SELECT count(DISTINCT ({cols})) FROM {archived}").fetchone()[0]
         if new_keys is not None and new_keys.num_rows:
             con.register("new_keys", new_keys)
-            con.execute(f"INSERT INTO live SELECT {cols} FROM new_keys EXCEPT SELECT {cols} FROM live")
-        if tombstone_files:
-            dead = "[" + ", ".join(sql_literal(str(p)) for p in tombstone_files) + "]"
-            con.execute(f"DELETE FROM live WHERE ({cols}) IN (SELECT ({cols}) FROM read_parquet({dead}))")
-        if con.execute("SELECT count(*) FROM live").fetchone()[0] == source_count:
+            live += con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM new_keys) ANTI JOIN "
+                                f"(SELECT {cols} FROM {archived}) USING ({cols})").fetchone()[0]
+        if dead:
+            live -= con.execute(f"SELECT count(DISTINCT ({cols})) FROM read_parquet({dead})").fetchone()[0]
+        if live == source_count:
             return None  # every archived live key can still be in the source: nothing left it
+        keys = f"SELECT {cols} FROM {archived}"
+        if new_keys is not None and new_keys.num_rows:
+            keys += f" UNION SELECT {cols} FROM new_keys"
+        if dead:
+            keys = f"SELECT {cols} FROM ({keys}) ANTI JOIN read_parquet({dead}) USING ({cols})"
         con.register("source_keys", source_keys())
-        gone = con.execute(f"SELECT {cols} FROM live ANTI JOIN source_keys USING ({cols}) ORDER BY {cols}"
-                           ).to_arrow_table()
+        gone = con.execute(f"SELECT DISTINCT {cols} FROM ({keys}) ANTI JOIN source_keys USING ({cols}) "
+                           f"ORDER BY {cols}").to_arrow_table()
         return gone if gone.num_rows else None
     finally:
         con.close()

@@ -6,7 +6,6 @@ is named by its sha256 only once it is complete."""
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from archival.archive.store import file_sha256
 from archival.spec.model import FileFormat
 
 EXTENSIONS = {"parquet": "parquet", "csv": "csv.gz"}
@@ -26,14 +26,6 @@ class LocalPart:
     rows: int
     bytes: int
     sha256: str
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class PartWriter:

@@ -1,0 +1,66 @@
+"""What the benchmarks share: a throwaway PostgreSQL database, a throwaway project, and running a
+measured job in a fresh process (so peak RSS is that job's own)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+PROJECT_FILE = ("project: bench\nsources:\n  pg: {type: postgres, dsn: env:BENCH_DSN}\narchive:\n  default: local\n"
+                "  targets:\n    local: {type: local, path: ./archive}\npii: {hash_key: env:ARCHIVAL_PII_KEY}\n")
+
+
+@contextmanager
+def temp_database(table_sql: str) -> Iterator[str]:
+    """A fresh database holding the table that `table_sql` creates; yields its DSN, drops it after."""
+    name = f"archival_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={name}"
+    try:
+        with psycopg.connect(dsn, autocommit=True) as con:
+            started = time.perf_counter()
+            con.execute(table_sql)
+            con.execute("VACUUM ANALYZE")
+            print(f"generated the table in {time.perf_counter() - started:.1f}s")
+        yield dsn
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def write_project(folder: Path, spec: str) -> Path:
+    (folder / "specs").mkdir(parents=True, exist_ok=True)
+    (folder / "specs" / "bench.yaml").write_text(spec)
+    (folder / "archival.yaml").write_text(PROJECT_FILE)
+    return folder
+
+
+def run_job(code: str, *args: str, env: dict | None = None) -> dict:
+    """Run `code` in a new interpreter; its last stdout line is a JSON result."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
+                          env={**os.environ, **(env or {})})
+    if done.returncode != 0:
+        raise SystemExit(f"job failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["wall"] = time.perf_counter() - started  # with interpreter start; "seconds" is the job itself
+    return result
+
+
+def write_report(name: str, text: str) -> Path:
+    out = ROOT / "bench" / "results" / f"{time.strftime('%Y-%m-%d')}-{os.uname().nodename}-{name}.md"
+    out.write_text(text)
+    print(text)
+    return out
