@@ -24,7 +24,7 @@ from archival.spec.load import load_project
 from archival.spec.model import Project, Table
 from archival.spec.select import SelectorError, parse_selectors, select_tables
 from archival.verify.check import verify_archive
-from archival.verify.reconcile import reconcile_project, reports_json, reports_text
+from archival.verify.reconcile import all_ok, reconcile_project, reports_json, reports_text
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -177,9 +177,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     project, tables = _load(args)
-    reports = reconcile_project(project, tables, target=args.target, period=args.period)
-    sys.stdout.write(reports_json(reports) if args.json else reports_text(reports))
-    return OK if all(r.status == "ok" for r in reports) else FAILED
+    reports, relations = reconcile_project(project, tables, target=args.target, period=args.period)
+    sys.stdout.write(reports_json(reports, relations) if args.json else reports_text(reports, relations))
+    return OK if all_ok(reports, relations) else FAILED
 
 
 def cmd_rebaseline(args: argparse.Namespace) -> int:

@@ -136,13 +136,14 @@ def archival_reconcile(project_dir: str, select: list[str] | None = None, target
     from archival.verify.reconcile import reconcile_project
 
     project = load_project(project_dir)
-    reports = reconcile_project(project, select_tables(project, parse_selectors(select)), target=target,
-                                period=period)
+    reports, relations = reconcile_project(project, select_tables(project, parse_selectors(select)), target=target,
+                                           period=period)
     create_table_artifact(table=[{"table": r.table, "period": r.period, "source": r.source_rows,
                                   "archive": r.archive_rows, "missing": r.missing, "extra": r.extra,
                                   "different": r.different, "status": r.status} for r in reports],
                           key=f"archival-reconcile-{project.name}".lower().replace("_", "-"))
     bad = [f"{r.table} {r.period}" for r in reports if r.status != "ok"]
+    bad += [f"relation {r.relation}" for r in relations if r.status != "ok"]
     if bad:
         raise ReconcileMismatch(f"{len(bad)} period(s) differ from the source: {', '.join(bad[:10])}")
     return True

@@ -33,6 +33,7 @@ from archival.source.cursor import cursor_expr
 from archival.source.duck import quote_ident, sql_literal
 from archival.spec.model import Project, Table, table_fingerprint
 from archival.verify.check import file_reader
+from archival.verify.relations import RelationReport, check_relations
 from archival.write.pii import PiiTransform
 
 Status = Literal["ok", "mismatch"]
@@ -175,14 +176,19 @@ def reconcile(project: Project, store: ArchiveStore, tables: list[Table], pii_ke
     return reports
 
 
-def reports_json(reports: list[PeriodReport]) -> str:
-    body = {"reconciled_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "ok": all(r.status == "ok" for r in reports),
-            "periods": [{**asdict(r), "status": r.status} for r in reports]}
+def all_ok(reports: list[PeriodReport], relations: list[RelationReport]) -> bool:
+    return all(r.status == "ok" for r in [*reports, *relations])
+
+
+def reports_json(reports: list[PeriodReport], relations: list[RelationReport] | None = None) -> str:
+    relations = relations or []
+    body = {"reconciled_at": datetime.now(UTC).isoformat(timespec="seconds"), "ok": all_ok(reports, relations),
+            "periods": [{**asdict(r), "status": r.status} for r in reports],
+            "relations": [{**asdict(r), "status": r.status} for r in relations]}
     return json.dumps(body, indent=2, default=str) + "\n"
 
 
-def reports_text(reports: list[PeriodReport]) -> str:
+def reports_text(reports: list[PeriodReport], relations: list[RelationReport] | None = None) -> str:
     header = ("TABLE", "PERIOD", "SOURCE", "ARCHIVE", "MISSING", "EXTRA", "DIFFERENT", "QUARANTINED", "STATUS")
     rows = [(r.table, r.period, str(r.source_rows), str(r.archive_rows), str(r.missing), str(r.extra),
              str(r.different), str(r.quarantined), r.status) for r in reports]
@@ -194,17 +200,23 @@ def reports_text(reports: list[PeriodReport]) -> str:
             if keys:
                 more = f" (+{getattr(r, name) - len(keys)} more)" if getattr(r, name) > len(keys) else ""
                 lines.append(f"{r.table} {r.period}: {name} keys {keys}{more}")
-    bad = sum(r.status != "ok" for r in reports)
-    lines.append(f"\nreconcile: {len(reports)} period(s), " + (f"{bad} mismatched" if bad else "all match"))
+    for rel in relations or []:
+        sample = f"; orphans the source does not have: {rel.sample}" if rel.sample else ""
+        lines.append(f"relation {rel.relation}: source orphans {rel.source_orphans}, archive orphans "
+                     f"{rel.archive_orphans}: {rel.status}{sample}")
+    bad = sum(r.status != "ok" for r in [*reports, *(relations or [])])
+    lines.append(f"\nreconcile: {len(reports)} period(s), {len(relations or [])} relation(s), "
+                 + (f"{bad} mismatched" if bad else "all match"))
     return "\n".join(lines) + "\n"
 
 
 def reconcile_project(project: Project, tables: list[Table], *, target: str | None = None,
-                      period: str | None = None) -> list[PeriodReport]:
+                      period: str | None = None) -> tuple[list[PeriodReport], list[RelationReport]]:
     from archival.archive.targets import open_store
     from archival.source.secrets import resolve
 
     store = open_store(project, target)
     key = resolve(project.pii_hash_key, "pii.hash_key").value.encode() if project.pii_hash_key else None
     with tempfile.TemporaryDirectory(prefix="archival-reconcile-") as work:
-        return reconcile(project, store, tables, key, Path(work), period)
+        periods = reconcile(project, store, tables, key, Path(work), period)
+    return periods, (check_relations(project, store, tables) if period is None else [])
