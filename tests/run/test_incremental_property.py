@@ -180,3 +180,49 @@ def test_incremental_exact_on_postgres(pg_database, tmp_path_factory, monkeypatc
     finally:
         con.execute(f"DROP SCHEMA {schema} CASCADE")
         con.close()
+
+
+@pytest.fixture(scope="module")
+def mariadb_database():
+    import pymysql
+
+    from tests.conftest import MYSQL, unavailable
+
+    try:
+        admin = pymysql.connect(**MYSQL, connect_timeout=5, autocommit=True)
+    except pymysql.MySQLError as exc:
+        unavailable("MariaDB on 127.0.0.1:3306", exc)
+    name = f"archival_prop_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}`")
+    yield name
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.close()
+
+
+@PROPERTY
+@given(ops=st.lists(operation, min_size=4, max_size=28).map(lambda o: [*o, ("run", 0, 0)]))
+def test_incremental_exact_on_mariadb(mariadb_database, tmp_path_factory, monkeypatch, ops):
+    import pymysql
+
+    folder = tmp_path_factory.mktemp("prop")
+    table = f"items_{uuid.uuid4().hex[:8]}"
+    con = pymysql.connect(host="127.0.0.1", user="root", database=mariadb_database, autocommit=True)
+    with con.cursor() as cur:
+        cur.execute(f"CREATE TABLE {table} (id INT PRIMARY KEY, created_at DATETIME(6) NOT NULL, "
+                    "updated_at DATETIME(6) NULL, val TEXT) CHARSET utf8mb4")
+    monkeypatch.setenv("PROP_DSN", f"host=127.0.0.1 port=3306 user=root database={mariadb_database}")
+    write_project(folder, "  my: {type: mysql, dsn: env:PROP_DSN}",
+                  {"app": SPEC.format(source="my").replace("relation: items", f"relation: {table}")})
+
+    def execute(sql, params):
+        with con.cursor() as cur:
+            cur.execute(sql.replace("?", "%s").replace("items", table), params)
+
+    try:
+        _play(folder, Source(execute), ops)
+    finally:
+        with con.cursor() as cur:
+            cur.execute(f"DROP TABLE {table}")
+        con.close()
