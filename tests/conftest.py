@@ -120,3 +120,13 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def small_demo_db(tmp_path_factory) -> Path:
+    """The demo helpdesk at 1% scale (about 3,800 rows), generated once per session; copy before writing."""
+    from archival.demo.helpdesk import generate
+
+    path = tmp_path_factory.mktemp("small-demo") / "helpdesk.db"
+    generate(path, scale=0.01)
+    return path

@@ -10,23 +10,15 @@ from pathlib import Path
 import pytest
 
 from archival import cli
-from archival.demo.helpdesk import generate
 from tests.conftest import CASES, ROOT
 
 AS_OF = "2026-11-25T12:00:00Z"
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "helpdesk.db"
-    generate(path, scale=0.01)
-    return path
-
-
 @pytest.fixture
-def demo(demo_project, demo_db):
+def demo(demo_project, small_demo_db):
     (demo_project / "data").mkdir()
-    shutil.copy(demo_db, demo_project / "data" / "helpdesk.db")
+    shutil.copy(small_demo_db, demo_project / "data" / "helpdesk.db")
     return demo_project
 
 

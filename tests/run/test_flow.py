@@ -10,7 +10,6 @@ import sqlite3
 import pytest
 
 from archival import cli
-from archival.demo.helpdesk import generate
 from tests.conftest import write_project
 
 AS_OF = "2026-12-01T00:00:00Z"
@@ -24,17 +23,10 @@ tables:
 """
 
 
-@pytest.fixture(scope="module")
-def app_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("flowapp") / "app.db"
-    generate(path, scale=0.01)
-    return path
-
-
 @pytest.fixture
-def project(tmp_path, app_db):
+def project(tmp_path, small_demo_db):
     (tmp_path / "data").mkdir()
-    shutil.copy(app_db, tmp_path / "data" / "app.db")
+    shutil.copy(small_demo_db, tmp_path / "data" / "app.db")
     return write_project(tmp_path, "  app: {type: sqlite, path: data/app.db}", {"shop": SPEC})
 
 

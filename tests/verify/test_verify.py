@@ -10,7 +10,6 @@ import pytest
 
 from archival import cli
 from archival.archive.store import LocalStore
-from archival.demo.helpdesk import generate
 from archival.verify.check import verify_archive
 from tests.conftest import write_project
 from tests.run.helpers import run_units
@@ -25,9 +24,10 @@ tables:
 
 
 @pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
+def pristine(tmp_path_factory, small_demo_db):
     folder = tmp_path_factory.mktemp("pristine")
-    generate(folder / "data" / "app.db", scale=0.01)
+    (folder / "data").mkdir()
+    shutil.copy(small_demo_db, folder / "data" / "app.db")
     write_project(folder, "  app: {type: sqlite, path: data/app.db}", {"shop": SPEC})
     run_units(folder, datetime(2026, 12, 1, tzinfo=UTC))
     return folder
