@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--period", help="only this period label, e.g. 2026-10")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("deployments", help="write the Prefect deployments of prefect.yaml from the specs")
+    _common(p)
+    p.add_argument("--work-pool", default="archival", help="work pool of generated deployments (default: archival)")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if prefect.yaml is out of date")
+
     p = sub.add_parser("rebaseline", help="accept a changed cursor, key, mode or period of archived tables")
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")
@@ -182,6 +187,25 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return OK if all_ok(reports, relations) else FAILED
 
 
+def cmd_deployments(args: argparse.Namespace) -> int:
+    from archival.run.deployments import render  # ruamel: only this command pays for it
+
+    project = load_project(args.project_dir)
+    path = Path(args.project_dir) / "prefect.yaml"
+    current = path.read_text() if path.exists() else ""
+    wanted = render(current, project, args.work_pool)
+    if args.check:
+        if wanted != current:
+            print(f"{path} is out of date with specs/: run `archival deployments`", file=sys.stderr)
+            return FAILED
+        print(f"{path} is current: {len(project.domains)} generated deployment(s)")
+        return OK
+    if wanted != current:
+        path.write_text(wanted)
+    print(f"{path}: {len(project.domains)} generated deployment(s)" + ("" if wanted != current else ", unchanged"))
+    return OK
+
+
 def cmd_rebaseline(args: argparse.Namespace) -> int:
     if not args.select:
         print("archival: rebaseline needs --select table:DOMAIN.TABLE; it never applies to everything", file=sys.stderr)
@@ -200,7 +224,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd_run, "verify": cmd_verify,
-            "rebaseline": cmd_rebaseline, "reconcile": cmd_reconcile, "schema": cmd_schema}
+            "rebaseline": cmd_rebaseline, "reconcile": cmd_reconcile,
+            "deployments": cmd_deployments, "schema": cmd_schema}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,58 @@
+"""`archival deployments`: the Prefect deployments of prefect.yaml, generated from the specs. One per
+domain: the archival-run flow with `select: [domain:NAME]`, the domain's cron and time zone, its tags,
+a concurrency limit of one (two runs of a domain never overlap) and a work pool. Deployments carry the
+tag `archival:generated`; everything else in the file (hand-written deployments, pull steps, comments)
+is kept as it is. A spec without a schedule gets a deployment without one."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from archival.spec.model import Domain, Project
+
+GENERATED_TAG = "archival:generated"
+ENTRYPOINT = "flows/export.py:archival_run"
+DEFAULT_WORK_POOL = "archival"
+
+
+def deployment_for(domain: Domain, work_pool: str) -> CommentedMap:
+    deployment = CommentedMap()
+    deployment["name"] = domain.name
+    deployment["description"] = (domain.description or f"archive of domain {domain.name}") + f" ({domain.file})"
+    deployment["entrypoint"] = ENTRYPOINT
+    deployment["tags"] = CommentedSeq(["archival", GENERATED_TAG, f"domain:{domain.name}", *domain.tags])
+    deployment["parameters"] = CommentedMap(project_dir=".", select=CommentedSeq([f"domain:{domain.name}"]))
+    schedules = CommentedSeq()
+    if domain.schedule is not None:
+        schedules.append(CommentedMap(cron=domain.schedule.cron, timezone=domain.schedule.timezone))
+    deployment["schedules"] = schedules
+    deployment["concurrency_limit"] = 1
+    deployment["work_pool"] = CommentedMap(name=work_pool)
+    return deployment
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 120
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def render(current: str, project: Project, work_pool: str = DEFAULT_WORK_POOL) -> str:
+    """prefect.yaml with the generated deployments replaced by those of `project`'s specs."""
+    yaml = _yaml()
+    document: Any = yaml.load(current) if current.strip() else CommentedMap()
+    if document is None:
+        document = CommentedMap()
+    document.setdefault("name", project.name)
+    kept = [d for d in document.get("deployments") or [] if GENERATED_TAG not in (d.get("tags") or [])]
+    generated = [deployment_for(domain, work_pool) for domain in project.domains]
+    document["deployments"] = CommentedSeq([*kept, *generated])
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()
