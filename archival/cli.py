@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")
     p.add_argument("--as-of", type=_instant, help="run as if it were this UTC instant (ISO 8601)")
+    p.add_argument("--retry-failed", metavar="RUN_ID", help="run again only the units that failed in that run")
+    p.add_argument("--metrics-file", help="write OpenMetrics text here (node-exporter textfile collector)")
 
     p = sub.add_parser("verify", help="check files, sizes, hashes, manifests and the audit chain")
     _common(p)
@@ -158,7 +160,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     project, _ = _load(args)  # spec and selector errors end here, before any flow starts
     try:
-        summary = archival_run(str(args.project_dir), select=args.select, target=args.target, as_of=args.as_of)
+        summary = archival_run(str(args.project_dir), select=args.select, target=args.target, as_of=args.as_of,
+                               retry_failed=args.retry_failed, metrics_file=args.metrics_file)
     except PlanRefused as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

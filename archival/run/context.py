@@ -7,13 +7,14 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from archival.archive.store import ArchiveStore, LocalStore
+from archival.run.gate import Quota
 from archival.source.secrets import resolve
 from archival.source.shared import open_shared
 from archival.spec.model import Project
@@ -43,6 +44,9 @@ class RunContext:
     tuning: Tuning = field(default_factory=Tuning)
     pii_key: bytes | None = None
     shared_snapshots: dict[str, str] = field(default_factory=dict)  # source name -> PostgreSQL snapshot id
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)  # tests pin it
+    quota: Quota | None = None
+    attempts: dict[str, int] = field(default_factory=dict)  # unit id -> attempts (Prefect retries included)
     _slots: dict[str, threading.BoundedSemaphore] = field(default_factory=dict, repr=False)
     _slots_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

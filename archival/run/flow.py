@@ -5,6 +5,7 @@ exponential backoff and jitter; systemic ones fail at once."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,16 +15,20 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
+from archival.archive import layout
 from archival.archive.targets import open_store, target_name
 from archival.plan.build import build_plan
 from archival.plan.units import ExportUnit, Plan
 from archival.record.lineage import LineageEmitter
+from archival.record.metrics import write_metrics
 from archival.record.runs import totals, write_run_record
 from archival.run.context import RunContext, Tuning, new_run_id, shared_snapshots
 from archival.run.errors import classify
+from archival.run.gate import Quota, in_quiet_hours
 from archival.run.unit import UnitResult, export_unit, failed_result
 from archival.spec.load import load_project
 from archival.spec.select import parse_selectors, select_tables
@@ -52,8 +57,19 @@ def _retry_if_transient(task, task_run, state) -> bool:
       task_run_name="{unit.id}")
 def export_unit_task(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter) -> UnitResult:
     logger = get_run_logger()
+    ctx.attempts[unit.id] = ctx.attempts.get(unit.id, 0) + 1
     with ctx.source_slot(unit.source):  # at most max_parallel units read one source at once
+        domain = ctx.project.domain(unit.domain)
+        assert domain is not None
+        quiet = in_quiet_hours(domain, ctx.clock())  # checked when the unit would start, not when it was planned
+        reason = f"quiet hours {quiet} ({domain.timezone})" if quiet else (ctx.quota.exhausted() if ctx.quota else None)
+        if reason:
+            logger.info("%s: deferred to the next run: %s", unit.id, reason)
+            return UnitResult(unit.id, "deferred", error=reason)
         result = export_unit(ctx, unit, lineage)
+        result.details["attempts"] = ctx.attempts[unit.id]
+        if ctx.quota:
+            ctx.quota.add(result.rows, result.bytes)
     logger.info("%s: %s, %d rows, %d bytes in %.2fs", unit.id, result.outcome, result.rows, result.bytes,
                 result.seconds)
     return result
@@ -78,7 +94,13 @@ def _run_units(ctx: RunContext, units: list[ExportUnit], lineage: LineageEmitter
         try:
             results.append(future.result())
         except Exception as exc:  # noqa: BLE001 - one unit's failure must not hide the others
-            results.append(failed_result(unit, exc, time.perf_counter() - started, classify(exc)))
+            failed = failed_result(unit, exc, time.perf_counter() - started, classify(exc))
+            failed.details["attempts"] = ctx.attempts.get(unit.id, 1)
+            results.append(failed)
+            # an event Prefect automations can alert on; the message is already scrubbed of secrets
+            emit_event(event="archival.unit.failed", resource={"prefect.resource.id": f"archival.unit.{unit.id}",
+                                                               "archival.error-class": failed.error_class or ""},
+                       payload={"unit": unit.id, "run_id": ctx.run_id, "error": failed.error})
     return results
 
 
@@ -91,7 +113,11 @@ def summary_rows(results: list[UnitResult]) -> list[dict[str, Any]]:
 @flow(name="archival-run", task_runner=ThreadPoolTaskRunner(max_workers=8))
 def archival_run(project_dir: str, select: list[str] | None = None, target: str | None = None,
                  run_id: str | None = None, as_of: datetime | None = None,
-                 tuning: Tuning | None = None) -> RunSummary:
+                 tuning: Tuning | None = None, retry_failed: str | None = None,
+                 metrics_file: str | None = None) -> RunSummary:
+    """`retry_failed`: a run id; only the units that failed in that run (and are still due) run again.
+    `metrics_file`: where to write the run's OpenMetrics text file."""
+    started = time.perf_counter()
     run_id = run_id or new_run_id()
     project = load_project(project_dir)
     selectors = parse_selectors(select)
@@ -100,20 +126,30 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
     if plan.has_errors:  # a spec/source mismatch or a refused identity change: run nothing
         raise PlanRefused([f"{n.table}: {n.message}" for n in plan.notes if n.level == "error"])
     store = open_store(project, target)
-    ctx = RunContext(project, store, target_name(project, target), run_id, tuning or Tuning())
+    ctx = RunContext(project, store, target_name(project, target), run_id, tuning or Tuning(),
+                     quota=Quota(project.limits))
     ctx.load_pii_key()
     ctx.sweep_stale_work()
     lineage = LineageEmitter(store, run_id, store.uri())
     summary = RunSummary(run_id, ctx.target)
-    with shared_snapshots(ctx, {u.source for u in plan.due}) as problems:
+    due = list(plan.due)
+    if retry_failed:
+        previous = json.loads(store.read_bytes(layout.run_path(retry_failed)))
+        failed = {u["unit_id"] for u in previous["units"] if u["outcome"] == "failed"}
+        due = [u for u in due if u.id in failed]
+    with shared_snapshots(ctx, {u.source for u in due}) as problems:
         for problem in problems:
             get_run_logger().warning(problem)
-        summary.results = _run_units(ctx, list(plan.due), lineage)
+        summary.results = _run_units(ctx, due, lineage)
     header = {"project": project.name, "target": ctx.target, "as_of": plan.as_of.isoformat(),
               "selectors": list(plan.selectors), "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "skipped_up_to_date": len(plan.units) - len(plan.due),
               "notes": [f"{n.level}: {n.table}: {n.message}" for n in plan.notes]}
+    if retry_failed:
+        header["retry_of"] = retry_failed
     summary.record_path = write_run_record(store, run_id, header, summary.results)
+    if metrics_file:
+        write_metrics(Path(metrics_file), project.name, run_id, summary.results, time.perf_counter() - started)
     table = summary_rows(summary.results)
     total = totals(summary.results)
     table.append({"unit": "TOTAL", "outcome": str(total["outcomes"]), "rows": total["rows"], "bytes": total["bytes"],

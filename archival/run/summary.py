@@ -29,4 +29,7 @@ def render_summary(results: list, run_id: str, target: str) -> str:
     errors = [f"{r.unit_id}: [{r.error_class}] {r.error}" for r in results if r.outcome == "failed"]
     if errors:
         lines += ["", "Failed units:", *errors]
+    deferred = [f"{r.unit_id}: {r.error}" for r in results if r.outcome == "deferred"]
+    if deferred:
+        lines += ["", "Deferred to the next run:", *deferred]
     return "\n".join(lines) + "\n"

@@ -43,7 +43,7 @@ from archival.write.departures import departed_keys
 from archival.write.parts import EXTENSIONS, PartWriter
 from archival.write.pii import PiiTransform
 
-Outcome = Literal["written", "unchanged", "failed", "skipped"]
+Outcome = Literal["written", "unchanged", "failed", "deferred"]
 
 
 @dataclass
