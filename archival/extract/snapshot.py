@@ -84,7 +84,13 @@ def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *,
         duck.attach(con, source, root)
         con.execute("BEGIN TRANSACTION")  # one source snapshot for counts, rows and bounds
         if shared_snapshot is not None:
-            adopt(con, shared_snapshot)  # the run's snapshot: related tables as of one instant
+            try:
+                adopt(con, shared_snapshot)  # the run's snapshot: related tables as of one instant
+            except duckdb.Error:
+                # the exporting transaction is gone (its connection was reset): this unit still reads
+                # one snapshot of its own, only the cross-table instant is lost
+                con.execute("ROLLBACK")
+                con.execute("BEGIN TRANSACTION")
         dropped = {c.name for c in table.columns if c.pii == "drop"}
         columns = [c for c in source_columns(con, source, table) if c.name not in dropped]
         missing = [k for k in (*table.primary_key, *table.cursor) if k not in {c.name for c in columns}]

@@ -31,6 +31,8 @@ def classify(exc: BaseException) -> ErrorClass:
     if isinstance(exc, ConnectionError | TimeoutError):
         return "transient"
     text = str(exc).lower()
+    if "failed to prepare copy" in text and text.rstrip().endswith(":"):
+        return "transient"  # DuckDB's PostgreSQL scanner: libpq lost the connection and gave no reason
     if any(word in text for word in _SYSTEMIC_WORDS):
         return "systemic"
     if any(word in text for word in _TRANSIENT_WORDS):

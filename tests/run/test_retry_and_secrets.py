@@ -41,6 +41,9 @@ def test_classification():
     assert classify(RuntimeError("server closed the connection unexpectedly")) == "transient"
     assert classify(RuntimeError('relation "x" does not exist')) == "systemic"
     assert classify(OSError(28, "No space left on device")) == "systemic"
+    assert classify(RuntimeError('reading t failed: Failed to prepare COPY "COPY (SELECT 1) TO STDOUT": ')) == \
+        "transient"  # a killed PostgreSQL connection, as DuckDB reports it
+    assert classify(RuntimeError('Failed to prepare COPY "x": ERROR:  syntax error')) == "systemic"
 
 
 def test_transient_failure_is_retried_then_succeeds(pg_project, prefect_server, monkeypatch, capsys):
