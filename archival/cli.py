@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_instant, help="run as if it were this UTC instant (ISO 8601)")
     p.add_argument("--retry-failed", metavar="RUN_ID", help="run again only the units that failed in that run")
     p.add_argument("--metrics-file", help="write OpenMetrics text here (node-exporter textfile collector)")
+    p.add_argument("--ignore-quiet-hours", action="store_true",
+                   help="start units even inside the domains' quiet hours (a manual run, on purpose)")
 
     p = sub.add_parser("verify", help="check files, sizes, hashes, manifests and the audit chain")
     _common(p)
@@ -161,7 +163,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     project, _ = _load(args)  # spec and selector errors end here, before any flow starts
     try:
         summary = archival_run(str(args.project_dir), select=args.select, target=args.target, as_of=args.as_of,
-                               retry_failed=args.retry_failed, metrics_file=args.metrics_file)
+                               retry_failed=args.retry_failed, metrics_file=args.metrics_file,
+                               ignore_quiet_hours=args.ignore_quiet_hours)
     except PlanRefused as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

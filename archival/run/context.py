@@ -46,6 +46,7 @@ class RunContext:
     shared_snapshots: dict[str, str] = field(default_factory=dict)  # source name -> PostgreSQL snapshot id
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)  # tests pin it
     quota: Quota | None = None
+    ignore_quiet_hours: bool = False  # an operator's manual run, on purpose
     attempts: dict[str, int] = field(default_factory=dict)  # unit id -> attempts (Prefect retries included)
     _slots: dict[str, threading.BoundedSemaphore] = field(default_factory=dict, repr=False)
     _slots_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -45,6 +45,9 @@ def test_quiet_hours_defer_every_unit(project, prefect_server, capsys):
     assert "Deferred to the next run:" in out and "quiet hours 00:00-24:00 (UTC)" in out
     assert _record(folder)["totals"]["outcomes"] == {"deferred": 9}  # 8 closed quarters + agents
     assert not (folder / "archive" / "shop").exists()
+    capsys.readouterr()
+    assert cli.main(["run", "--project-dir", str(folder), "--as-of", AS_OF, "--ignore-quiet-hours"]) == 0
+    assert _record(folder)["totals"]["outcomes"] == {"written": 9}  # an operator's override, on purpose
 
 
 def test_quota_drains_a_backlog_in_order(project, prefect_server, capsys):
