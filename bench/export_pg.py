@@ -70,8 +70,8 @@ from archival.spec.select import select_tables
 from archival.verify.reconcile import reconcile_project
 project = load_project(Path(sys.argv[1]))
 t = time.perf_counter()
-reports = reconcile_project(project, select_tables(project, []))
-assert all(r.status == "ok" for r in reports), reports
+reports, relations = reconcile_project(project, select_tables(project, []))
+assert all(r.status == "ok" for r in [*reports, *relations]), reports
 print(json.dumps({"seconds": time.perf_counter() - t, "rows": sum(r.source_rows for r in reports), "bytes": 0,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
