@@ -194,21 +194,16 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_deployments(args: argparse.Namespace) -> int:
-    from archival.run.deployments import render  # ruamel: only this command pays for it
+    from archival.run.deployments import sync_file  # ruamel: only this command pays for it
 
     project = load_project(args.project_dir)
     path = Path(args.project_dir) / "prefect.yaml"
-    current = path.read_text() if path.exists() else ""
-    wanted = render(current, project, args.work_pool)
-    if args.check:
-        if wanted != current:
-            print(f"{path} is out of date with specs/: run `archival deployments`", file=sys.stderr)
-            return FAILED
-        print(f"{path} is current: {len(project.domains)} generated deployment(s)")
-        return OK
-    if wanted != current:
-        path.write_text(wanted)
-    print(f"{path}: {len(project.domains)} generated deployment(s)" + ("" if wanted != current else ", unchanged"))
+    stale = sync_file(path, project, args.work_pool, write=not args.check)
+    if args.check and stale:
+        print(f"{path} is out of date with specs/: run `archival deployments`", file=sys.stderr)
+        return FAILED
+    state = "updated" if stale and not args.check else "current"
+    print(f"{path} is {state}: {len(project.domains)} generated deployment(s)")
     return OK
 
 

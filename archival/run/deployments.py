@@ -7,6 +7,7 @@ is kept as it is. A spec without a schedule gets a deployment without one."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -56,3 +57,13 @@ def render(current: str, project: Project, work_pool: str = DEFAULT_WORK_POOL) -
     out = io.StringIO()
     yaml.dump(document, out)
     return out.getvalue()
+
+
+def sync_file(path: Path, project: Project, work_pool: str = DEFAULT_WORK_POOL, *, write: bool = True) -> bool:
+    """Bring `path` (prefect.yaml) in line with the specs. Returns True if it was out of date; with
+    `write=False` nothing is changed (a CI check)."""
+    current = path.read_text() if path.exists() else ""
+    wanted = render(current, project, work_pool)
+    if wanted != current and write:
+        path.write_text(wanted)
+    return wanted != current
