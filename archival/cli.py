@@ -24,7 +24,7 @@ from archival.spec.load import load_project
 from archival.spec.model import Project, Table
 from archival.spec.select import SelectorError, parse_selectors, select_tables
 from archival.verify.check import verify_archive
-from archival.verify.reconcile import all_ok, reconcile_project, reports_json, reports_text
+from archival.verify.reconcile import UnknownPeriod, all_ok, reconcile_project, reports_json, reports_text
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpecErrors as exc:
         print(exc.render(), file=sys.stderr)
         return USAGE
-    except (SelectorError, TargetError) as exc:
+    except (SelectorError, TargetError, UnknownPeriod) as exc:
         print(f"archival: {exc}", file=sys.stderr)
         return USAGE
 

@@ -161,9 +161,11 @@ def reconcile_period(project: Project, store: ArchiveStore, table: Table, label:
 
 def reconcile(project: Project, store: ArchiveStore, tables: list[Table], pii_key: bytes | None, work: Path,
               period: str | None = None) -> list[PeriodReport]:
-    reports = []
+    reports: list[PeriodReport] = []
+    seen_labels: set[str] = set()
     for table in tables:
         periods = archived_periods(store, table.domain, table.name)
+        seen_labels |= set(periods)
         manifests = {label: json.loads(store.read_bytes(a.path)) for label, a in periods.items()}
         incremental = table.mode == "incremental"
         tombstones = [t for m in manifests.values() for t in m.get("tombstones", [])] if incremental else None
@@ -173,7 +175,15 @@ def reconcile(project: Project, store: ArchiveStore, tables: list[Table], pii_ke
                 continue
             reports.append(reconcile_period(project, store, table, label, manifest, pii_key, work, tombstones,
                                             table_files))
+    if period is not None and not reports:
+        # a typo must not read as "all match"
+        known = ", ".join(sorted(seen_labels)[-12:]) or "none"
+        raise UnknownPeriod(f"no selected table has an archived period '{period}'; archived periods: {known}")
     return reports
+
+
+class UnknownPeriod(ValueError):
+    """`--period` names a period that no selected table has archived (bad usage: exit 2)."""
 
 
 def all_ok(reports: list[PeriodReport], relations: list[RelationReport]) -> bool:

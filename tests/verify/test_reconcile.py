@@ -59,6 +59,12 @@ def test_untouched_archive_is_ok(archived, capsys):
     assert all(p["status"] == "ok" and p["source_rows"] == p["archive_rows"] for p in periods.values())
 
 
+def test_unknown_period_is_bad_usage_not_a_match(archived, capsys):
+    code = cli.main(["reconcile", "--project-dir", str(archived), "--period", "2026-13"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no selected table has an archived period '2026-13'" in err and "2026-03" in err
+
+
 def test_names_the_keys_that_differ(archived, capsys, pg_dsn):
     # one row deleted from an archive file (tampering below the manifest)
     march = next((archived / "archive" / "shop" / "orders").glob("period=2026-03/*.parquet"))
