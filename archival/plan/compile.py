@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from archival.archive.state import ArchivedPeriod
@@ -86,7 +87,7 @@ def compile_table(project: Project, table: Table, facts: TableFacts, archived: d
             notes.append(PlanNote(name, "info", "source table is empty: nothing to archive yet"))
         elif not archived:
             notes.append(PlanNote(name, "warning", "first period unknown until the source can be read"))
-        return _null_unit(table, facts, archived, unit), notes
+        return _null_unit(table, facts, archived, unit, sha), notes
 
     units = []
     if table.mode == "window":
@@ -105,7 +106,7 @@ def compile_table(project: Project, table: Table, facts: TableFacts, archived: d
                 status, reason = "changed", (f"source holds {source_rows} rows, the archive {archived_period.live_rows}"
                                              " (or other keys): late rows or deletes")
             units.append(unit(period.label, status, reason, Window(table.cursor, period.start, period.end)))
-        return units + _null_unit(table, facts, archived, unit), notes
+        return units + _null_unit(table, facts, archived, unit, sha), notes
 
     # incremental: every period that [watermark - lookback, now - lag) reaches is re-read from there
     watermark = _watermark(archived)
@@ -120,20 +121,20 @@ def compile_table(project: Project, table: Table, facts: TableFacts, archived: d
         units.append(unit(period.label, status, reason, Window(table.cursor, start, min(period.end, upper))))
     if units and archived:  # the latest period also looks for keys that left the source (hard deletes)
         last = units[-1]
-        units[-1] = ExportUnit(last.domain, last.table, last.period, last.mode, last.source, last.spec_sha256,
-                               "refresh" if last.status == "up_to_date" else last.status,
-                               last.reason + "; checks for deleted keys", last.window, last.archived_version, True)
-    return units + _null_unit(table, facts, archived, unit), notes
+        units[-1] = replace(last, status="refresh" if last.status == "up_to_date" else last.status,
+                            reason=last.reason + "; checks for deleted keys", detect_deletes=True)
+    return units + _null_unit(table, facts, archived, unit, sha), notes
 
 
-def _null_unit(table: Table, facts: TableFacts, archived: dict[str, ArchivedPeriod], unit) -> list[ExportUnit]:
+def _null_unit(table: Table, facts: TableFacts, archived: dict[str, ArchivedPeriod], unit,
+               sha: str) -> list[ExportUnit]:
     """Rows whose cursor is NULL are never dropped: their own `period=null` snapshot, or a failing
     unit when the table's policy is `fail`."""
     if not facts.null_rows and NULL_PERIOD not in archived:
         return []
     if table.null_cursor == "fail":
         return [unit(NULL_PERIOD, "new", f"{facts.null_rows} row(s) with a NULL cursor; null_cursor: fail")]
-    status, reason = _status(archived.get(NULL_PERIOD), unit(NULL_PERIOD, "new", "").spec_sha256, refresh=True)
+    status, reason = _status(archived.get(NULL_PERIOD), sha, refresh=True)
     return [unit(NULL_PERIOD, status, f"{facts.null_rows or 0} row(s) with a NULL cursor; " + reason)]
 
 

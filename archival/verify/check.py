@@ -196,5 +196,5 @@ def _check_audit(store: ArchiveStore, manifest_sha: dict[str, str], report: Veri
             report.findings.append(Finding("manifest", path, "manifest differs from the sha256 recorded in the "
                                            "audit chain (edited)"))
     for path in recorded:
-        if path not in manifest_sha and store.exists(path) is False:
+        if path not in manifest_sha and not store.exists(path):
             report.findings.append(Finding("manifest", path, "recorded in the audit chain but missing (deleted)"))

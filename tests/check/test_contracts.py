@@ -12,6 +12,7 @@ import pytest
 
 from archival.archive.store import LocalStore
 from archival.check.contract import ContractError
+from archival.run.context import Tuning
 from archival.verify.check import verify_archive
 from tests.conftest import write_project
 from tests.run.helpers import run_units
@@ -82,8 +83,7 @@ EXPECTED = {"status: isin(['new', 'paid', 'shipped'])": 1, "amount: greater_than
 
 def test_quarantine_sets_bad_rows_aside_with_reasons(project):
     folder = project("quarantine")
-    _, results = run_units(folder, AS_OF, tuning=__import__("archival.run.context", fromlist=["Tuning"]).Tuning(
-        batch_rows=4))  # small batches: uniqueness must hold across them
+    _, results = run_units(folder, AS_OF, tuning=Tuning(batch_rows=4))  # small batches: uniqueness across them
     manifest = json.loads((folder / "archive" / results[0].manifest).read_bytes())
     assert manifest["contract"]["violations"] == EXPECTED
     assert manifest["quarantined_rows"] == 9 and manifest["row_count"] == 2

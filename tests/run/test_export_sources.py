@@ -9,6 +9,7 @@ import sqlite3
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import duckdb
 import psycopg
@@ -164,8 +165,8 @@ def test_mysql_every_period_equals_source(mysql_db, tmp_path, monkeypatch):
             con.cursor() as cur:
         for label, rows in archived.items():
             period = parse_label(label, "month", "UTC")  # the domain calendar is UTC; the column holds Berlin time
-            lo = period.start.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
-            hi = period.end.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+            lo = period.start.astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+            hi = period.end.astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
             cur.execute("SELECT * FROM orders WHERE created_at >= %s AND created_at < %s ORDER BY id", (lo, hi))
             want = [tuple(bool(v) if j == 5 and v is not None else v for j, v in enumerate(r)) for r in cur.fetchall()]
             _assert_same(rows, want, {8})
