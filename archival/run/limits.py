@@ -1,0 +1,88 @@
+"""At most `max_parallel` units read one source at once, on two layers:
+
+- the flow admits units (`Admission`): a local limit that holds for every task runner, threads,
+  processes or Dask workers alike, because the flow process is the one that submits;
+- with a Prefect server configured (PREFECT_API_URL), every unit also holds a slot of the global
+  concurrency limit `archival-source-<name>` while it reads, so separate flow runs reading the same
+  source (one deployment per domain, a manual run beside a scheduled one) share the limit too.
+
+The spec is the source of truth for the limit: a run sets the global limit to the spec's value, so
+throttling a source is a reviewed change, not a click that the next run silently keeps."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from archival.plan.units import ExportUnit
+from archival.spec.model import Project
+
+# a slot's lease outlives a crashed worker by at most this long; live holders renew it
+LEASE_SECONDS = 300
+
+
+def source_limit(project: Project, source_name: str) -> int:
+    source = project.sources[source_name]
+    return source.max_parallel or project.limits.max_parallel_per_source
+
+
+def global_limit_name(source_name: str) -> str:
+    return f"archival-source-{source_name}"
+
+
+def server_configured() -> bool:
+    """A Prefect server that other runs share; the ephemeral one a bare CLI run starts is private."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
+def sync_global_limits(project: Project, source_names: set[str]) -> dict[str, int]:
+    """Create or update the global limit of each source to the spec's value; returns name -> limit."""
+    from prefect import get_client
+
+    wanted = {global_limit_name(name): source_limit(project, name) for name in sorted(source_names)}
+    with get_client(sync_client=True) as client:
+        for name, limit in wanted.items():
+            client.upsert_global_concurrency_limit_by_name(name, limit)
+    return wanted
+
+
+@contextmanager
+def global_slot(source_name: str, enabled: bool) -> Iterator[None]:
+    """Hold one slot of the source's global limit (strict: a missing limit is an error, not a free pass)."""
+    if not enabled:
+        yield
+        return
+    from prefect.concurrency.sync import concurrency
+
+    with concurrency(global_limit_name(source_name), occupy=1, strict=True, lease_duration=LEASE_SECONDS):
+        yield
+
+
+class Admission:
+    """Which waiting unit may start: in plan order (so periods drain oldest first), skipping units
+    whose source already has `max_parallel` units in flight."""
+
+    def __init__(self, project: Project, units: list[ExportUnit]):
+        self.project = project
+        self.waiting = list(units)
+        self.in_flight: Counter[str] = Counter()
+
+    def admit(self) -> list[ExportUnit]:
+        started = []
+        for unit in list(self.waiting):
+            if self.in_flight[unit.source] < source_limit(self.project, unit.source):
+                self.in_flight[unit.source] += 1
+                self.waiting.remove(unit)
+                started.append(unit)
+        return started
+
+    def finished(self, unit: ExportUnit) -> None:
+        self.in_flight[unit.source] -= 1
+
+    def withdraw_all(self) -> list[ExportUnit]:
+        """Units that will not start in this run (the quota is spent), in plan order."""
+        left, self.waiting = self.waiting, []
+        return left
