@@ -1,11 +1,14 @@
-"""Everything one run shares: the project, the archive store, ids, scratch space and tuning knobs."""
+"""Everything one run shares: the project, the archive store, ids, scratch space and tuning knobs.
+
+A RunContext travels to process and Dask workers by pickle. What must not travel is left out and
+rebuilt there: the store (boto clients do not pickle; the worker opens its own from the target's
+credentials) and the PII hash key (a secret: each worker resolves it from its own environment)."""
 
 from __future__ import annotations
 
 import secrets
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archival.archive.store import ArchiveStore, LocalStore
-from archival.run.gate import Quota
+from archival.archive.targets import open_store
+from archival.record.lineage import LineageEmitter
 from archival.source.secrets import resolve
 from archival.source.shared import open_shared
 from archival.spec.model import Project
@@ -27,6 +31,10 @@ class Tuning:
     target_file_bytes: int = 256 * 1024 * 1024  # a period larger than this is split into parts
     memory_limit: str = "1GB"  # DuckDB, per unit; sorts spill to disk beyond it
     threads: int = 2
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -44,21 +52,26 @@ class RunContext:
     tuning: Tuning = field(default_factory=Tuning)
     pii_key: bytes | None = None
     shared_snapshots: dict[str, str] = field(default_factory=dict)  # source name -> PostgreSQL snapshot id
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)  # tests pin it
-    quota: Quota | None = None
+    clock: Callable[[], datetime] = field(default=utc_now, repr=False)  # tests pin it
     ignore_quiet_hours: bool = False  # an operator's manual run, on purpose
-    attempts: dict[str, int] = field(default_factory=dict)  # unit id -> attempts (Prefect retries included)
-    _slots: dict[str, threading.BoundedSemaphore] = field(default_factory=dict, repr=False)
-    _slots_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    global_limits: bool = False  # hold Prefect global concurrency slots per source (a server is configured)
+    _lineage: LineageEmitter | None = field(default=None, repr=False)
 
-    def source_slot(self, source_name: str) -> threading.BoundedSemaphore:
-        """A local concurrency limit per source (issue: Prefect global limits when a server is shared)."""
-        with self._slots_lock:
-            if source_name not in self._slots:
-                source = self.project.sources[source_name]
-                limit = source.max_parallel or self.project.limits.max_parallel_per_source
-                self._slots[source_name] = threading.BoundedSemaphore(limit)
-            return self._slots[source_name]
+    @property
+    def lineage(self) -> LineageEmitter:
+        if self._lineage is None:
+            self._lineage = LineageEmitter(self.store, self.run_id, self.store.uri())
+        return self._lineage
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.update(store=None, pii_key=None, _lineage=None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.store = open_store(self.project, self.target)
+        self.load_pii_key()
 
     @property
     def work_root(self) -> Path:
