@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-file", help="write OpenMetrics text here (node-exporter textfile collector)")
     p.add_argument("--ignore-quiet-hours", action="store_true",
                    help="start units even inside the domains' quiet hours (a manual run, on purpose)")
+    p.add_argument("--runner", choices=["thread", "process", "dask"], default="thread",
+                   help="where units execute: threads here (default), local processes, or a Dask cluster")
+    p.add_argument("--dask-address", metavar="tcp://HOST:PORT",
+                   help="Dask scheduler for --runner dask (default: a temporary local cluster)")
+    p.add_argument("--workers", type=int, help="processes or local Dask workers (threads: pool size)")
+    p.add_argument("--no-progress", action="store_true", help="plain log lines even in a terminal")
 
     p = sub.add_parser("verify", help="check files, sizes, hashes, manifests and the audit chain")
     _common(p)
@@ -158,13 +164,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from archival.run.flow import PlanRefused, archival_run  # imports Prefect: only `run` pays for it
+    from archival.run.flow import PlanRefused, run_project  # imports Prefect: only `run` pays for it
+    from archival.run.runners import RunnerError
 
     project, _ = _load(args)  # spec and selector errors end here, before any flow starts
     try:
-        summary = archival_run(str(args.project_dir), select=args.select, target=args.target, as_of=args.as_of,
-                               retry_failed=args.retry_failed, metrics_file=args.metrics_file,
-                               ignore_quiet_hours=args.ignore_quiet_hours)
+        summary = run_project(args.project_dir, runner=args.runner, dask_address=args.dask_address,
+                              workers=args.workers, select=args.select, target=args.target, as_of=args.as_of,
+                              retry_failed=args.retry_failed, metrics_file=args.metrics_file,
+                              ignore_quiet_hours=args.ignore_quiet_hours, progress=not args.no_progress)
+    except RunnerError as exc:
+        print(f"archival run: {exc}", file=sys.stderr)
+        return USAGE
     except PlanRefused as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

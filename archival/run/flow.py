@@ -1,34 +1,39 @@
 """The Prefect flow. `archival_run` compiles the plan for its selectors and submits a task per due
-ExportUnit; a per-source slot keeps at most `max_parallel_per_source` units reading one source.
+ExportUnit as its source has room (archival.run.limits) and the run's quota allows.
 Deployments run it once per domain (`select: [domain:NAME]`). Tasks retry transient failures with
 exponential backoff and jitter; systemic ones fail at once."""
 
 from __future__ import annotations
 
 import json
+import os
+import queue
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.runtime import task_run as task_run_runtime
 from prefect.tasks import exponential_backoff
 
 from archival.archive import layout
 from archival.archive.targets import open_store, target_name
 from archival.plan.build import build_plan
 from archival.plan.units import ExportUnit, Plan
-from archival.record.lineage import LineageEmitter
 from archival.record.metrics import write_metrics
 from archival.record.runs import totals, write_run_record
 from archival.run.context import RunContext, Tuning, new_run_id, shared_snapshots
 from archival.run.errors import classify
 from archival.run.gate import Quota, in_quiet_hours
+from archival.run.limits import Admission, global_slot, server_configured, sync_global_limits
+from archival.run.progress import RunProgress
+from archival.run.runners import RunnerKind, task_runner
 from archival.run.unit import UnitResult, export_unit, failed_result
 from archival.spec.load import load_project
 from archival.spec.select import parse_selectors, select_tables
@@ -55,22 +60,21 @@ def _retry_if_transient(task, task_run, state) -> bool:
 @task(name="export-unit", retries=RETRIES, retry_delay_seconds=exponential_backoff(backoff_factor=2),
       retry_jitter_factor=0.5, retry_condition_fn=_retry_if_transient, cache_policy=NO_CACHE,
       task_run_name="{unit.id}")
-def export_unit_task(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter) -> UnitResult:
+def export_unit_task(ctx: RunContext, unit: ExportUnit) -> UnitResult:
+    """Runs wherever the task runner puts it (thread, process, Dask worker): `ctx` arrives pickled."""
     logger = get_run_logger()
-    ctx.attempts[unit.id] = ctx.attempts.get(unit.id, 0) + 1
-    with ctx.source_slot(unit.source):  # at most max_parallel units read one source at once
+    with global_slot(unit.source, ctx.global_limits):  # other flow runs reading this source count too
         domain = ctx.project.domain(unit.domain)
         assert domain is not None
-        # checked when the unit would start, not when it was planned
+        # checked when the unit would start (a slot may have taken a while), not when it was planned
         quiet = None if ctx.ignore_quiet_hours else in_quiet_hours(domain, ctx.clock())
-        reason = f"quiet hours {quiet} ({domain.timezone})" if quiet else (ctx.quota.exhausted() if ctx.quota else None)
-        if reason:
+        if quiet:
+            reason = f"quiet hours {quiet} ({domain.timezone})"
             logger.info("%s: deferred to the next run: %s", unit.id, reason)
             return UnitResult(unit.id, "deferred", error=reason)
-        result = export_unit(ctx, unit, lineage)
-        result.details["attempts"] = ctx.attempts[unit.id]
-        if ctx.quota:
-            ctx.quota.add(result.rows, result.bytes)
+        result = export_unit(ctx, unit, ctx.lineage)
+    result.details["attempts"] = task_run_runtime.get_run_count()
+    result.details["worker"] = f"{socket.gethostname()}:{os.getpid()}"  # which process ran it (Dask, processes)
     logger.info("%s: %s, %d rows, %d bytes in %.2fs", unit.id, result.outcome, result.rows, result.bytes,
                 result.seconds)
     return result
@@ -88,21 +92,58 @@ class RunSummary:
         return [r for r in self.results if r.outcome == "failed"]
 
 
-def _run_units(ctx: RunContext, units: list[ExportUnit], lineage: LineageEmitter) -> list[UnitResult]:
-    futures = [(u, time.perf_counter(), export_unit_task.submit(ctx, u, lineage)) for u in units]
-    results = []
-    for unit, started, future in futures:
-        try:
-            results.append(future.result())
-        except Exception as exc:  # noqa: BLE001 - one unit's failure must not hide the others
-            failed = failed_result(unit, exc, time.perf_counter() - started, classify(exc))
-            failed.details["attempts"] = ctx.attempts.get(unit.id, 1)
-            results.append(failed)
-            # an event Prefect automations can alert on; the message is already scrubbed of secrets
-            emit_event(event="archival.unit.failed", resource={"prefect.resource.id": f"archival.unit.{unit.id}",
-                                                               "archival.error-class": failed.error_class or ""},
-                       payload={"unit": unit.id, "run_id": ctx.run_id, "error": failed.error})
-    return results
+def _run_units(ctx: RunContext, units: list[ExportUnit], quota: Quota, progress: RunProgress) -> list[UnitResult]:
+    """Admit units in plan order as sources have room and the quota allows, collect each as it ends.
+    The flow process decides, so the limits hold whichever runner executes the tasks."""
+    admission = Admission(ctx.project, units)
+    ended: queue.Queue = queue.Queue()
+    in_flight: dict[Any, tuple[ExportUnit, float, Any]] = {}
+    results: dict[str, UnitResult] = {}
+    logger = get_run_logger()
+    while admission.waiting or in_flight:
+        spent = quota.exhausted()
+        if spent:  # what has not started waits for the next run, oldest period first
+            left = admission.withdraw_all()
+            for unit in left:
+                results[unit.id] = UnitResult(unit.id, "deferred", error=spent)
+                logger.info("%s: deferred to the next run: %s", unit.id, spent)
+            progress.skipped(len(left))
+        for unit in admission.admit():
+            future = export_unit_task.submit(ctx, unit)
+            in_flight[future.task_run_id] = (unit, time.perf_counter(), future)
+            progress.started(unit)
+            future.add_done_callback(lambda f: ended.put(f.task_run_id))
+        if not in_flight:
+            break
+        unit, started, future = in_flight.pop(ended.get())
+        admission.finished(unit)
+        result = _collect(ctx, unit, started, future)
+        quota.add(result.rows, result.bytes)
+        results[unit.id] = result
+        progress.finished(result)
+    return [results[u.id] for u in units]
+
+
+def _collect(ctx: RunContext, unit: ExportUnit, started: float, future: Any) -> UnitResult:
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - one unit's failure must not hide the others
+        failed = failed_result(unit, exc, time.perf_counter() - started, classify(exc))
+        failed.details["attempts"] = _attempts(future.task_run_id)
+        # an event Prefect automations can alert on; the message is already scrubbed of secrets
+        emit_event(event="archival.unit.failed", resource={"prefect.resource.id": f"archival.unit.{unit.id}",
+                                                           "archival.error-class": failed.error_class or ""},
+                   payload={"unit": unit.id, "run_id": ctx.run_id, "error": failed.error})
+        return failed
+
+
+def _attempts(task_run_id: Any) -> int:
+    """How often a failed unit ran, retries included (the task cannot report it once it raised)."""
+    try:
+        with get_client(sync_client=True) as client:
+            return client.read_task_run(task_run_id).run_count or 1
+    except Exception:  # noqa: BLE001 - a summary detail, never a reason to fail the run
+        return 1
 
 
 def summary_rows(results: list[UnitResult]) -> list[dict[str, Any]]:
@@ -111,13 +152,15 @@ def summary_rows(results: list[UnitResult]) -> list[dict[str, Any]]:
             for r in results]
 
 
-@flow(name="archival-run", task_runner=ThreadPoolTaskRunner(max_workers=8))
+@flow(name="archival-run", task_runner=task_runner("thread"))
 def archival_run(project_dir: str, select: list[str] | None = None, target: str | None = None,
                  run_id: str | None = None, as_of: datetime | None = None,
                  tuning: Tuning | None = None, retry_failed: str | None = None,
-                 metrics_file: str | None = None, ignore_quiet_hours: bool = False) -> RunSummary:
+                 metrics_file: str | None = None, ignore_quiet_hours: bool = False,
+                 progress: bool = False) -> RunSummary:
     """`retry_failed`: a run id; only the units that failed in that run (and are still due) run again.
-    `metrics_file`: where to write the run's OpenMetrics text file."""
+    `metrics_file`: where to write the run's OpenMetrics text file. `progress`: a live bar when stderr
+    is a terminal (plain log lines otherwise)."""
     started = time.perf_counter()
     run_id = run_id or new_run_id()
     project = load_project(project_dir)
@@ -128,10 +171,9 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
         raise PlanRefused([f"{n.table}: {n.message}" for n in plan.notes if n.level == "error"])
     store = open_store(project, target)
     ctx = RunContext(project, store, target_name(project, target), run_id, tuning or Tuning(),
-                     quota=Quota(project.limits), ignore_quiet_hours=ignore_quiet_hours)
+                     ignore_quiet_hours=ignore_quiet_hours, global_limits=server_configured())
     ctx.load_pii_key()
     ctx.sweep_stale_work()
-    lineage = LineageEmitter(store, run_id, store.uri())
     summary = RunSummary(run_id, ctx.target)
     due = list(plan.due)
     if retry_failed:
@@ -141,7 +183,10 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
     with shared_snapshots(ctx, {u.source for u in due}) as problems:
         for problem in problems:
             get_run_logger().warning(problem)
-        summary.results = _run_units(ctx, due, lineage)
+        if ctx.global_limits:
+            sync_global_limits(project, {u.source for u in due})
+        with RunProgress(len(due), get_run_logger(), live=None if progress else False) as bar:
+            summary.results = _run_units(ctx, due, Quota(project.limits), bar)
     header = {"project": project.name, "target": ctx.target, "as_of": plan.as_of.isoformat(),
               "selectors": list(plan.selectors), "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "skipped_up_to_date": len(plan.units) - len(plan.due),
@@ -161,8 +206,11 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
     return summary
 
 
-def run_project(project_dir: Path, **kwargs: Any) -> RunSummary:
-    return archival_run(str(project_dir), **kwargs)
+def run_project(project_dir: Path, runner: RunnerKind = "thread", dask_address: str | None = None,
+                workers: int | None = None, **kwargs: Any) -> RunSummary:
+    """Run the flow with the chosen task runner (see archival.run.runners)."""
+    chosen = archival_run.with_options(task_runner=task_runner(runner, dask_address, workers))
+    return chosen(str(project_dir), **kwargs)
 
 
 @flow(name="archival-reconcile")
