@@ -115,11 +115,66 @@ def directus_pg(pg_dsn):
 
 @pytest.fixture(scope="session")
 def prefect_server():
-    """One temporary Prefect server per test session (per xdist worker): starting one costs seconds."""
-    from prefect.testing.utilities import prefect_test_harness
+    """One temporary Prefect server per test session (per xdist worker): starting one costs seconds.
+    Its database is a throwaway PostgreSQL database, as production should use: on Prefect's default
+    SQLite every global-concurrency slot often meets a lock (503) and costs a 2 s client retry, which
+    would make each flow test pay seconds per unit (see docs/operations.md)."""
+    import psycopg
+    from prefect.context import _temporary_global_settings_context, get_settings_context
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    name = f"archival_t_prefect_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        unavailable("PostgreSQL on 127.0.0.1:5432 (the test Prefect server's database)", exc)
+    try:
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        with temporary_settings(updates={PREFECT_SERVER_DATABASE_CONNECTION_URL: url}):
+            # the rest mirrors prefect_test_harness: register the server as the default one so nothing
+            # spawns a second, and make its settings global so threads a test starts see them too
+            server = SubprocessASGIServer()
+            prior = SubprocessASGIServer._instances.get(None)
+            SubprocessASGIServer._instances[None] = server
+            server.start(timeout=120)
+            try:
+                with temporary_settings(updates={PREFECT_API_URL: server.api_url}), \
+                        _temporary_global_settings_context(get_settings_context()):
+                    yield server.api_url
+                    _drain_prefect_workers()  # while the server still answers
+            finally:
+                server.stop()
+                SubprocessASGIServer._instances[None] = prior
+                if prior is None:
+                    SubprocessASGIServer._instances.pop(None)
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _drain_prefect_workers() -> None:
+    """Send the buffered logs and events now: after the server stops they would retry for a minute."""
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        # inside a coroutine these return awaitables; await them on this loop
+        try:
+            result = APILogWorker.instance().drain()
+            if inspect.isawaitable(result):
+                await result
+        except RuntimeError:  # never started
+            pass
+        result = EventsWorker.drain_all()
+        if inspect.isawaitable(result):
+            await result
+
+    run_coro_as_sync(drain())
 
 
 @pytest.fixture(scope="session")
