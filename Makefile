@@ -33,6 +33,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/export_pg.py --rows $${ROWS:-1000000} --repeat $${REPEAT:-3}
+	$(BIN)/python bench/dask_scale.py --scale $${SCALE:-1} --repeat $${REPEAT:-3}
 
 lint: $(STAMP)
 	$(BIN)/ruff check archival flows tests bench

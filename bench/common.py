@@ -64,3 +64,58 @@ def write_report(name: str, text: str) -> Path:
     out.write_text(text)
     print(text)
     return out
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def prefect_server(backend: str, home: Path) -> Iterator[tuple[str, float]]:
+    """A `prefect server start` on loopback whose database is SQLite (Prefect's default) or a throwaway
+    PostgreSQL database; yields (api_url, seconds until healthy)."""
+    import httpx
+
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_UI_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    database = None
+    if backend == "postgres":
+        database = f"archival_bench_prefect_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{database}"')
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+    elif backend != "sqlite":
+        raise SystemExit(f"unknown server backend {backend!r}: sqlite or postgres")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port), "--no-ui"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"prefect server ({backend}) exited with {server.returncode}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() - started > 120:
+                raise SystemExit(f"prefect server ({backend}) not healthy after 120 s")
+            time.sleep(0.2)
+        yield url, time.perf_counter() - started
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if database:
+            with psycopg.connect(ADMIN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
