@@ -145,7 +145,7 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
             writer = PartWriter(work / "parts", table.format, pii.schema, row_group_rows=ctx.tuning.row_group_rows,
                                 target_file_bytes=ctx.tuning.target_file_bytes)
             writers.append(writer)
-            fingerprint = RowFingerprint()
+            fingerprint = RowFingerprint(threads=ctx.tuning.threads)
             # window periods hold an immutable set of keys: their checksum lets the plan see late rows and deletes
             keys = KeyChecksum() if unit.mode == "window" and unit.window is not None else None
             max_cursor, read = None, 0

@@ -14,7 +14,7 @@ import hmac
 import duckdb
 import pyarrow as pa
 
-from archival.source.duck import quote_ident
+from archival.source.duck import arrow_chunks, quote_ident
 from archival.spec.model import Table
 
 BLOCK = 64  # SHA-256 block size
@@ -81,7 +81,7 @@ class PiiTransform:
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if not self.active or batch.num_rows == 0:
             return batch
-        self.con.register("pii_batch", batch)
+        self.con.register("pii_batch", arrow_chunks(batch))  # HMACs on every thread
         out = self.con.execute(self.sql).to_arrow_table()
         self.con.unregister("pii_batch")
         return out.cast(self.schema).combine_chunks().to_batches()[0]
