@@ -108,7 +108,9 @@ class ContractResult:
 
 
 class ContractChecker:
-    """Validates batch by batch; remembers values of `unique` columns across batches (in DuckDB)."""
+    """Validates batch by batch; remembers values of `unique` columns across batches (in DuckDB).
+    Rows arrive ordered by primary key, so a one-column key's duplicates are neighbours: it is
+    checked against the previous row alone, in constant memory, however big the table."""
 
     def __init__(self, table: Table, schema: pa.Schema):
         self.table = table
@@ -116,8 +118,11 @@ class ContractChecker:
         if problems:
             raise ContractError(f"{table.location}: {table.qualified_name}: " + "; ".join(problems))
         self.schema = build_schema(table, schema.names)
-        self.unique = [c.name for c in table.columns if c.unique and c.name in schema.names]
-        self.active = bool(self.schema.columns) or bool(self.unique)
+        unique = [c.name for c in table.columns if c.unique and c.name in schema.names]
+        self.ordered = [n for n in unique if list(table.primary_key) == [n]]
+        self.unique = [n for n in unique if n not in self.ordered]
+        self.last: dict[str, object] = {}
+        self.active = bool(self.schema.columns) or bool(unique)
         self.con = duckdb.connect() if self.unique else None
         for name in self.unique:
             self.con.execute(f"CREATE TABLE {quote_ident('seen_' + name)} (v {_duck(schema.field(name).type)})")
@@ -139,6 +144,9 @@ class ContractChecker:
         for name in self.unique:
             for index in self._duplicates(batch, name):
                 reasons.setdefault(index, []).append(f"{name}: unique")
+        for name in self.ordered:
+            for index in self._neighbour_duplicates(batch, name):
+                reasons.setdefault(index, []).append(f"{name}: unique")
         if not reasons:
             return ContractResult(batch, None)
         bad_index = sorted(reasons)
@@ -159,6 +167,13 @@ class ContractChecker:
         self.con.execute(f"INSERT INTO {seen} SELECT v FROM uniq_batch WHERE v IS NOT NULL")
         self.con.unregister("uniq_batch")
         return [i for (i,) in rows]
+
+    def _neighbour_duplicates(self, batch: pa.RecordBatch, name: str) -> list[int]:
+        values = batch.column(batch.schema.get_field_index(name))
+        previous = pa.concat_arrays([pa.array([self.last.get(name)], values.type), values.slice(0, len(values) - 1)])
+        self.last[name] = values[len(values) - 1].as_py()
+        same = pc.fill_null(pc.equal(values, previous), False)  # NULL is never a duplicate
+        return pc.indices_nonzero(same).to_pylist()
 
     def close(self) -> None:
         if self.con is not None:

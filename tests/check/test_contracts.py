@@ -130,3 +130,21 @@ def test_declared_type_against_source_type(project, pg_dsn):
     spec.write_text(spec.read_text().replace('amount: {type: "decimal(12,2)"', "amount: {type: boolean"))
     with pytest.raises(ContractError, match="amount: declared boolean, the source has decimal128"):
         run_units(folder, AS_OF)
+
+
+def test_key_duplicates_are_found_across_batch_boundaries(tmp_path):
+    """A one-column key is checked against the previous row only (rows arrive in key order): a
+    duplicate that straddles two batches must still be caught."""
+    import sqlite3
+
+    (tmp_path / "data").mkdir()
+    with sqlite3.connect(tmp_path / "data" / "app.db") as con:
+        con.execute("CREATE TABLE t (id INTEGER, v TEXT)")  # no constraint: apps do write duplicates
+        con.executemany("INSERT INTO t VALUES (?, ?)", [(i, str(i)) for i in (1, 2, 3, 4, 4, 5, 6, 6, 7)])
+    spec = ("domain: d\nowner: o@example.com\nsource: app\ntables:\n  t:\n    relation: t\n    primary_key: [id]\n"
+            "    mode: full\n    on_invalid: quarantine\n    columns:\n      id: {unique: true}\n")
+    folder = write_project(tmp_path, "  app: {type: sqlite, path: data/app.db}", {"d": spec})
+    _, results = run_units(folder, AS_OF, tuning=Tuning(batch_rows=4))  # batches 1-4 | 4-6 | 7
+    manifest = json.loads((folder / "archive" / results[0].manifest).read_bytes())
+    assert manifest["contract"]["violations"] == {"id: unique": 2}
+    assert manifest["quarantined_rows"] == 2 and manifest["row_count"] == 7
