@@ -56,7 +56,7 @@ class PiiTransform:
     """Applies a table's hash/mask rules to each batch; a no-op when the table has none."""
 
     def __init__(self, table: Table, schema: pa.Schema, key: bytes | None, threads: int = 2):
-        rules = {c.name: c.pii for c in table.columns if c.pii in ("hash", "mask")}
+        rules = {c.name: c.pii for c in table.columns if c.pii in ("hash", "mask") and c.name in schema.names}
         self.schema = transformed_schema(schema, table)
         self.active = bool(rules)
         if not self.active:
@@ -64,15 +64,14 @@ class PiiTransform:
         if key is None and "hash" in rules.values():
             raise ValueError(f"{table.qualified_name}: pii hash needs pii.hash_key")
         exprs = []
-        for name in schema.names:
+        for name, rule in rules.items():
             col = quote_ident(name)
-            rule = rules.get(name)
             if rule == "hash":
                 exprs.append(f"CASE WHEN {col} IS NULL THEN NULL ELSE {hash_sql(col, key)} END AS {col}")  # type: ignore[arg-type]
-            elif rule == "mask":
-                exprs.append(f"{mask_sql(col)} AS {col}")
             else:
-                exprs.append(col)
+                exprs.append(f"{mask_sql(col)} AS {col}")
+        # only the rule columns go through DuckDB; the others stay as they are, no round trip
+        self.rule_columns = list(rules)
         self.sql = f"SELECT {', '.join(exprs)} FROM pii_batch"
         self.con = duckdb.connect()
         self.con.execute(f"SET threads = {int(threads)}")
@@ -81,10 +80,12 @@ class PiiTransform:
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if not self.active or batch.num_rows == 0:
             return batch
-        self.con.register("pii_batch", arrow_chunks(batch))  # HMACs on every thread
+        self.con.register("pii_batch", arrow_chunks(batch.select(self.rule_columns)))  # HMACs on every thread
         out = self.con.execute(self.sql).to_arrow_table()
         self.con.unregister("pii_batch")
-        return out.cast(self.schema).combine_chunks().to_batches()[0]
+        columns = {name: out.column(name).combine_chunks().cast(pa.string()) for name in self.rule_columns}
+        return pa.RecordBatch.from_arrays([columns.get(f.name, batch.column(i)) for i, f in enumerate(batch.schema)],
+                                          schema=self.schema)
 
     def close(self) -> None:
         if self.active:
