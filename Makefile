@@ -8,7 +8,7 @@ export ARCHIVAL_PII_KEY ?= demo-only-not-a-secret
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: install run test bench lint schemas clean
+.PHONY: install run test bench bench-prefect lint schemas clean
 
 install: $(STAMP)
 
@@ -31,8 +31,19 @@ run: $(STAMP) data/helpdesk.db
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
+# `make bench` compares archival with its peers on ROWS rows (default 5M, ~25 min); a quick look:
+# `make bench ROWS=100000 REPEAT=1 PEERS=--no-peers`. Sections land in bench/results/, joined into
+# bench/results/<date>-<host>.md.
+BENCH_REPORT = bench/results/$$(date +%F)-$$(uname -n)
 bench: $(STAMP)
-	$(BIN)/python bench/export_pg.py --rows $${ROWS:-1000000} --repeat $${REPEAT:-3}
+	$(BIN)/python bench/export_pg.py --rows $${ROWS:-5000000} --repeat $${REPEAT:-3} $${PEERS:-}
+	$(BIN)/python bench/export_mysql.py --rows $${ROWS:-5000000} --repeat $${REPEAT:-3}
+	$(BIN)/python bench/incremental_pg.py --rows $${ROWS:-5000000} --changes 10000
+	cat $(BENCH_REPORT)-export-pg.md $(BENCH_REPORT)-export-mysql.md $(BENCH_REPORT)-incremental-pg.md \
+		> $(BENCH_REPORT).md
+
+# The Prefect layer: Dask workers 1/2/4 and the per-unit overhead (bench/dask_scale.py, ~15 min).
+bench-prefect: $(STAMP)
 	$(BIN)/python bench/dask_scale.py --scale $${SCALE:-1} --repeat $${REPEAT:-3}
 
 lint: $(STAMP)
