@@ -201,3 +201,56 @@ tables:
     assert total == db.execute("SELECT count(*) FROM ticket_comments").fetchone()[0]
     assert date(2024, 11, 1) <= min(parse_label(p, "month", "UTC").start.date()
                                     for p in _archived_rows(folder, "comments"))
+
+
+MYSQL_FULL_SPEC = """domain: shop
+owner: o@example.com
+source: my
+tables:
+  items: {relation: items, primary_key: [id], mode: full}
+  tags: {relation: tags, primary_key: [code], mode: full}
+"""
+
+
+def test_mysql_whole_tables_read_natively_give_the_scan_bytes(mysql_db, tmp_path, monkeypatch):
+    """Integer-keyed whole tables are read through mysql_query with ORDER BY in MariaDB: the files
+    must be byte-identical to DuckDB's scan-and-sort, for every column type; a text key keeps scan."""
+    from archival.extract import query
+
+    name, dsn = mysql_db
+    with pymysql.connect(host="127.0.0.1", user="root", database=name, autocommit=True, charset="utf8mb4") as con, \
+            con.cursor() as cur:
+        cur.execute("""CREATE TABLE items (id BIGINT UNSIGNED PRIMARY KEY, ok TINYINT(1), small TINYINT,
+            amount DECIMAL(12,2), ratio DOUBLE, born DATE, at DATETIME(6), seen TIMESTAMP(3) NULL, took TIME(3),
+            yr YEAR, code CHAR(3), name VARCHAR(40) COLLATE utf8mb4_bin, body TEXT, payload JSON,
+            state ENUM('new','done'), flags SET('a','b'), bits BIT(8), raw BLOB, ref UUID,
+            old VARCHAR(10) CHARACTER SET latin1) CHARSET utf8mb4""")
+        cur.executemany("INSERT INTO items VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", [
+            (i, i % 2, -i % 100, Decimal(i) / 7, i / 3, date(2026, 1, 1) + timedelta(days=i % 300),
+             datetime(2026, 1, 1, 0, 0, 1, i % 999999), datetime(2026, 2, 1, 3, 4, 5), f"{i % 24}:30:15.250",
+             2000 + i % 50, "abc", f"Søren 🧾 {i}", "tëxt" * (i % 5), json.dumps({"n": i, "s": "ü"}),
+             ["new", "done"][i % 2], "a,b" if i % 3 else "", bytes([i % 256]), bytes([1, 2, i % 256]),
+             str(uuid.UUID(int=i)), "çà")
+            if i % 10 else (i, *[None] * 19) for i in range(1, 3001)])
+        cur.execute("CREATE TABLE tags (code VARCHAR(10) PRIMARY KEY, label TEXT)")
+        cur.executemany("INSERT INTO tags VALUES (%s, %s)", [("b", "B"), ("a", "A"), ("C", "c")])
+    monkeypatch.setenv("MY_DSN", dsn)
+
+    def archive(folder):
+        write_project(folder, "  my: {type: mysql, dsn: env:MY_DSN}", {"shop": MYSQL_FULL_SPEC})
+        _, results = run_units(folder, AS_OF)
+        assert {r.outcome for r in results} == {"written"}
+        strategies = {r.unit_id.split("/")[0]: json.loads((folder / "archive" / r.manifest).read_bytes())
+                      ["source_summary"]["read_strategy"] for r in results}
+        files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in (folder / "archive" / "shop").rglob("*")
+                 if p.is_file() and p.suffix == ".parquet"}
+
+        return strategies, files
+
+    native_strategies, native = archive(tmp_path / "native")
+    assert native_strategies == {"shop.items": "native", "shop.tags": "scan"}
+    original = query.choose_strategy
+    monkeypatch.setattr(query, "choose_strategy", lambda *args: "scan" if args[0] == "mysql" else original(*args))
+    scan_strategies, scanned = archive(tmp_path / "scan")
+    assert scan_strategies == {"shop.items": "scan", "shop.tags": "scan"}
+    assert native and scanned == native
