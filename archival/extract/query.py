@@ -8,14 +8,7 @@ Strategy per unit, chosen from the source:
   the whole table even for one month), no DuckDB sort holds the table in memory, and unconstrained
   `numeric` columns are read as text (the scanner would turn them into DOUBLE and lose digits).
   Measured on 5M rows (bench/): 25 s and 736 MiB peak, against 34 s and 1.7 GiB with a DuckDB sort.
-- `native` for MySQL/MariaDB whole-table units keyed by integers, through mysql_query(): InnoDB
-  returns rows in primary-key order for free, so DuckDB neither sorts nor holds the table (5M rows
-  read 2x faster). The snapshot first asks mysql_query() for the result types (LIMIT 0): columns it
-  would return as BLOB where the scan gives VARCHAR (JSON, UUID, binary collations) are read
-  through CONVERT(... USING utf8mb4); any other type difference falls back to `scan`. Integer keys
-  sort the same in both engines, so the files are byte-identical to a scan's. Text keys (collation
-  order) and windowed units keep `scan`.
-- `scan`: the attached catalog (SQLite, and MySQL otherwise): DuckDB pushes filters down and sorts.
+- `scan`: the attached catalog (SQLite, MySQL): DuckDB pushes simple filters down and sorts.
 Both run inside the unit's DuckDB transaction, so they see one snapshot."""
 
 from __future__ import annotations
@@ -67,43 +60,15 @@ def _where(unit: ExportUnit, table: Table, columns: dict[str, SourceColumn], nat
                                               table.timezone, native)
 
 
-INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
-
-
-def choose_strategy(source_type: SourceType, table: Table, unit: ExportUnit,
-                    columns: dict[str, SourceColumn]) -> Strategy:
-    if source_type == "postgres":
-        return "native"
-    if (source_type == "mysql" and unit.window is None and unit.period != NULL_PERIOD
-            and all(columns[k].duck_type in INTEGER_TYPES for k in table.primary_key if k in columns)):
-        return "native"
-    return "scan"
-
-
-def mysql_native(table: Table, columns: list[SourceColumn], alias: str = "src",
-                 as_text: frozenset[str] = frozenset(), probe: bool = False) -> ExtractQuery:
-    """`as_text`: columns mysql_query() returns as BLOB where the scan gives VARCHAR (JSON, UUID,
-    binary collations), read through CONVERT(... USING utf8mb4). `probe`: no rows, only the types."""
-    def my_ident(name: str) -> str:
-        return "`" + name + "`"  # names passed the identifier pattern: no backtick can occur
-
-    select = ", ".join(f"CONVERT({my_ident(c.name)} USING utf8mb4) AS {my_ident(c.name)}" if c.name in as_text
-                       else my_ident(c.name) for c in columns)
-    relation = ".".join(my_ident(p) for p in table.relation.split("."))
-    order = ", ".join(my_ident(k) for k in table.primary_key)
-    rows = f"SELECT {select} FROM {relation} " + ("LIMIT 0" if probe else f"ORDER BY {order}")
-    count = f"SELECT count(*) AS n FROM {relation}"
-    return ExtractQuery("native", f"SELECT * FROM mysql_query('{alias}', {sql_literal(rows)})",
-                        f"SELECT * FROM mysql_query('{alias}', {sql_literal(count)})", tuple(c.name for c in columns))
+def choose_strategy(source_type: SourceType) -> Strategy:
+    return "native" if source_type == "postgres" else "scan"
 
 
 def build_query(source_type: SourceType, table: Table, unit: ExportUnit, columns: list[SourceColumn],
-                alias: str = "src", force_scan: bool = False) -> ExtractQuery:
+                alias: str = "src") -> ExtractQuery:
     by_name = {c.name: c for c in columns}
     names = tuple(c.name for c in columns)
-    strategy = "scan" if force_scan else choose_strategy(source_type, table, unit, by_name)
-    if strategy == "native" and source_type == "mysql":
-        return mysql_native(table, columns, alias)
+    strategy = choose_strategy(source_type)
     if strategy == "native":
         def pg_ident(name: str) -> str:
             return '"' + name + '"'  # names passed the identifier pattern: no quote can occur

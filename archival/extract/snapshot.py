@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from archival.extract.query import ExtractQuery, SourceColumn, build_query, mysql_native
+from archival.extract.query import ExtractQuery, SourceColumn, build_query
 from archival.plan.units import ExportUnit
 from archival.source import duck
 from archival.source.probe import describe
@@ -63,19 +63,6 @@ def source_columns(con: duckdb.DuckDBPyConnection, source: Source, table: Table)
     return [SourceColumn(c.name, c.type, native.get(c.name)) for c in described]
 
 
-def _fit_mysql_native(con: duckdb.DuckDBPyConnection, source: Source, table: Table, unit: ExportUnit,
-                      columns: list[SourceColumn]) -> ExtractQuery:
-    """The native MySQL read, with the types the scan would give; the scan itself when they cannot match."""
-    described = con.execute("DESCRIBE " + mysql_native(table, columns, probe=True).rows_sql).fetchall()
-    native_types = [str(row[1]) for row in described]
-    as_text = frozenset(c.name for c, t in zip(columns, native_types, strict=True)
-                        if c.duck_type == "VARCHAR" and t == "BLOB")
-    others = [c.name for c, t in zip(columns, native_types, strict=True) if c.name not in as_text and t != c.duck_type]
-    if others:
-        return build_query(source.type, table, unit, columns, force_scan=True)
-    return mysql_native(table, columns, as_text=as_text)
-
-
 def configure(con: duckdb.DuckDBPyConnection, temp_dir: Path, memory_limit: str, threads: int) -> None:
     # sorts by primary key spill to temp_dir instead of growing memory with the table
     con.execute(f"SET temp_directory = {duck.sql_literal(str(temp_dir))}")
@@ -110,8 +97,6 @@ def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *,
         if missing:
             raise ExtractError(f"{table.location}: relation '{table.relation}' lacks column(s) {', '.join(missing)}")
         query = build_query(source.type, table, unit, columns)
-        if source.type == "mysql" and query.strategy == "native":
-            query = _fit_mysql_native(con, source, table, unit, columns)
         count = int(con.execute(query.count_sql).fetchone()[0])
         reader = con.execute(query.rows_sql).to_arrow_reader(batch_rows)
         yield UnitSnapshot(columns, count, query, _batches(reader), reader.schema, con)
