@@ -60,7 +60,9 @@ def run_job(code: str, *args: str, env: dict | None = None) -> dict:
 
 
 def write_report(name: str, text: str) -> Path:
-    out = ROOT / "bench" / "results" / f"{time.strftime('%Y-%m-%d')}-{os.uname().nodename}-{name}.md"
+    folder = Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "results"))  # a quick look goes elsewhere
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{time.strftime('%Y-%m-%d')}-{os.uname().nodename}-{name}.md"
     out.write_text(text)
     print(text)
     return out
