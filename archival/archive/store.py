@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -86,7 +87,7 @@ class LocalStore:
                                       "overwritten") from None
             return False
         except OSError:  # another file system: copy to a temp name beside the target, then link
-            tmp = target.parent / f".tmp-{target.name}-{os.getpid()}"
+            tmp = target.parent / _temp_name(target)
             shutil.copyfile(local, tmp)
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
@@ -104,7 +105,7 @@ class LocalStore:
         """Create `path` with `data`. True if written, False if identical bytes were already there."""
         target = self._full(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".tmp-{target.name}-{os.getpid()}"
+        tmp = target.parent / _temp_name(target)
         with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -129,6 +130,11 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _temp_name(target: Path) -> Path:
+    """Beside the target, unique per writer: threads of one process may write the same name at once."""
+    return target.parent / f".tmp-{target.name}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def _fsync_dir(folder: Path) -> None:

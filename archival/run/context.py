@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,20 +57,25 @@ class RunContext:
     ignore_quiet_hours: bool = False  # an operator's manual run, on purpose
     global_limits: bool = False  # hold Prefect global concurrency slots per source (a server is configured)
     _lineage: LineageEmitter | None = field(default=None, repr=False)
+    _lineage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def lineage(self) -> LineageEmitter:
-        if self._lineage is None:
-            self._lineage = LineageEmitter(self.store, self.run_id, self.store.uri())
-        return self._lineage
+        """One emitter per process, made on first use (units on threads ask for it at the same time)."""
+        with self._lineage_lock:
+            if self._lineage is None:
+                self._lineage = LineageEmitter(self.store, self.run_id, self.store.uri())
+            return self._lineage
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.update(store=None, pii_key=None, _lineage=None)
+        del state["_lineage_lock"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self._lineage_lock = threading.Lock()
         self.store = open_store(self.project, self.target)
         self.load_pii_key()
 

@@ -39,3 +39,29 @@ def test_work_and_temp_files_are_not_listed(tmp_path):
     (tmp_path / "d" / ".tmp-a.json-1").write_bytes(b"x")
     (tmp_path / "d" / "a.json").write_bytes(b"x")
     assert LocalStore(tmp_path).list("") == ["d/a.json"]
+
+
+def test_threads_creating_one_name_at_once_never_trip_over_each_other(tmp_path):
+    """Units on threads may write the same lineage name at the same moment: exactly one creates it,
+    the others see identical bytes, and none fails on another's temp file."""
+    import threading
+
+    store = LocalStore(tmp_path)
+
+    def put(name: str, start: threading.Barrier, results: list, errors: list) -> None:
+        start.wait()
+        try:
+            results.append(store.put_new(name, b'{"same": true}'))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    for i in range(40):
+        start, results, errors = threading.Barrier(4), [], []
+        threads = [threading.Thread(target=put, args=(f"_lineage/{i:04d}.json", start, results, errors))
+                   for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors and sorted(results) == [False, False, False, True]
+    assert not list(tmp_path.rglob(".tmp-*"))
