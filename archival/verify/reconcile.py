@@ -86,6 +86,9 @@ def reconcile_period(project: Project, store: ArchiveStore, table: Table, label:
     """`tombstones`: for incremental tables, those of every period (a key's delete is recorded in the
     period where it was seen gone, its versions stay where their cursors put them)."""
     con = duckdb.connect()
+    # a row hash per key on both sides: bounded memory, the rest spills to the work folder
+    con.execute(f"SET temp_directory = {sql_literal(str(work / 'reconcile-spill'))}")
+    con.execute("SET memory_limit = '512MB'")
     keys = _keys_sql(table)
     try:
         unit = _unit(project, table, label)
@@ -95,7 +98,7 @@ def reconcile_period(project: Project, store: ArchiveStore, table: Table, label:
                            temp_dir=work) as snap:
             pii = PiiTransform(table, snap.arrow_schema, pii_key)
             columns = ", ".join(quote_ident(n) for n in pii.schema.names)
-            hashed = f"SELECT {keys}, md5(to_json(b)::VARCHAR) AS h FROM (SELECT {columns} FROM {{}}) b"
+            hashed = f"SELECT {keys}, md5_number(to_json(b)::VARCHAR) AS h FROM (SELECT {columns} FROM {{}}) b"
             con.register("src_batch", pii.schema.empty_table())
             con.execute("CREATE TABLE src AS " + hashed.format("src_batch"))
             for batch in snap.batches:
@@ -130,7 +133,7 @@ def reconcile_period(project: Project, store: ArchiveStore, table: Table, label:
                     p_cursor = cursor_expr(table.cursor, lambda n: f"p.{quote_ident(n)}")
                     rows = (f"SELECT {', '.join('p.' + quote_ident(n) for n in present)} FROM {read} p "
                             f"SEMI JOIN latest l ON {on} AND {p_cursor} = l.__c")
-                con.execute(f"CREATE TABLE arc AS SELECT {keys}, md5(to_json(b)::VARCHAR) AS h FROM ({rows}) b")
+                con.execute(f"CREATE TABLE arc AS SELECT {keys}, md5_number(to_json(b)::VARCHAR) AS h FROM ({rows}) b")
             else:
                 con.execute(f"CREATE TABLE arc AS SELECT {keys}, h FROM src WHERE false")
             if dead:
