@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -17,8 +18,22 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-PROJECT_FILE = ("project: bench\nsources:\n  pg: {type: postgres, dsn: env:BENCH_DSN}\narchive:\n  default: local\n"
-                "  targets:\n    local: {type: local, path: ./archive}\npii: {hash_key: env:ARCHIVAL_PII_KEY}\n")
+PROJECT_FILE = ("project: bench\nsources:\n  {source}\narchive:\n  default: local\n"
+                "  targets:\n    local: {{type: local, path: ./archive}}\npii: {{hash_key: env:ARCHIVAL_PII_KEY}}\n")
+PG_SOURCE = "pg: {type: postgres, dsn: env:BENCH_DSN}"
+
+# Raw DuckDB: the source's scanner (loaded as archival loads it) copying one relation to Parquet zstd.
+DUCKDB_COPY_JOB = """
+import sys, json, time, os, resource
+from archival.source.duck import connect
+kind, dsn, relation, out = sys.argv[1:5]
+con = connect((kind,))
+con.execute(f"ATTACH '{dsn}' AS src (TYPE {kind}, READ_ONLY)")
+t = time.perf_counter()
+con.execute(f"COPY (SELECT * FROM src.{relation}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
+print(json.dumps({"seconds": time.perf_counter() - t, "rows": None, "bytes": os.path.getsize(out),
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
 
 
 @contextmanager
@@ -40,10 +55,10 @@ def temp_database(table_sql: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def write_project(folder: Path, spec: str) -> Path:
+def write_project(folder: Path, spec: str, source: str = PG_SOURCE) -> Path:
     (folder / "specs").mkdir(parents=True, exist_ok=True)
     (folder / "specs" / "bench.yaml").write_text(spec)
-    (folder / "archival.yaml").write_text(PROJECT_FILE)
+    (folder / "archival.yaml").write_text(PROJECT_FILE.format(source=source))
     return folder
 
 
@@ -121,3 +136,22 @@ def prefect_server(backend: str, home: Path) -> Iterator[tuple[str, float]]:
         if database:
             with psycopg.connect(ADMIN, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def results_table(rows: int, runs: dict[str, list[dict]]) -> tuple[list[str], dict[str, float]]:
+    """Markdown rows per tool (medians of whole-process wall time) and the medians by tool."""
+    lines = ["| tool | median s (process wall) | spread s | rows/s | Parquet MB/s | peak RSS MiB | rows written |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    medians = {}
+    for tool, results in runs.items():
+        if not results:
+            continue
+        secs = [r.get("wall", r["seconds"]) for r in results]  # whole process, as the peers are measured
+        medians[tool] = med = statistics.median(secs)
+        mb = statistics.median(r["bytes"] for r in results) / 1e6
+        written = {r["rows"] for r in results}
+        shown = "-" if written == {None} else ", ".join(f"{w:,}" + ("" if w == rows else " (MISSING ROWS)")
+                                                          for w in sorted(written))
+        lines.append(f"| {tool} | {med:.2f} | {max(secs) - min(secs):.2f} | {rows / med:,.0f} | "
+                     f"{mb / med if mb else 0:.1f} | {max(r['peak_rss_mib'] for r in results):,.0f} | {shown} |")
+    return lines, medians

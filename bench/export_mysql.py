@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pymysql
-from common import ROOT, run_job, write_project, write_report
+from common import DUCKDB_COPY_JOB, ROOT, results_table, run_job, write_project, write_report
 from export_pg import ARCHIVAL_JOB
 
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -54,18 +53,7 @@ tables:
       amount: {min: 0, max: 100000}
       title: {pii: hash, max_length: 200}
 """
-PROJECT_FILE = ("project: bench\nsources:\n  my: {type: mysql, dsn: env:BENCH_DSN}\narchive:\n  default: local\n"
-                "  targets:\n    local: {type: local, path: ./archive}\npii: {hash_key: env:ARCHIVAL_PII_KEY}\n")
-DUCKDB_JOB = """
-import sys, json, time, os, resource
-from archival.source.duck import connect
-con = connect(("mysql",))
-con.execute(f"ATTACH '{sys.argv[1]}' AS my (TYPE mysql, READ_ONLY)")
-t = time.perf_counter()
-con.execute(f"COPY (SELECT * FROM my.tickets) TO '{sys.argv[2]}' (FORMAT parquet, COMPRESSION zstd)")
-print(json.dumps({"seconds": time.perf_counter() - t, "rows": None, "bytes": os.path.getsize(sys.argv[2]),
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
+MY_SOURCE = "my: {type: mysql, dsn: env:BENCH_DSN}"
 
 
 @contextmanager
@@ -99,22 +87,16 @@ def main() -> int:
     with temp_mysql(args.rows) as dsn:
         for i in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
-                folder = write_project(Path(tmp), SPEC)
-                (folder / "archival.yaml").write_text(PROJECT_FILE)
+                folder = write_project(Path(tmp), SPEC, MY_SOURCE)
                 runs["archival"].append(run_job(ARCHIVAL_JOB, str(folder), str(ROOT),
                                                 env={"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench"}))
-                runs["duckdb COPY (mysql scanner)"].append(run_job(DUCKDB_JOB, dsn, str(folder / "raw.parquet")))
+                runs["duckdb COPY (mysql scanner)"].append(run_job(DUCKDB_COPY_JOB, "mysql", dsn, "tickets",
+                                                                            str(folder / "raw.parquet")))
                 runs["duckdb COPY (mysql scanner, compress=0)"].append(
-                    run_job(DUCKDB_JOB, dsn + " compress=0", str(folder / "raw0.parquet")))
+                    run_job(DUCKDB_COPY_JOB, "mysql", dsn + " compress=0", "tickets", str(folder / "raw0.parquet")))
             print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]['seconds']:.2f}s" for k, v in runs.items()))
-    lines = [f"# MariaDB export bench: {args.rows:,} rows, {args.repeat} repeats, {os.cpu_count()} cores", "",
-             "| tool | median s (process wall) | spread s | rows/s | peak RSS MiB |", "|---|---:|---:|---:|---:|"]
-    medians = {}
-    for tool, results in runs.items():
-        secs = [r["wall"] for r in results]
-        medians[tool] = med = statistics.median(secs)
-        lines.append(f"| {tool} | {med:.2f} | {max(secs) - min(secs):.2f} | {args.rows / med:,.0f} | "
-                     f"{max(r['peak_rss_mib'] for r in results):,.0f} |")
+    table, medians = results_table(args.rows, runs)
+    lines = [f"# MariaDB export bench: {args.rows:,} rows, {args.repeat} repeats, {os.cpu_count()} cores", "", *table]
     rate = args.rows / medians["archival"] / (args.rows / medians["duckdb COPY (mysql scanner)"])
     lines += ["", f"archival rows/s / DuckDB mysql scanner rows/s: {rate:.2f} (target >= 2)",
               "archival reads with compress=0 unless the DSN sets compress (the scanner's default is 1)"]

@@ -20,7 +20,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, prefect_server, run_job, temp_database, write_project, write_report
+from common import (
+    DUCKDB_COPY_JOB,
+    ROOT,
+    prefect_server,
+    results_table,
+    run_job,
+    temp_database,
+    write_project,
+    write_report,
+)
 from peers import dlt_export, peers_python, psql_floor, sling_export
 
 TABLE_SQL = """
@@ -84,17 +93,6 @@ print(json.dumps({"seconds": time.perf_counter() - t, "rows": sum(r.source_rows 
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
-DUCKDB_JOB = """
-import sys, json, time, os
-from archival.source.duck import connect
-con = connect(("postgres",))
-con.execute(f"ATTACH '{sys.argv[1]}' AS pg (TYPE postgres, READ_ONLY)")
-t = time.perf_counter()
-con.execute(f"COPY (SELECT * FROM pg.public.tickets) TO '{sys.argv[2]}' (FORMAT parquet, COMPRESSION zstd)")
-import resource
-print(json.dumps({"seconds": time.perf_counter() - t, "rows": None, "bytes": os.path.getsize(sys.argv[2]),
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
 
 
 VERIFY_JOB = """
@@ -117,24 +115,6 @@ def _cli_run(folder: Path, env: dict) -> float:
     subprocess.run([str(Path(sys.executable).parent / "archival"), "run", "--project-dir", str(folder),
                     "--no-progress"], check=True, capture_output=True, env={**os.environ, **env})
     return time.perf_counter() - started
-
-
-def _table(rows: int, runs: dict[str, list[dict]]) -> tuple[list[str], dict[str, float]]:
-    lines = ["| tool | median s (process wall) | spread s | rows/s | Parquet MB/s | peak RSS MiB | rows written |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    medians = {}
-    for tool, results in runs.items():
-        if not results:
-            continue
-        secs = [r.get("wall", r["seconds"]) for r in results]  # whole process, as the peers are measured
-        medians[tool] = med = statistics.median(secs)
-        mb = statistics.median(r["bytes"] for r in results) / 1e6
-        written = {r["rows"] for r in results}
-        shown = "-" if written == {None} else ", ".join(f"{w:,}" + ("" if w == rows else " (MISSING ROWS)")
-                                                          for w in sorted(written))
-        lines.append(f"| {tool} | {med:.2f} | {max(secs) - min(secs):.2f} | {rows / med:,.0f} | "
-                     f"{mb / med if mb else 0:.1f} | {max(r['peak_rss_mib'] for r in results):,.0f} | {shown} |")
-    return lines, medians
 
 
 def main() -> int:
@@ -161,7 +141,8 @@ def main() -> int:
                 runs["verify --deep (archival)"].append(run_job(VERIFY_JOB, str(folder)))
                 runs["reconcile (archival)"].append(run_job(RECONCILE_JOB, str(folder), env=env))
                 runs["archival, no contract/hash"].append(run_job(ARCHIVAL_JOB, str(plain), str(ROOT), env=env))
-                runs["duckdb COPY"].append(run_job(DUCKDB_JOB, dsn, str(folder / "raw.parquet")))
+                runs["duckdb COPY"].append(run_job(DUCKDB_COPY_JOB, "postgres", dsn, "public.tickets",
+                                                   str(folder / "raw.parquet")))
                 runs["psql copy to /dev/null (floor)"].append(psql_floor(dsn, "public.tickets"))
                 if python:
                     peers = {"dlt, connectorx": lambda out: dlt_export(python, url, "connectorx", out),
@@ -185,7 +166,7 @@ def main() -> int:
                 served = statistics.median(_cli_run(folder, {**env, "PREFECT_API_URL": api_url,
                                                              "PREFECT_HOME": f"{tmp}/client"})
                                            for _ in range(args.repeat))
-    lines, medians = _table(args.rows, runs)
+    lines, medians = results_table(args.rows, runs)
     report = [f"# export bench: {args.rows:,} rows, PostgreSQL, {args.repeat} repeats, {os.cpu_count()} cores", "",
               *lines, ""]
     report += [f"ratio archival / DuckDB COPY: {medians['archival'] / medians['duckdb COPY']:.2f} (target <= 1.25)",
