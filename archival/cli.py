@@ -15,6 +15,7 @@ from archival.plan.build import build_plan
 from archival.plan.compile import table_identity
 from archival.plan.explain import render_json, render_markdown, render_text
 from archival.record.rebaseline import rebaseline
+from archival.run.runners import RUNNER_KINDS
 from archival.run.summary import render_summary
 from archival.source.probe import probe_tables
 from archival.spec.docs import specs_markdown
@@ -66,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-file", help="write OpenMetrics text here (node-exporter textfile collector)")
     p.add_argument("--ignore-quiet-hours", action="store_true",
                    help="start units even inside the domains' quiet hours (a manual run, on purpose)")
-    p.add_argument("--runner", choices=["thread", "process", "dask"], default="thread",
+    p.add_argument("--runner", choices=RUNNER_KINDS, default="thread",
                    help="where units execute: threads here (default), local processes, or a Dask cluster")
     p.add_argument("--dask-address", metavar="tcp://HOST:PORT",
                    help="Dask scheduler for --runner dask (default: a temporary local cluster)")
@@ -165,7 +166,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from archival.run.flow import PlanRefused, run_project  # imports Prefect: only `run` pays for it
-    from archival.run.runners import RunnerError
+    from archival.run.runners import RunnerError, SchedulerUnreachable
 
     project, _ = _load(args)  # spec and selector errors end here, before any flow starts
     try:
@@ -175,7 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                               ignore_quiet_hours=args.ignore_quiet_hours, progress=not args.no_progress)
     except RunnerError as exc:
         print(f"archival run: {exc}", file=sys.stderr)
-        return USAGE
+        return FAILED if isinstance(exc, SchedulerUnreachable) else USAGE
     except PlanRefused as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

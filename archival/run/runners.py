@@ -11,9 +11,12 @@ flow process; only `export_unit_task` moves, so every runner archives exactly th
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+import socket
+from typing import TYPE_CHECKING, Literal, get_args
+from urllib.parse import urlsplit
 
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+if TYPE_CHECKING:  # the CLI reads the vocabulary without paying for Prefect's import
+    from prefect.task_runners import TaskRunner
 
 RunnerKind = Literal["thread", "process", "dask"]
 RUNNER_KINDS: tuple[str, ...] = get_args(RunnerKind)
@@ -21,7 +24,33 @@ DEFAULT_WORKERS = 8  # in-flight units are bounded by the per-source limits anyw
 
 
 class RunnerError(Exception):
-    pass
+    """A runner choice that cannot work (bad usage): nothing has run."""
+
+
+class SchedulerUnreachable(RunnerError):
+    """The Dask scheduler does not answer: checked before the flow starts, so nothing was written."""
+
+
+DASK_SCHEMES = ("tcp", "tls")
+REACH_TIMEOUT_SECONDS = 5
+
+
+def check_dask_address(address: str) -> None:
+    """`tcp://HOST:PORT` (or tls://) that accepts a connection now; distributed would otherwise wait
+    30 s inside the flow and end in a traceback."""
+    url = urlsplit(address)
+    try:
+        port = url.port
+    except ValueError:
+        port = None
+    if url.scheme not in DASK_SCHEMES or not url.hostname or port is None:
+        raise RunnerError(f"--dask-address '{address}' is not a scheduler address; expected tcp://HOST:PORT")
+    try:
+        socket.create_connection((url.hostname, port), timeout=REACH_TIMEOUT_SECONDS).close()
+    except OSError as exc:
+        raise SchedulerUnreachable(f"no Dask scheduler answers at {address} ({exc.strerror or exc}); "
+                                   "start one (`dask scheduler`) or leave out --dask-address for a local cluster") \
+            from None
 
 
 def task_runner(kind: RunnerKind = "thread", dask_address: str | None = None,
@@ -32,6 +61,8 @@ def task_runner(kind: RunnerKind = "thread", dask_address: str | None = None,
         raise RunnerError("--dask-address needs --runner dask")
     if workers is not None and workers < 1:
         raise RunnerError(f"--workers must be at least 1, got {workers}")
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
     if kind == "thread":
         return ThreadPoolTaskRunner(max_workers=workers or DEFAULT_WORKERS)
     if kind == "process":
@@ -41,5 +72,6 @@ def task_runner(kind: RunnerKind = "thread", dask_address: str | None = None,
     if dask_address:
         if workers is not None:
             raise RunnerError("--workers sizes a temporary local cluster; a cluster at --dask-address has its own size")
+        check_dask_address(dask_address)
         return DaskTaskRunner(address=dask_address)
     return DaskTaskRunner(cluster_kwargs={"n_workers": workers or 2, "threads_per_worker": 1, "processes": True})

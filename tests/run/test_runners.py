@@ -105,6 +105,9 @@ def test_run_context_pickles_without_secrets(tmp_path, small_demo_db, monkeypatc
     ("thread", "tcp://127.0.0.1:8786", None, "--dask-address needs --runner dask"),
     ("process", None, 0, "--workers must be at least 1"),
     ("dask", "tcp://127.0.0.1:8786", 3, "a cluster at --dask-address has its own size"),
+    ("dask", "127.0.0.1:8786", None, "'127.0.0.1:8786' is not a scheduler address; expected tcp://HOST:PORT"),
+    ("dask", "tcp://scheduler", None, "'tcp://scheduler' is not a scheduler address"),
+    ("dask", "http://127.0.0.1:8787", None, "'http://127.0.0.1:8787' is not a scheduler address"),
 ])
 def test_runner_choices_are_checked(kind, address, workers, message):
     with pytest.raises(RunnerError, match=message):
@@ -117,3 +120,12 @@ def test_cli_refuses_dask_address_without_dask_runner(tmp_path, small_demo_db, c
     assert code == 2 and "--dask-address needs --runner dask" in capsys.readouterr().err
     assert not (folder / "archive").exists()  # nothing ran
 
+
+
+def test_cli_reports_an_unreachable_scheduler_before_anything_runs(tmp_path, small_demo_db, capsys):
+    """distributed would wait 30 s inside the flow and end in a traceback; the address is checked first."""
+    folder = _project(tmp_path, small_demo_db)
+    code = cli.main(["run", "--project-dir", str(folder), "--runner", "dask", "--dask-address", "tcp://127.0.0.1:1"])
+    err = capsys.readouterr().err
+    assert code == 1 and "no Dask scheduler answers at tcp://127.0.0.1:1" in err and "Traceback" not in err
+    assert not (folder / "archive").exists()  # no flow, no run record
