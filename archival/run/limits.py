@@ -41,11 +41,15 @@ def server_configured() -> bool:
 def sync_global_limits(project: Project, source_names: set[str]) -> dict[str, int]:
     """Create or update the global limit of each source to the spec's value; returns name -> limit."""
     from prefect import get_client
+    from prefect.exceptions import ObjectAlreadyExists
 
     wanted = {global_limit_name(name): source_limit(project, name) for name in sorted(source_names)}
     with get_client(sync_client=True) as client:
         for name, limit in wanted.items():
-            client.upsert_global_concurrency_limit_by_name(name, limit)
+            try:
+                client.upsert_global_concurrency_limit_by_name(name, limit)
+            except ObjectAlreadyExists:  # the upsert is read-then-create: a run starting beside us made it
+                client.upsert_global_concurrency_limit_by_name(name, limit)
     return wanted
 
 

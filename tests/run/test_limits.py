@@ -118,3 +118,32 @@ def test_admission_keeps_plan_order_per_source(tmp_path):
     admission.finished(units[0])
     assert [u.table for u in admission.admit()] == ["t2"]  # the oldest waiting unit of that source
     assert [u.table for u in admission.withdraw_all()] == ["t4"] and admission.waiting == []
+
+
+def test_limit_created_by_a_run_starting_at_the_same_moment(tmp_path, small_demo_db, prefect_server, monkeypatch):
+    """Prefect's upsert reads, then creates: when another run creates the limit in between, the
+    create answers 409, and this run must still set the spec's value instead of failing."""
+    from prefect import get_client
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.exceptions import ObjectNotFound
+
+    from archival.run.limits import sync_global_limits
+
+    folder = _project(tmp_path, small_demo_db, 3)
+    name = global_limit_name("limited")
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(name, 7)  # the other run got there first
+    real_read, misses = SyncPrefectClient.read_global_concurrency_limit_by_name, []
+
+    def read_before_the_other_run_created_it(self, limit_name):
+        if not misses:
+            misses.append(limit_name)
+            raise ObjectNotFound(http_exc=None)
+        return real_read(self, limit_name)
+
+    monkeypatch.setattr(SyncPrefectClient, "read_global_concurrency_limit_by_name",
+                        read_before_the_other_run_created_it)
+    assert sync_global_limits(load_project(folder), {"limited"}) == {name: 3}
+    assert misses == [name]
+    with get_client(sync_client=True) as client:
+        assert real_read(client, name).limit == 3
