@@ -23,10 +23,16 @@ ALGORITHM = "sum-md5-json-v1"
 _MOD = 1 << 64
 
 
+# md5_number_upper(j) is the low 64 bits of md5_number(j) and md5_number_lower(j) the high ones
+# (DuckDB reads the digest little-endian); splitting one md5_number gives both halves of the same
+# algorithm for one MD5 instead of two (5M rows: 4.2 s -> 3.0 s on 2 threads).
+_LOW64 = "18446744073709551615::UHUGEINT"
+
+
 def fingerprint_sql(relation: str, alias: str = "r") -> str:
     """SELECT upper_sum, lower_sum, row_count over `relation` (a table name or a subquery in parens)."""
-    return (f"SELECT coalesce(sum(md5_number_upper(j)), 0)::HUGEINT, coalesce(sum(md5_number_lower(j)), 0)::HUGEINT,"
-            f" count(*) FROM (SELECT to_json({alias})::VARCHAR AS j FROM {relation} {alias})")
+    return (f"SELECT coalesce(sum((h & {_LOW64})::UBIGINT), 0)::HUGEINT, coalesce(sum((h >> 64)::UBIGINT), 0)::HUGEINT,"
+            f" count(*) FROM (SELECT md5_number(to_json({alias})::VARCHAR) AS h FROM {relation} {alias})")
 
 
 def format_value(upper: int, lower: int) -> str:
