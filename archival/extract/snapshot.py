@@ -63,9 +63,8 @@ def source_columns(con: duckdb.DuckDBPyConnection, source: Source, table: Table)
     return [SourceColumn(c.name, c.type, native.get(c.name)) for c in described]
 
 
-def configure(con: duckdb.DuckDBPyConnection, temp_dir: Path, memory_limit: str, threads: int) -> None:
-    # sorts by primary key spill to temp_dir instead of growing memory with the table
-    con.execute(f"SET temp_directory = {duck.sql_literal(str(temp_dir))}")
+def configure(con: duckdb.DuckDBPyConnection, memory_limit: str, threads: int) -> None:
+    # sorts by primary key spill (to the instance's folder under spill_root) instead of growing memory
     con.execute(f"SET memory_limit = {duck.sql_literal(memory_limit)}")
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = true")
@@ -73,14 +72,22 @@ def configure(con: duckdb.DuckDBPyConnection, temp_dir: Path, memory_limit: str,
 
 @contextmanager
 def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *, batch_rows: int,
-                  temp_dir: Path, memory_limit: str = "1GB", threads: int = 2,
+                  spill_root: Path, memory_limit: str = "1GB", threads: int = 2,
                   shared_snapshot: str | None = None) -> Iterator[UnitSnapshot]:
+    with contextlib.ExitStack() as stack:
+        try:
+            con = stack.enter_context(duck.POOL.connection((source.type,), spill_root))
+        except duck.SourceError as exc:
+            raise ExtractError(str(exc)) from None
+        yield from _snapshot(con, source, root, table, unit, batch_rows=batch_rows, memory_limit=memory_limit,
+                             threads=threads, shared_snapshot=shared_snapshot)
+
+
+def _snapshot(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table: Table, unit: ExportUnit, *,
+              batch_rows: int, memory_limit: str, threads: int,
+              shared_snapshot: str | None) -> Iterator[UnitSnapshot]:
     try:
-        con = duck.connect((source.type,))
-    except duck.SourceError as exc:
-        raise ExtractError(str(exc)) from None
-    try:
-        configure(con, temp_dir, memory_limit, threads)
+        configure(con, memory_limit, threads)
         duck.attach(con, source, root)
         con.execute("BEGIN TRANSACTION")  # one source snapshot for counts, rows and bounds
         if shared_snapshot is not None:
@@ -107,7 +114,6 @@ def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *,
     finally:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")  # read-only: nothing to commit
-        con.close()
 
 
 def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:

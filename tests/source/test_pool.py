@@ -1,0 +1,115 @@
+"""Pooled DuckDB instances: reused only after a clean exit, handed back as good as new (no source
+attached, no transaction, default settings), one holder at a time, never across a fork."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from archival.source.duck import InstancePool, attach
+from archival.spec.model import Source
+
+
+def _sqlite(tmp_path: Path) -> Source:
+    db = tmp_path / "s.db"
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        con.execute("INSERT INTO t VALUES (1), (2)")
+    return Source(name="s", type="sqlite", path=str(db))
+
+
+def _loaded(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.execute("SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'sqlite_scanner'").fetchone()[0]
+
+
+def test_instance_comes_back_reset_with_its_extension_loaded(tmp_path):
+    pool, source = InstancePool(), _sqlite(tmp_path)
+    with pool.connection(("sqlite",), tmp_path) as first:
+        attach(first, source, tmp_path)
+        first.execute("SET threads = 1")
+        first.execute("BEGIN TRANSACTION")
+        assert first.execute("SELECT count(*) FROM src.t").fetchone() == (2,)
+    with pool.connection(("sqlite",), tmp_path) as second:
+        assert second is first and _loaded(second)
+        assert second.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = 'src'").fetchone() == (0,)
+        default = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()
+        assert second.execute("SELECT current_setting('threads')").fetchone() == default
+        second.execute("BEGIN TRANSACTION")  # no transaction was left open
+        attach(second, source, tmp_path)  # the alias is free again
+        second.execute("ROLLBACK")
+    pool.clear()
+
+
+def test_instance_of_a_failed_holder_is_closed_not_reused(tmp_path):
+    pool = InstancePool()
+    with pytest.raises(RuntimeError), pool.connection(("sqlite",), tmp_path) as broken:
+        raise RuntimeError("unit failed")
+    with pytest.raises(duckdb.ConnectionException):
+        broken.execute("SELECT 1")
+    with pool.connection(("sqlite",), tmp_path) as fresh:
+        assert fresh is not broken
+
+
+def test_keys_and_holders_never_share(tmp_path):
+    pool = InstancePool(keep=2)
+    with pool.connection(("sqlite",), tmp_path / "a") as a, pool.connection(("sqlite",), tmp_path / "a") as b:
+        assert a is not b  # two holders at once: two instances
+    with pool.connection(("sqlite",), tmp_path / "other") as c:
+        assert c is not a and c is not b  # another spill root is another instance (DuckDB cannot switch it)
+    with pool.connection(("sqlite",), tmp_path / "a") as d:
+        assert d is a  # keep=2: b, given back first, was the oldest of three idle instances and was closed
+    with pytest.raises(duckdb.ConnectionException):
+        b.execute("SELECT 1")
+    held = []
+
+    def hold():
+        with pool.connection(("sqlite",), tmp_path / "a") as con:
+            held.append(con)
+            barrier.wait()
+
+    barrier = threading.Barrier(2)
+    threads = [threading.Thread(target=hold) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert held[0] is not held[1]
+    pool.clear()
+
+
+def test_a_forked_child_never_uses_the_parents_instances(tmp_path, monkeypatch):
+    pool = InstancePool()
+    with pool.connection(("sqlite",), tmp_path) as parent:
+        pass
+    monkeypatch.setattr("archival.source.duck.os.getpid", lambda: -1)  # as os.fork() would make it
+    with pool.connection(("sqlite",), tmp_path) as child:
+        assert child is not parent
+
+
+def test_spill_folder_is_the_instances_own_under_the_root(tmp_path):
+    pool = InstancePool()
+    with pool.connection(("sqlite",), tmp_path) as a, pool.connection(("sqlite",), tmp_path) as b:
+        folders = [Path(c.execute("SELECT current_setting('temp_directory')").fetchone()[0]) for c in (a, b)]
+    assert folders[0] != folders[1] and all(f.parent == tmp_path for f in folders)
+    pool.clear()
+
+
+def test_an_instance_that_spilled_serves_the_next_holder(tmp_path):
+    """DuckDB refuses to switch a temp directory once used: holders set limits, never the folder."""
+    pool = InstancePool()
+    spilled = []
+    for _ in range(2):
+        with pool.connection(("sqlite",), tmp_path) as con:
+            con.execute("SET memory_limit = '64MB'")
+            con.execute("SET threads = 1")
+            rows = con.execute("SELECT count(*) FROM (SELECT md5(i::VARCHAR) || repeat('x', 40) AS v "
+                               "FROM range(1500000) t(i) ORDER BY v)").fetchone()
+            spilled.append(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+            assert rows == (1_500_000,)
+    assert spilled[0] == spilled[1] and Path(spilled[0]).is_dir()
+    pool.clear()
