@@ -15,6 +15,7 @@ def write_metrics(path: Path, project: str, run_id: str, results: list, seconds:
     registry = CollectorRegistry()
     by_table: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     outcomes: dict[str, int] = defaultdict(int)
+    stages: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for r in results:
         table = r.unit_id.split("/", 1)[0]
         by_table[table]["rows"] += r.rows
@@ -23,6 +24,8 @@ def write_metrics(path: Path, project: str, run_id: str, results: list, seconds:
         by_table[table]["retries"] += max(0, int(r.details.get("attempts", 1)) - 1)
         by_table[table]["failed"] += r.outcome == "failed"
         outcomes[r.outcome] += 1
+        for stage, secs in getattr(r, "stages", {}).items():
+            stages[table][stage] += secs
     labels = ["project", "table"]
     gauges = {key: Gauge(f"archival_table_{key}", help_text, labels, registry=registry) for key, help_text in (
         ("rows", "rows written by the last run"), ("bytes", "bytes written by the last run"),
@@ -31,6 +34,11 @@ def write_metrics(path: Path, project: str, run_id: str, results: list, seconds:
     for table, values in by_table.items():
         for key, gauge in gauges.items():
             gauge.labels(project, table).set(values[key])
+    stage_gauge = Gauge("archival_table_stage_seconds", "seconds the last run's units spent per stage "
+                        "(read, contract, pii, fingerprint, write, publish)", [*labels, "stage"], registry=registry)
+    for table, per_stage in stages.items():
+        for stage, secs in per_stage.items():
+            stage_gauge.labels(project, table, stage).set(secs)
     units = Gauge("archival_run_units", "units of the last run by outcome", ["project", "outcome"], registry=registry)
     for outcome, n in outcomes.items():
         units.labels(project, outcome).set(n)

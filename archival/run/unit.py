@@ -37,6 +37,7 @@ from archival.record.body import manifest_body, schema_diff
 from archival.record.lineage import LineageEmitter
 from archival.record.manifest import publish_manifest
 from archival.run.context import RunContext
+from archival.run.stages import StageClock
 from archival.spec.model import Table
 from archival.write.delta import VersionFilter, local_paths
 from archival.write.departures import departed_keys
@@ -59,6 +60,7 @@ class UnitResult:
     error: str | None = None
     error_class: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (run/stages.py)
 
     @property
     def rows_per_second(self) -> float:
@@ -116,6 +118,7 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
     work = ctx.work_root / unit.id.replace("/", "__")
     work.mkdir(parents=True, exist_ok=True)
     writers: list[PartWriter] = []
+    clock = StageClock()
     try:
         archived = archived_periods(ctx.store, unit.domain, unit.table)
         current = archived.get(unit.period)
@@ -150,7 +153,7 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
             keys = KeyChecksum() if unit.mode == "window" and unit.window is not None else None
             max_cursor, read = None, 0
             new_keys: list[pa.Table] = []
-            for batch in snap.batches:
+            for batch in clock.timed("read", snap.batches):
                 read += batch.num_rows
                 if keys is not None:
                     keys.add(batch, list(table.primary_key))
@@ -160,7 +163,8 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
                     batch = versions.new_versions(batch)
                 if unit.detect_deletes:
                     new_keys.append(pa.Table.from_batches([batch]).select(list(table.primary_key)))
-                verdict = checker.check(batch)
+                with clock.stage("contract"):
+                    verdict = checker.check(batch)
                 if verdict.bad is not None:
                     if table.on_invalid == "fail":
                         raise ContractError(f"{table.location}: {sample_message(table, verdict.bad)}; "
@@ -175,10 +179,14 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
                                 [*safe.columns, reasons.slice(0, safe.num_rows).combine_chunks()],
                                 schema=quarantine.schema))
                             reasons = reasons.slice(safe.num_rows)
-                batch = pii.apply(batch)
-                fingerprint.add(batch)
-                writer.write(batch)
-            parts = writer.close()
+                with clock.stage("pii"):
+                    batch = pii.apply(batch)
+                with clock.stage("fingerprint"):
+                    fingerprint.add(batch)
+                with clock.stage("write"):
+                    writer.write(batch)
+            with clock.stage("write"):
+                parts = writer.close()
             quarantined = quarantine.close()
             checker.close()
             departed = versions.departed_keys() if versions is not None and unit.mode == "window" else None
@@ -202,7 +210,8 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
 
         folder = layout.period_dir(unit.domain, unit.table, unit.period)
         old_files = old["files"] if delta else []
-        files = old_files + _publish_parts(ctx, parts, folder, len(old_files), table)
+        with clock.stage("publish"):
+            files = old_files + _publish_parts(ctx, parts, folder, len(old_files), table)
         tombstones = list(old.get("tombstones", [])) if delta else []
         if departed is not None and departed.num_rows:
             tomb = PartWriter(work / "tombstones", "parquet", departed.schema, target_file_bytes=1 << 40,
@@ -228,7 +237,8 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
                              key_checksum=keys.value if keys is not None else None, quarantine=set_aside,
                              contract={"on_invalid": table.on_invalid, "violations": violations}
                              if checker.active else None)
-        published = publish_manifest(ctx.store, body, current)
+        with clock.stage("publish"):
+            published = publish_manifest(ctx.store, body, current)
         if published.written:
             audit.append(ctx.store, {"action": "publish", "run_id": ctx.run_id, "unit": unit.id,
                                      "manifest": published.path, "manifest_sha256": published.sha256,
@@ -244,7 +254,7 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
             details["tombstoned"] = departed.num_rows
         return UnitResult(unit.id, "written" if published.written else "unchanged", fingerprint.rows, new_bytes,
                           len(parts), time.perf_counter() - started, published.path, published.version,
-                          details=details)
+                          details=details, stages=clock.rounded())
     except Exception as exc:
         for writer in writers:
             writer.abort()

@@ -95,4 +95,9 @@ def test_retry_failed_reruns_only_failed_units(project, prefect_server, capsys, 
     families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
     rows = {s.labels["table"]: s.value for s in families["archival_table_rows"].samples}
     assert rows == {"shop.gone": 1.0}
+    stages = {s.labels["stage"]: s.value for s in families["archival_table_stage_seconds"].samples
+              if s.labels["table"] == "shop.gone"}
+    assert set(stages) == {"read", "contract", "pii", "fingerprint", "write", "publish"}
+    assert stages["read"] > 0 and stages["publish"] > 0
+    assert sum(stages.values()) <= families["archival_table_seconds"].samples[0].value
     assert families["archival_run_success_ratio"].samples[0].value == 1.0
