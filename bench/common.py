@@ -138,6 +138,22 @@ def prefect_server(backend: str, home: Path) -> Iterator[tuple[str, float]]:
                 admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+def stage_table(runs: dict[str, list[dict]]) -> list[str]:
+    """Where archival's time goes: median seconds per export stage (summed over the run's units)."""
+    stages = ("read", "contract", "pii", "fingerprint", "write", "publish")
+    lines = ["| where the time goes (median s) | " + " | ".join(stages) + " | other |",
+             "|---|" + "---:|" * (len(stages) + 1)]
+    for tool, results in runs.items():
+        measured = [r for r in results if r.get("stages")]
+        if not measured:
+            continue
+        per = {s: statistics.median(r["stages"].get(s, 0.0) for r in measured) for s in stages}
+        other = statistics.median(r["seconds"] - sum(r["stages"].values()) for r in measured)
+        lines.append(f"| {tool} | " + " | ".join(f"{per[s]:.2f}" for s in stages) + f" | {other:.2f} |")
+    lines += ["", "read: waiting for the source's next batch; other: plan, snapshot, checks outside the loop"]
+    return lines
+
+
 def results_table(rows: int, runs: dict[str, list[dict]]) -> tuple[list[str], dict[str, float]]:
     """Markdown rows per tool (medians of whole-process wall time) and the medians by tool."""
     lines = ["| tool | median s (process wall) | spread s | rows/s | Parquet MB/s | peak RSS MiB | rows written |",

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pymysql
-from common import DUCKDB_COPY_JOB, ROOT, results_table, run_job, write_project, write_report
+from common import DUCKDB_COPY_JOB, ROOT, results_table, run_job, stage_table, write_project, write_report
 from export_pg import ARCHIVAL_JOB
 
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -96,9 +96,13 @@ def main() -> int:
                     run_job(DUCKDB_COPY_JOB, "mysql", dsn + " compress=0", "tickets", str(folder / "raw0.parquet")))
             print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]['seconds']:.2f}s" for k, v in runs.items()))
     table, medians = results_table(args.rows, runs)
-    lines = [f"# MariaDB export bench: {args.rows:,} rows, {args.repeat} repeats, {os.cpu_count()} cores", "", *table]
-    rate = args.rows / medians["archival"] / (args.rows / medians["duckdb COPY (mysql scanner)"])
-    lines += ["", f"archival rows/s / DuckDB mysql scanner rows/s: {rate:.2f} (target >= 2)",
+    lines = [f"# MariaDB export bench: {args.rows:,} rows, {args.repeat} repeats, {os.cpu_count()} cores", "", *table,
+             "", *stage_table({"archival": runs["archival"]})]
+    rate = args.rows / medians["archival"]
+    lines += ["", f"archival rows/s / DuckDB mysql scanner rows/s (its defaults, measured above): "
+              f"{rate / (args.rows / medians['duckdb COPY (mysql scanner)']):.2f} (target >= 2)",
+              f"archival rows/s / the issue's reference scanner rate (114k rows/s, 44 s for 5M rows): "
+              f"{rate / 114_000:.2f} (target >= 2)",
               "archival reads with compress=0 unless the DSN sets compress (the scanner's default is 1)"]
     write_report("export-mysql", "\n".join(lines) + "\n")
     return 0

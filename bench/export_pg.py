@@ -26,6 +26,7 @@ from common import (
     prefect_server,
     results_table,
     run_job,
+    stage_table,
     temp_database,
     write_project,
     write_report,
@@ -74,8 +75,12 @@ from tests.run.helpers import run_units
 t = time.perf_counter()
 _, results = run_units(Path(sys.argv[1]), datetime.now(UTC))
 import resource
+stages = {}
+for r in results:
+    for k, v in r.stages.items():
+        stages[k] = stages.get(k, 0) + v
 print(json.dumps({"seconds": time.perf_counter() - t, "rows": sum(r.rows for r in results),
-                  "bytes": sum(r.bytes for r in results),
+                  "bytes": sum(r.bytes for r in results), "stages": stages,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -168,7 +173,7 @@ def main() -> int:
                                            for _ in range(args.repeat))
     lines, medians = results_table(args.rows, runs)
     report = [f"# export bench: {args.rows:,} rows, PostgreSQL, {args.repeat} repeats, {os.cpu_count()} cores", "",
-              *lines, ""]
+              *lines, "", *stage_table({k: runs[k] for k in ("archival", "archival, no contract/hash")}), ""]
     report += [f"ratio archival / DuckDB COPY: {medians['archival'] / medians['duckdb COPY']:.2f} (target <= 1.25)",
                f"ratio archival / psql floor: {medians['archival'] / medians['psql copy to /dev/null (floor)']:.2f}",
                f"contract + hashing overhead: archival / archival without them: "
