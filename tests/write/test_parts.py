@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from archival.write.parts import PartWriter, dictionary_columns
 
@@ -48,3 +49,23 @@ def test_file_closes_after_the_group_that_passes_the_target(tmp_path):
     parts = _write(tmp_path, [_rows(0, 5000)], target_file_bytes=1)
     assert [p.rows for p in parts] == [1000] * 5
     assert sum(pq.ParquetFile(p.path).metadata.num_rows for p in parts) == 5000
+
+
+def test_an_encoding_error_surfaces_and_abort_leaves_nothing(tmp_path, monkeypatch):
+    real = pq.ParquetWriter.write_table
+    calls = []
+
+    def failing(self, table, *args, **kwargs):
+        calls.append(table.num_rows)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
+    writer = PartWriter(tmp_path, "parquet", _rows(0, 1).schema, target_file_bytes=1 << 30, row_group_rows=1000)
+    with pytest.raises(OSError, match="disk full"):
+        for start in range(0, 5000, 500):  # the second group fails on the encoder thread; a later call says so
+            writer.write(_rows(start, 500))
+        writer.close()
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
