@@ -64,7 +64,7 @@ def source_columns(con: duckdb.DuckDBPyConnection, source: Source, table: Table)
 
 
 def configure(con: duckdb.DuckDBPyConnection, memory_limit: str, threads: int) -> None:
-    # sorts by primary key spill (to the instance's folder under spill_root) instead of growing memory
+    # sorts by primary key spill (to the instance's folder, duck.spill_root()) instead of growing memory
     con.execute(f"SET memory_limit = {duck.sql_literal(memory_limit)}")
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = true")
@@ -72,11 +72,11 @@ def configure(con: duckdb.DuckDBPyConnection, memory_limit: str, threads: int) -
 
 @contextmanager
 def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *, batch_rows: int,
-                  spill_root: Path, memory_limit: str = "1GB", threads: int = 2,
+                  memory_limit: str = "1GB", threads: int = 2,
                   shared_snapshot: str | None = None) -> Iterator[UnitSnapshot]:
     with contextlib.ExitStack() as stack:
         try:
-            con = stack.enter_context(duck.POOL.connection((source.type,), spill_root))
+            con = stack.enter_context(duck.POOL.connection((source.type,)))
         except duck.SourceError as exc:
             raise ExtractError(str(exc)) from None
         yield from _snapshot(con, source, root, table, unit, batch_rows=batch_rows, memory_limit=memory_limit,

@@ -126,7 +126,7 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
         delta = (old is not None and unit.mode != "full" and unit.period != NULL_PERIOD
                  and current.spec_sha256 == unit.spec_sha256)
         with ExitStack() as stack, open_snapshot(source, ctx.project.root, table, unit,
-                                                 batch_rows=ctx.tuning.batch_rows, spill_root=ctx.work_root,
+                                                 batch_rows=ctx.tuning.batch_rows,
                                                  memory_limit=ctx.tuning.memory_limit, threads=ctx.tuning.threads,
                                                  shared_snapshot=ctx.shared_snapshots.get(source.name)) as snap:
             if unit.period == NULL_PERIOD and table.null_cursor == "fail":

@@ -3,11 +3,14 @@ autoload) and sources ATTACHed READ_ONLY."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import os
 import re
 import secrets
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,30 +58,44 @@ def connect(extensions: tuple[str, ...] = ("sqlite", "postgres", "mysql")) -> du
     return con
 
 
-class InstancePool:
-    """DuckDB instances with a source's scanner extension loaded, reused by the units of one process.
-    LOAD checks the extension's signature (a SHA-256 over a 35-42 MB file: 80-120 ms here), which a
-    run of many small units paid for every unit; a taken instance is one holder's alone, so ATTACH
-    aliases and settings never clash between units on parallel threads.
+def spill_root() -> Path:
+    """Where DuckDB spills sorts and joins beyond its memory limit; TMPDIR moves it (a big local disk,
+    not a RAM-backed /tmp)."""
+    return Path(tempfile.gettempdir()) / "archival-spill"
 
-    An instance spills to a folder of its own under the `spill_root` it was made for (DuckDB cannot
-    switch its temp directory once used, and two instances must not share one). It goes back to the
-    pool only after a clean exit and a successful reset (transaction rolled back, sources DETACHed,
-    settings reset); otherwise it is closed. Instances never cross a fork."""
+
+class InstancePool:
+    """DuckDB instances with a source's scanner extension loaded, reused within one process. LOAD
+    checks the extension's signature (a SHA-256 over a 35-42 MB file: 80-120 ms here), which a run of
+    many small units paid for every unit, its plan probe and its shared snapshot; a taken instance is
+    one holder's alone, so ATTACH aliases and settings never clash between units on parallel threads.
+
+    Each instance spills to a folder of its own under spill_root() (DuckDB cannot switch its temp
+    directory once used, and two instances must not share one), removed when the instance closes.
+    It goes back to the pool only after a clean exit and a successful reset (transaction rolled back,
+    sources DETACHed, settings reset); otherwise it is closed. Instances never cross a fork."""
 
     def __init__(self, keep: int = 4):
         self.keep = keep
-        self._idle: list[tuple[tuple, duckdb.DuckDBPyConnection]] = []
+        self._idle: list[tuple[tuple[str, ...], duckdb.DuckDBPyConnection]] = []
+        self._folders: dict[int, Path] = {}
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
     @contextlib.contextmanager
-    def connection(self, extensions: tuple[str, ...], spill_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-        key = (tuple(sorted(extensions)), str(spill_root))
+    def connection(self, extensions: tuple[str, ...]) -> Iterator[duckdb.DuckDBPyConnection]:
+        key = tuple(sorted(extensions))
         con = self._take(key)
         if con is None:
             con = connect(extensions)
-            con.execute(f"SET temp_directory = {sql_literal(str(spill_root / f'duckdb-{secrets.token_hex(4)}'))}")
+            folder = spill_root() / f"{os.getpid()}-{secrets.token_hex(4)}"
+            con.execute(f"SET temp_directory = {sql_literal(str(folder))}")
+            with self._lock:
+                self._folders[id(con)] = folder
+        with self._lock:
+            folder = self._folders.get(id(con))
+        if folder is not None:  # DuckDB makes its temp folder, not the parents (a tmp cleaner may take them)
+            folder.parent.mkdir(parents=True, exist_ok=True)
         clean = False
         try:
             yield con
@@ -87,20 +104,19 @@ class InstancePool:
             if clean and _reset(con):
                 self._give(key, con)
             else:
-                with contextlib.suppress(duckdb.Error):
-                    con.close()
+                self._close(con)
 
-    def _take(self, key: tuple) -> duckdb.DuckDBPyConnection | None:
+    def _take(self, key: tuple[str, ...]) -> duckdb.DuckDBPyConnection | None:
         with self._lock:
             if os.getpid() != self._pid:  # a forked child: the parent's instances are not ours to use
-                self._idle, self._pid = [], os.getpid()
+                self._idle, self._folders, self._pid = [], {}, os.getpid()
             for i, (k, con) in enumerate(self._idle):
                 if k == key:
                     del self._idle[i]
                     return con
         return None
 
-    def _give(self, key: tuple, con: duckdb.DuckDBPyConnection) -> None:
+    def _give(self, key: tuple[str, ...], con: duckdb.DuckDBPyConnection) -> None:
         with self._lock:
             if os.getpid() != self._pid:
                 return
@@ -108,15 +124,21 @@ class InstancePool:
             evicted = self._idle[:-self.keep] if len(self._idle) > self.keep else []
             self._idle = self._idle[len(evicted):]
         for _, old in evicted:
-            with contextlib.suppress(duckdb.Error):
-                old.close()
+            self._close(old)
+
+    def _close(self, con: duckdb.DuckDBPyConnection) -> None:
+        with contextlib.suppress(duckdb.Error):
+            con.close()
+        with self._lock:
+            folder = self._folders.pop(id(con), None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def clear(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for _, con in idle:
-            with contextlib.suppress(duckdb.Error):
-                con.close()
+            self._close(con)
 
 
 def _reset(con: duckdb.DuckDBPyConnection) -> bool:
@@ -135,6 +157,7 @@ def _reset(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 POOL = InstancePool()
+atexit.register(POOL.clear)  # spill folders go with the process
 
 
 def mysql_dsn(dsn: str) -> str:

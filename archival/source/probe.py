@@ -162,18 +162,14 @@ def probe_tables(project: Project, tables: list[Table],
     for source_name, group in by_source.items():
         source = project.sources[source_name]
         try:
-            con = duck.connect((source.type,))
-            duck.attach(con, source, project.root)
+            with duck.POOL.connection((source.type,)) as con:
+                duck.attach(con, source, project.root)
+                for table in group:
+                    facts[table.qualified_name] = _probe_table(con, source, table,
+                                                               (windows or {}).get(table.qualified_name, {}))
         except duck.SourceError as exc:
             for table in group:
-                facts[table.qualified_name] = TableFacts(problem=f"source not reachable: {exc}")
-            continue
-        try:
-            for table in group:
-                facts[table.qualified_name] = _probe_table(con, source, table,
-                                                           (windows or {}).get(table.qualified_name, {}))
-        finally:
-            con.close()
+                facts.setdefault(table.qualified_name, TableFacts(problem=f"source not reachable: {exc}"))
     return facts
 
 

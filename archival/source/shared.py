@@ -20,20 +20,21 @@ from archival.spec.model import Source
 class SharedSnapshot:
     def __init__(self, source: Source, root: Path):
         self.source = source
-        self.con = duck.connect(("postgres",))
+        self._pooled = duck.POOL.connection(("postgres",))
+        self.con = self._pooled.__enter__()
         try:
             duck.attach(self.con, source, root)
             self.con.execute("BEGIN TRANSACTION")
             self.id: str = self.con.execute(
                 "SELECT * FROM postgres_query('src', 'SELECT pg_export_snapshot()')").fetchone()[0]
-        except (duck.SourceError, duckdb.Error):
-            self.close()
+        except (duck.SourceError, duckdb.Error) as exc:
+            self._pooled.__exit__(type(exc), exc, exc.__traceback__)  # a failed holder's instance is closed
             raise
 
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self.con.execute("ROLLBACK")
-        self.con.close()
+        self._pooled.__exit__(None, None, None)  # reset (DETACH: the PostgreSQL session ends) and pooled
 
 
 def adopt(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> None:

@@ -94,8 +94,7 @@ def reconcile_period(project: Project, store: ArchiveStore, table: Table, label:
         unit = _unit(project, table, label)
         domain = project.domain(table.domain)
         assert domain is not None
-        with open_snapshot(project.source_of(domain), project.root, table, unit, batch_rows=65_536,
-                           spill_root=work) as snap:
+        with open_snapshot(project.source_of(domain), project.root, table, unit, batch_rows=65_536) as snap:
             pii = PiiTransform(table, snap.arrow_schema, pii_key)
             columns = ", ".join(quote_ident(n) for n in pii.schema.names)
             hashed = f"SELECT {keys}, md5_number(to_json(b)::VARCHAR) AS h FROM (SELECT {columns} FROM {{}}) b"

@@ -29,12 +29,12 @@ def _loaded(con: duckdb.DuckDBPyConnection) -> bool:
 
 def test_instance_comes_back_reset_with_its_extension_loaded(tmp_path):
     pool, source = InstancePool(), _sqlite(tmp_path)
-    with pool.connection(("sqlite",), tmp_path) as first:
+    with pool.connection(("sqlite",)) as first:
         attach(first, source, tmp_path)
         first.execute("SET threads = 1")
         first.execute("BEGIN TRANSACTION")
         assert first.execute("SELECT count(*) FROM src.t").fetchone() == (2,)
-    with pool.connection(("sqlite",), tmp_path) as second:
+    with pool.connection(("sqlite",)) as second:
         assert second is first and _loaded(second)
         assert second.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = 'src'").fetchone() == (0,)
         default = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()
@@ -47,28 +47,28 @@ def test_instance_comes_back_reset_with_its_extension_loaded(tmp_path):
 
 def test_instance_of_a_failed_holder_is_closed_not_reused(tmp_path):
     pool = InstancePool()
-    with pytest.raises(RuntimeError), pool.connection(("sqlite",), tmp_path) as broken:
+    with pytest.raises(RuntimeError), pool.connection(("sqlite",)) as broken:
         raise RuntimeError("unit failed")
     with pytest.raises(duckdb.ConnectionException):
         broken.execute("SELECT 1")
-    with pool.connection(("sqlite",), tmp_path) as fresh:
+    with pool.connection(("sqlite",)) as fresh:
         assert fresh is not broken
 
 
 def test_keys_and_holders_never_share(tmp_path):
     pool = InstancePool(keep=2)
-    with pool.connection(("sqlite",), tmp_path / "a") as a, pool.connection(("sqlite",), tmp_path / "a") as b:
+    with pool.connection(("sqlite",)) as a, pool.connection(("sqlite",)) as b:
         assert a is not b  # two holders at once: two instances
-    with pool.connection(("sqlite",), tmp_path / "other") as c:
-        assert c is not a and c is not b  # another spill root is another instance (DuckDB cannot switch it)
-    with pool.connection(("sqlite",), tmp_path / "a") as d:
+    with pool.connection(("postgres",)) as c:
+        assert c is not a and c is not b  # another extension: another instance
+    with pool.connection(("sqlite",)) as d:
         assert d is a  # keep=2: b, given back first, was the oldest of three idle instances and was closed
     with pytest.raises(duckdb.ConnectionException):
         b.execute("SELECT 1")
     held = []
 
     def hold():
-        with pool.connection(("sqlite",), tmp_path / "a") as con:
+        with pool.connection(("sqlite",)) as con:
             held.append(con)
             barrier.wait()
 
@@ -84,27 +84,32 @@ def test_keys_and_holders_never_share(tmp_path):
 
 def test_a_forked_child_never_uses_the_parents_instances(tmp_path, monkeypatch):
     pool = InstancePool()
-    with pool.connection(("sqlite",), tmp_path) as parent:
+    with pool.connection(("sqlite",)) as parent:
         pass
     monkeypatch.setattr("archival.source.duck.os.getpid", lambda: -1)  # as os.fork() would make it
-    with pool.connection(("sqlite",), tmp_path) as child:
+    with pool.connection(("sqlite",)) as child:
         assert child is not parent
 
 
-def test_spill_folder_is_the_instances_own_under_the_root(tmp_path):
+def test_spill_folder_is_the_instances_own_and_goes_with_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # TMPDIR moves spills (tempfile reads it on first use only)
+    monkeypatch.setattr("archival.source.duck.tempfile.tempdir", None)
     pool = InstancePool()
-    with pool.connection(("sqlite",), tmp_path) as a, pool.connection(("sqlite",), tmp_path) as b:
+    with pool.connection(("sqlite",)) as a, pool.connection(("sqlite",)) as b:
         folders = [Path(c.execute("SELECT current_setting('temp_directory')").fetchone()[0]) for c in (a, b)]
-    assert folders[0] != folders[1] and all(f.parent == tmp_path for f in folders)
+    assert folders[0] != folders[1] and all(f.parent == tmp_path / "archival-spill" for f in folders)
+    for folder in folders:
+        folder.mkdir(parents=True)  # as DuckDB makes it when it first spills
     pool.clear()
+    assert not any(f.exists() for f in folders)
 
 
-def test_an_instance_that_spilled_serves_the_next_holder(tmp_path):
+def test_an_instance_that_spilled_serves_the_next_holder():
     """DuckDB refuses to switch a temp directory once used: holders set limits, never the folder."""
     pool = InstancePool()
     spilled = []
     for _ in range(2):
-        with pool.connection(("sqlite",), tmp_path) as con:
+        with pool.connection(("sqlite",)) as con:
             con.execute("SET memory_limit = '64MB'")
             con.execute("SET threads = 1")
             rows = con.execute("SELECT count(*) FROM (SELECT md5(i::VARCHAR) || repeat('x', 40) AS v "
