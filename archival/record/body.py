@@ -29,7 +29,7 @@ def manifest_body(*, unit: ExportUnit, table: Table, source: Source, run_id: str
                   files: list[dict[str, Any]], tombstones: list[dict[str, Any]], fingerprint: str,
                   source_summary: dict[str, Any], schema_change: dict[str, Any] | None,
                   key_checksum: str | None = None, quarantine: list[dict[str, Any]] | None = None,
-                  contract: dict[str, Any] | None = None) -> dict[str, Any]:
+                  contract: dict[str, Any] | None = None, key_census: dict[str, Any] | None = None) -> dict[str, Any]:
     body = {
         "domain": unit.domain, "table": unit.table, "period": unit.period, "mode": unit.mode,
         "window": window_json(unit),
@@ -51,4 +51,6 @@ def manifest_body(*, unit: ExportUnit, table: Table, source: Source, run_id: str
         body["contract"] = contract
     if key_checksum is not None:
         body["key_checksum"] = {"algorithm": KEY_ALGORITHM, "value": key_checksum}
+    if key_census is not None:  # a cache for the next delete check, not content: not in CONTENT_KEYS
+        body["key_census"] = key_census
     return body

@@ -40,7 +40,7 @@ from archival.run.context import RunContext
 from archival.run.stages import StageClock
 from archival.spec.model import Table
 from archival.write.delta import VersionFilter, local_paths
-from archival.write.departures import departed_keys
+from archival.write.departures import Departures, census_basis, departed_keys
 from archival.write.parts import EXTENSIONS, PartWriter
 from archival.write.pii import PiiTransform
 
@@ -190,8 +190,13 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
             quarantined = quarantine.close()
             checker.close()
             departed = versions.departed_keys() if versions is not None and unit.mode == "window" else None
+            census = None
             if unit.detect_deletes:
-                departed = _incremental_departures(ctx, stack, unit, table, archived, snap, source.type, new_keys)
+                found = _incremental_departures(ctx, stack, unit, table, archived, snap, source.type, new_keys)
+                departed = found.keys
+                if found.live is not None:  # this manifest replaces the period's current one
+                    census = {"live": found.live, "basis": census_basis(
+                        a.path for p, a in archived.items() if p != unit.period)}
             for closer in (fingerprint, pii, versions, keys):
                 if closer is not None:
                     closer.close()
@@ -236,7 +241,7 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
                              schema_change={"compared_with": reference, **diff} if changed_schema else None,
                              key_checksum=keys.value if keys is not None else None, quarantine=set_aside,
                              contract={"on_invalid": table.on_invalid, "violations": violations}
-                             if checker.active else None)
+                             if checker.active else None, key_census=census)
         with clock.stage("publish"):
             published = publish_manifest(ctx.store, body, current)
         if published.written:
@@ -267,13 +272,16 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
 
 def _incremental_departures(ctx: RunContext, stack: ExitStack, unit: ExportUnit, table: Table,
                             archived: dict[str, ArchivedPeriod], snap, source_type: str,
-                            new_keys: list[pa.Table]) -> pa.Table | None:
-    manifests = [json.loads(ctx.store.read_bytes(a.path)) for a in archived.values()]
+                            new_keys: list[pa.Table]) -> Departures:
+    manifests = {a.path: json.loads(ctx.store.read_bytes(a.path)) for a in archived.values()}
+    census = next((m["key_census"]["live"] for path, m in manifests.items() if m.get("key_census") and
+                   m["key_census"]["basis"] == census_basis(p for p in manifests if p != path)), None)
+    manifests = list(manifests.values())
     files = local_paths(stack, ctx.store, [f["path"] for m in manifests for f in m["files"]])
     tombs = local_paths(stack, ctx.store, [t["path"] for m in manifests for t in m.get("tombstones", [])])
     added = pa.concat_tables(new_keys) if new_keys else None
     return departed_keys(table.primary_key, files, tombs, snap.count_all(source_type, table.relation),
-                         lambda: snap.all_keys(table.relation, table.primary_key), added)
+                         lambda: snap.all_keys(table.relation, table.primary_key), added, census)
 
 
 def _naive_if_needed(since: datetime | None, snap, table: Table) -> datetime | None:

@@ -1,11 +1,19 @@
 """Hard deletes in incremental tables: keys the archive holds (latest versions, not yet tombstoned)
 that the source no longer has. A key moves between periods as it is updated, so the comparison is
 over the whole table. A cheap count first: only when the source's row count differs from the
-archive's live keys are all source keys read and compared."""
+archive's live keys are all source keys read and compared.
+
+Counting the archive's distinct keys grows with the archive (5M keys: 0.34 s), so each check leaves a
+key census in the manifest it publishes: the live keys once that manifest is current, and the basis,
+a digest of the table's other current manifest paths (manifests are create-only, so a path names its
+content). The next check whose archive is exactly that state starts from the census and only probes
+its own new keys against the archive (0.05 s); any other state counts again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -14,11 +22,23 @@ import pyarrow as pa
 from archival.source.duck import quote_ident, sql_literal
 
 
+@dataclass(frozen=True)
+class Departures:
+    keys: pa.Table | None  # to tombstone; None when the counts show none left
+    live: int | None  # live keys of the archive once this unit is published (the next census)
+
+
+def census_basis(manifest_paths: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(manifest_paths)).encode()).hexdigest()
+
+
 def departed_keys(key: tuple[str, ...], archived_files: list[Path], tombstone_files: list[Path],
-                  source_count: int, source_keys: Callable[[], pa.Table], new_keys: pa.Table | None) -> pa.Table | None:
-    """Keys to tombstone, or None when the counts show none left. `new_keys`: keys this unit adds."""
+                  source_count: int, source_keys: Callable[[], pa.Table], new_keys: pa.Table | None,
+                  census: int | None = None) -> Departures:
+    """`new_keys`: keys this unit adds. `census`: live keys of exactly these archived and tombstone
+    files, if a valid census says so."""
     if not archived_files:
-        return None
+        return Departures(None, None)
     cols = ", ".join(quote_ident(k) for k in key)
     con = duckdb.connect()
     try:
@@ -27,15 +47,19 @@ def departed_keys(key: tuple[str, ...], archived_files: list[Path], tombstone_fi
         dead = "[" + ", ".join(sql_literal(str(p)) for p in tombstone_files) + "]" if tombstone_files else None
         # the common case costs counts only: distinct archived keys, plus keys new in this unit (a hash of the
         # few new keys probed by one scan), minus tombstoned keys (always archived keys)
-        live = con.execute(f"SELECT count(DISTINCT ({cols})) FROM {archived}").fetchone()[0]
+        if census is None:
+            distinct = f"count(DISTINCT {cols})" if len(key) == 1 else f"count(DISTINCT ({cols}))"
+            live = con.execute(f"SELECT {distinct} FROM {archived}").fetchone()[0]
+            if dead:
+                live -= con.execute(f"SELECT {distinct} FROM read_parquet({dead})").fetchone()[0]
+        else:
+            live = census
         if new_keys is not None and new_keys.num_rows:
             con.register("new_keys", new_keys)
             live += con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM new_keys) ANTI JOIN "
                                 f"(SELECT {cols} FROM {archived}) USING ({cols})").fetchone()[0]
-        if dead:
-            live -= con.execute(f"SELECT count(DISTINCT ({cols})) FROM read_parquet({dead})").fetchone()[0]
         if live == source_count:
-            return None  # every archived live key can still be in the source: nothing left it
+            return Departures(None, live)  # every archived live key can still be in the source: nothing left it
         keys = f"SELECT {cols} FROM {archived}"
         if new_keys is not None and new_keys.num_rows:
             keys += f" UNION SELECT {cols} FROM new_keys"
@@ -44,6 +68,6 @@ def departed_keys(key: tuple[str, ...], archived_files: list[Path], tombstone_fi
         con.register("source_keys", source_keys())
         gone = con.execute(f"SELECT DISTINCT {cols} FROM ({keys}) ANTI JOIN source_keys USING ({cols}) "
                            f"ORDER BY {cols}").to_arrow_table()
-        return gone if gone.num_rows else None
+        return Departures(gone if gone.num_rows else None, live - gone.num_rows)
     finally:
         con.close()

@@ -309,3 +309,41 @@ def test_hard_deletes_in_incremental_tables_become_tombstones(tmp_path):
     assert {r.outcome for r in again} == {"unchanged"}  # counts agree now: no second tombstone
     assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
     assert cli.main(["reconcile", "--project-dir", str(tmp_path)]) == 0
+
+
+def test_delete_check_starts_from_the_key_census_only_while_it_holds(tmp_path, monkeypatch):
+    import archival.run.unit as unit_module
+
+    censuses = []
+    real = unit_module.departed_keys
+
+    def spy(*args):
+        censuses.append(args[6])
+        return real(*args)
+
+    monkeypatch.setattr(unit_module, "departed_keys", spy)
+    db = _sqlite(tmp_path, INCR)
+    db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'v')", [(i, T0) for i in range(1, 6)])
+    run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
+    later = T0 + timedelta(days=1)
+    db.execute("UPDATE items SET updated_at = ? WHERE id = 1", (later,))
+    db.execute("DELETE FROM items WHERE id IN (2, 3)")
+    run_units(tmp_path, (later + timedelta(hours=1)).replace(tzinfo=UTC))
+    census = _manifest(tmp_path, "2026-03-11")["key_census"]
+    assert census["live"] == 3 and censuses == [None]  # keys 1, 4, 5; counted the first time
+    db.execute("INSERT INTO items VALUES (6, ?, NULL, 'new')", (later + timedelta(minutes=90),))
+    db.execute("DELETE FROM items WHERE id = 4")
+    run_units(tmp_path, (later + timedelta(hours=2)).replace(tzinfo=UTC))
+    latest = _manifest(tmp_path, "2026-03-11")
+    assert censuses[-1] == 3  # the archive was in the census's state: no count
+    files = [str(tmp_path / "archive" / t["path"]) for t in latest["tombstones"]]
+    tombstoned = duckdb.sql(f"SELECT id FROM read_parquet({files}) ORDER BY id").fetchall()
+    assert tombstoned == [(2,), (3,), (4,)] and latest["key_census"]["live"] == 3  # 1, 5, 6
+    # past midnight: the day before gets a row within the lookback, so its manifest (which held the
+    # census) is replaced before the new day's unit checks: the census no longer holds
+    db.execute("INSERT INTO items VALUES (7, ?, NULL, 'late')", (later + timedelta(hours=11, minutes=50),))
+    _, results = run_units(tmp_path, datetime(2026, 3, 12, 0, 30, tzinfo=UTC))
+    assert "app.items/2026-03-11" in [r.unit_id for r in results if r.outcome == "written"]
+    assert censuses[-1] is None and "key_census" not in _manifest(tmp_path, "2026-03-11")
+    assert _manifest(tmp_path, "2026-03-12")["key_census"]["live"] == 4  # 1, 5, 6, 7
+    assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
