@@ -71,15 +71,22 @@ def main() -> int:
             con.execute("UPDATE public.tickets SET updated_at = timestamp '2026-11-01 00:30', status = 'closed' "
                         "WHERE id IN (SELECT id FROM public.tickets ORDER BY md5(id::text) LIMIT %s)", (args.changes,))
         incremental = run_job(JOB, str(folder), str(ROOT), "2026-11-01T01:00:00+00:00", env=env)
-    ratio = incremental["seconds"] / full["seconds"]
+        with psycopg.connect(dsn, autocommit=True) as con:  # the next scheduled run: other rows changed
+            con.execute("UPDATE public.tickets SET updated_at = timestamp '2026-11-01 01:30', status = 'open' "
+                        "WHERE id IN (SELECT id FROM public.tickets ORDER BY md5(id::text || 'next') LIMIT %s)",
+                        (args.changes,))
+        steady = run_job(JOB, str(folder), str(ROOT), "2026-11-01T02:00:00+00:00", env=env)
+    ratio, first_ratio = steady["seconds"] / full["seconds"], incremental["seconds"] / full["seconds"]
     write_report("incremental-pg", "\n".join([
         f"# incremental bench: {args.rows:,} rows, {args.changes:,} changed, PostgreSQL", "",
         "| run | seconds | units | rows written | MB written | peak RSS MiB |", "|---|---:|---:|---:|---:|---:|",
         *(f"| {name} | {r['seconds']:.2f} | {r['units']} | {r['rows_written']:,} | "
           f"{r['bytes_written'] / 1e6:.1f} | {r['peak_rss_mib']:,.0f} |"
-          for name, r in (("full (first run)", full), ("incremental", incremental))),
-        "", f"incremental / full: {ratio:.1%} (target <= 5%; the incremental run includes the hard-delete "
-        "check: a count of the source and of the archive's live keys)"]) + "\n")
+          for name, r in (("full (first run)", full), ("first incremental (counts the archive's keys)", incremental),
+                          ("next incremental (starts from the key census)", steady))),
+        "", f"incremental / full: {ratio:.1%} scheduled runs, {first_ratio:.1%} the first one after the full export "
+        "(target <= 5%; each includes the hard-delete check: a count of the source, and the archive's live "
+        "keys counted the first time, then taken from the last check's key census)"]) + "\n")
     return 0
 
 
