@@ -30,7 +30,7 @@ from archival.plan.compile import NULL_PERIOD
 from archival.plan.periods import parse_label
 from archival.plan.units import ExportUnit, Window
 from archival.source.cursor import cursor_expr
-from archival.source.duck import quote_ident, sql_literal
+from archival.source.duck import arrow_chunks, quote_ident, sql_literal
 from archival.spec.model import Project, Table, table_fingerprint
 from archival.verify.check import file_reader
 from archival.verify.relations import RelationReport, check_relations
@@ -101,7 +101,7 @@ def reconcile_period(project: Project, store: ArchiveStore, table: Table, label:
             con.register("src_batch", pii.schema.empty_table())
             con.execute("CREATE TABLE src AS " + hashed.format("src_batch"))
             for batch in snap.batches:
-                con.register("src_batch", pii.apply(batch))
+                con.register("src_batch", arrow_chunks(pii.apply(batch)))  # hashes on every thread
                 con.execute("INSERT INTO src " + hashed.format("src_batch"))
             con.unregister("src_batch")
             pii.close()
