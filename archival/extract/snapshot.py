@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from archival.extract.query import ExtractQuery, SourceColumn, build_query
 from archival.plan.units import ExportUnit
@@ -23,6 +24,10 @@ from archival.spec.model import Source, Table
 
 class ExtractError(Exception):
     """Reading the source failed; the unit publishes nothing."""
+
+
+class KeyOrderError(Exception):
+    """A `clustered` read met a key not above the one before: the unit must read again, sorted."""
 
 
 @dataclass
@@ -73,19 +78,19 @@ def configure(con: duckdb.DuckDBPyConnection, memory_limit: str, threads: int) -
 @contextmanager
 def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *, batch_rows: int,
                   memory_limit: str = "1GB", threads: int = 2,
-                  shared_snapshot: str | None = None) -> Iterator[UnitSnapshot]:
+                  shared_snapshot: str | None = None, clustered: bool = False) -> Iterator[UnitSnapshot]:
     with contextlib.ExitStack() as stack:
         try:
             con = stack.enter_context(duck.POOL.connection((source.type,)))
         except duck.SourceError as exc:
             raise ExtractError(str(exc)) from None
         yield from _snapshot(con, source, root, table, unit, batch_rows=batch_rows, memory_limit=memory_limit,
-                             threads=threads, shared_snapshot=shared_snapshot)
+                             threads=threads, shared_snapshot=shared_snapshot, clustered=clustered)
 
 
 def _snapshot(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table: Table, unit: ExportUnit, *,
               batch_rows: int, memory_limit: str, threads: int,
-              shared_snapshot: str | None) -> Iterator[UnitSnapshot]:
+              shared_snapshot: str | None, clustered: bool) -> Iterator[UnitSnapshot]:
     try:
         configure(con, memory_limit, threads)
         duck.attach(con, source, root)
@@ -103,10 +108,13 @@ def _snapshot(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table:
         missing = [k for k in (*table.primary_key, *table.cursor) if k not in {c.name for c in columns}]
         if missing:
             raise ExtractError(f"{table.location}: relation '{table.relation}' lacks column(s) {', '.join(missing)}")
-        query = build_query(source.type, table, unit, columns)
+        query = build_query(source.type, table, unit, columns, clustered=clustered)
         count = int(con.execute(query.count_sql).fetchone()[0])
         reader = con.execute(query.rows_sql).to_arrow_reader(batch_rows)
-        yield UnitSnapshot(columns, count, query, _batches(reader), reader.schema, con)
+        batches = _batches(reader)
+        if query.strategy == "clustered":
+            batches = _in_key_order(batches, table.primary_key[0])
+        yield UnitSnapshot(columns, count, query, batches, reader.schema, con)
     except duck.SourceError as exc:
         raise ExtractError(str(exc)) from None
     except duckdb.Error as exc:
@@ -121,3 +129,16 @@ def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         yield from reader
     except duckdb.Error as exc:
         raise ExtractError(f"reading rows failed: {exc}") from None
+
+
+def _in_key_order(batches: Iterator[pa.RecordBatch], key: str) -> Iterator[pa.RecordBatch]:
+    """The batches of a `clustered` read, each checked to continue strictly ascending keys."""
+    last = None
+    for batch in batches:
+        values = batch.column(batch.schema.get_field_index(key))
+        if batch.num_rows:
+            ascending = pc.all(pc.greater(values.slice(1), values.slice(0, len(values) - 1))).as_py()
+            if values.null_count or ascending is False or (last is not None and values[0].as_py() <= last):
+                raise KeyOrderError(f"rows of the clustered read are not in {key} order")
+            last = values[len(values) - 1].as_py()
+        yield batch

@@ -29,7 +29,7 @@ from archival.archive.fingerprint import KeyChecksum, RowFingerprint, combine
 from archival.archive.state import ArchivedPeriod, archived_periods
 from archival.check.contract import ContractChecker, ContractError, sample_message
 from archival.check.registry import load_project_checks
-from archival.extract.snapshot import ExtractError, open_snapshot
+from archival.extract.snapshot import ExtractError, KeyOrderError, open_snapshot
 from archival.plan.compile import NULL_PERIOD
 from archival.plan.units import ExportUnit
 from archival.record import audit
@@ -106,15 +106,28 @@ def _publish_parts(ctx: RunContext, parts, folder: str, first_index: int, table:
 
 
 def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None = None) -> UnitResult:
+    """A MySQL table read whole is first read in its clustered index's order (no sort before the first
+    row, extract/query.py); if the rows break key order, everything of that attempt is discarded and
+    the unit reads again, sorted."""
     started = time.perf_counter()
+    if lineage:
+        lineage.start(unit.id, f"{unit.domain}.{unit.table}")
+    try:
+        return _export(ctx, unit, lineage, started, clustered=True)
+    except KeyOrderError as exc:
+        result = _export(ctx, unit, lineage, started, clustered=False)
+        result.details["read_again_sorted"] = str(exc)  # the first read cost time: say why
+        return result
+
+
+def _export(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None, started: float,
+            clustered: bool) -> UnitResult:
     domain = ctx.project.domain(unit.domain)
     assert domain is not None
     table = domain.table(unit.table)
     assert table is not None
     source = ctx.project.source_of(domain)
     job = f"{unit.domain}.{unit.table}"
-    if lineage:
-        lineage.start(unit.id, job)
     work = ctx.work_root / unit.id.replace("/", "__")
     work.mkdir(parents=True, exist_ok=True)
     writers: list[PartWriter] = []
@@ -128,7 +141,8 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
         with ExitStack() as stack, open_snapshot(source, ctx.project.root, table, unit,
                                                  batch_rows=ctx.tuning.batch_rows,
                                                  memory_limit=ctx.tuning.memory_limit, threads=ctx.tuning.threads,
-                                                 shared_snapshot=ctx.shared_snapshots.get(source.name)) as snap:
+                                                 shared_snapshot=ctx.shared_snapshots.get(source.name),
+                                                 clustered=clustered) as snap:
             if unit.period == NULL_PERIOD and table.null_cursor == "fail":
                 raise DataPolicyError(f"{table.location}: {snap.source_row_count} row(s) of "
                                       f"{table.qualified_name} have a NULL cursor and null_cursor is 'fail'")
@@ -263,7 +277,7 @@ def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | Non
     except Exception as exc:
         for writer in writers:
             writer.abort()
-        if lineage:
+        if lineage and not isinstance(exc, KeyOrderError):  # that one is retried, sorted
             lineage.fail(unit.id, job, str(exc))
         raise
     finally:

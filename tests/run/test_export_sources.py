@@ -201,3 +201,46 @@ tables:
     assert total == db.execute("SELECT count(*) FROM ticket_comments").fetchone()[0]
     assert date(2024, 11, 1) <= min(parse_label(p, "month", "UTC").start.date()
                                     for p in _archived_rows(folder, "comments"))
+
+
+FULL_SPEC = """domain: shop
+owner: o@example.com
+source: my
+tables:
+  items:
+    relation: items
+    primary_key: [id]
+    mode: full
+"""
+
+
+def _mysql_items(name: str, engine: str) -> None:
+    with pymysql.connect(host="127.0.0.1", user="root", database=name, autocommit=True) as con, con.cursor() as cur:
+        cur.execute(f"CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE={engine}")
+        ids = [i * 7919 % 5003 + 1 for i in range(5003)]  # inserted out of key order
+        cur.executemany("INSERT INTO items VALUES (%s, %s)", [(i, f"v{i}") for i in ids])
+        if engine != "InnoDB":
+            cur.execute("DELETE FROM items WHERE id % 10 = 0")  # leaves holes MyISAM refills out of order
+            cur.executemany("INSERT INTO items VALUES (%s, %s)", [(i, f"v{i}") for i in range(10, 5004, 10)])
+
+
+def test_mysql_whole_table_streams_in_clustered_order_or_falls_back_to_a_sort(mysql_db, tmp_path, monkeypatch):
+    """InnoDB: read in primary-key order without a sort, same bytes as a sorted read. MyISAM keeps
+    insertion order: the order check trips and the unit reads again, sorted; the archive is the same."""
+    name, dsn = mysql_db
+    monkeypatch.setenv("MY_DSN", dsn)
+    archives = {}
+    for engine in ("InnoDB", "MyISAM"):
+        with pymysql.connect(host="127.0.0.1", user="root", database=name, autocommit=True) as con, \
+                con.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS items")
+        _mysql_items(name, engine)
+        folder = write_project(tmp_path / engine, "  my: {type: mysql, dsn: env:MY_DSN}", {"shop": FULL_SPEC})
+        _, results = run_units(folder, AS_OF)
+        assert [r.outcome for r in results] == ["written"] and results[0].rows == 5003
+        store = LocalStore(folder / "archive")
+        manifest = json.loads(store.read_bytes(archived_periods(store, "shop", "items")["full"].path))
+        archives[engine] = (manifest["source_summary"]["read_strategy"], [f["sha256"] for f in manifest["files"]])
+        assert ("read_again_sorted" in results[0].details) == (engine == "MyISAM")
+    assert archives["InnoDB"][0] == "clustered" and archives["MyISAM"][0] == "scan"
+    assert archives["InnoDB"][1] == archives["MyISAM"][1]  # same rows, same bytes, whichever way they came
