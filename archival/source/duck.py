@@ -151,7 +151,10 @@ def _reset(con: duckdb.DuckDBPyConnection) -> bool:
             con.execute(f"DETACH {quote_ident(name)}")
         for setting in ("memory_limit", "threads", "preserve_insertion_order"):
             con.execute(f"RESET {setting}")
-        return True
+        # tables or views a holder left (none of ours makes any): not worth cleaning, close it instead
+        left = con.execute("SELECT (SELECT count(*) FROM duckdb_tables() WHERE NOT internal) + "
+                           "(SELECT count(*) FROM duckdb_views() WHERE NOT internal)").fetchone()[0]
+        return left == 0
     except duckdb.Error:
         return False
 

@@ -55,6 +55,17 @@ def test_instance_of_a_failed_holder_is_closed_not_reused(tmp_path):
         assert fresh is not broken
 
 
+def test_an_instance_with_leftover_tables_or_views_is_not_reused():
+    pool = InstancePool()
+    for leftover in ("CREATE TABLE t AS SELECT 1 AS x", "CREATE TEMP VIEW v AS SELECT 1 AS x"):
+        with pool.connection(("sqlite",)) as con:
+            con.execute(leftover)
+        with pool.connection(("sqlite",)) as fresh:
+            assert fresh is not con
+            assert fresh.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone() == (0,)
+    pool.clear()
+
+
 def test_keys_and_holders_never_share(tmp_path):
     pool = InstancePool(keep=2)
     with pool.connection(("sqlite",)) as a, pool.connection(("sqlite",)) as b:
