@@ -40,7 +40,7 @@ from archival.run.context import RunContext
 from archival.run.stages import StageClock
 from archival.spec.model import Table
 from archival.write.delta import VersionFilter, local_paths
-from archival.write.departures import Departures, census_basis, departed_keys
+from archival.write.departures import Departures, departed_keys, next_census, valid_census
 from archival.write.parts import EXTENSIONS, PartWriter
 from archival.write.pii import PiiTransform
 
@@ -208,9 +208,7 @@ def _export(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None, s
             if unit.detect_deletes:
                 found = _incremental_departures(ctx, stack, unit, table, archived, snap, source.type, new_keys)
                 departed = found.keys
-                if found.live is not None:  # this manifest replaces the period's current one
-                    census = {"live": found.live, "basis": census_basis(
-                        a.path for p, a in archived.items() if p != unit.period)}
+                census = next_census(found, (a.path for p, a in archived.items() if p != unit.period))
             for closer in (fingerprint, pii, versions, keys):
                 if closer is not None:
                     closer.close()
@@ -288,14 +286,11 @@ def _incremental_departures(ctx: RunContext, stack: ExitStack, unit: ExportUnit,
                             archived: dict[str, ArchivedPeriod], snap, source_type: str,
                             new_keys: list[pa.Table]) -> Departures:
     manifests = {a.path: json.loads(ctx.store.read_bytes(a.path)) for a in archived.values()}
-    census = next((m["key_census"]["live"] for path, m in manifests.items() if m.get("key_census") and
-                   m["key_census"]["basis"] == census_basis(p for p in manifests if p != path)), None)
-    manifests = list(manifests.values())
-    files = local_paths(stack, ctx.store, [f["path"] for m in manifests for f in m["files"]])
-    tombs = local_paths(stack, ctx.store, [t["path"] for m in manifests for t in m.get("tombstones", [])])
+    files = local_paths(stack, ctx.store, [f["path"] for m in manifests.values() for f in m["files"]])
+    tombs = local_paths(stack, ctx.store, [t["path"] for m in manifests.values() for t in m.get("tombstones", [])])
     added = pa.concat_tables(new_keys) if new_keys else None
     return departed_keys(table.primary_key, files, tombs, snap.count_all(source_type, table.relation),
-                         lambda: snap.all_keys(table.relation, table.primary_key), added, census)
+                         lambda: snap.all_keys(table.relation, table.primary_key), added, valid_census(manifests))
 
 
 def _naive_if_needed(since: datetime | None, snap, table: Table) -> datetime | None:

@@ -32,6 +32,23 @@ def census_basis(manifest_paths: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(manifest_paths)).encode()).hexdigest()
 
 
+def valid_census(manifests: dict[str, dict]) -> int | None:
+    """The live keys a census states for exactly these current manifests (path -> manifest), if one does."""
+    for path, manifest in manifests.items():
+        census = manifest.get("key_census")
+        if census and census["basis"] == census_basis(p for p in manifests if p != path):
+            return int(census["live"])
+    return None
+
+
+def next_census(departures: Departures, other_paths: Iterable[str]) -> dict | None:
+    """The census the publishing manifest carries: `other_paths` are the table's current manifests
+    it does not replace."""
+    if departures.live is None:
+        return None
+    return {"live": departures.live, "basis": census_basis(other_paths)}
+
+
 def departed_keys(key: tuple[str, ...], archived_files: list[Path], tombstone_files: list[Path],
                   source_count: int, source_keys: Callable[[], pa.Table], new_keys: pa.Table | None,
                   census: int | None = None) -> Departures:
@@ -45,8 +62,8 @@ def departed_keys(key: tuple[str, ...], archived_files: list[Path], tombstone_fi
         files = "[" + ", ".join(sql_literal(str(p)) for p in archived_files) + "]"
         archived = f"read_parquet({files}, hive_partitioning=false, union_by_name=true)"
         dead = "[" + ", ".join(sql_literal(str(p)) for p in tombstone_files) + "]" if tombstone_files else None
-        # the common case costs counts only: distinct archived keys, plus keys new in this unit (a hash of the
-        # few new keys probed by one scan), minus tombstoned keys (always archived keys)
+        # the common case costs counts only: the census, or distinct archived keys minus tombstoned ones
+        # (always archived keys); plus keys new in this unit (a hash of the few new keys probed by one scan)
         if census is None:
             distinct = f"count(DISTINCT {cols})" if len(key) == 1 else f"count(DISTINCT ({cols}))"
             live = con.execute(f"SELECT {distinct} FROM {archived}").fetchone()[0]
