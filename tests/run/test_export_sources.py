@@ -242,5 +242,7 @@ def test_mysql_whole_table_streams_in_clustered_order_or_falls_back_to_a_sort(my
         manifest = json.loads(store.read_bytes(archived_periods(store, "shop", "items")["full"].path))
         archives[engine] = (manifest["source_summary"]["read_strategy"], [f["sha256"] for f in manifest["files"]])
         assert ("read_again_sorted" in results[0].details) == (engine == "MyISAM")
+        events = sorted((folder / "archive" / "_lineage").rglob("*.json"))
+        assert [e.stem.split("-", 1)[1] for e in events] == ["START", "COMPLETE"]  # a re-read is no failure
     assert archives["InnoDB"][0] == "clustered" and archives["MyISAM"][0] == "scan"
     assert archives["InnoDB"][1] == archives["MyISAM"][1]  # same rows, same bytes, whichever way they came
