@@ -24,7 +24,7 @@ def write_metrics(path: Path, project: str, run_id: str, results: list, seconds:
         by_table[table]["retries"] += max(0, int(r.details.get("attempts", 1)) - 1)
         by_table[table]["failed"] += r.outcome == "failed"
         outcomes[r.outcome] += 1
-        for stage, secs in getattr(r, "stages", {}).items():
+        for stage, secs in r.stages.items():
             stages[table][stage] += secs
     labels = ["project", "table"]
     gauges = {key: Gauge(f"archival_table_{key}", help_text, labels, registry=registry) for key, help_text in (

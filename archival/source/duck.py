@@ -95,7 +95,12 @@ class InstancePool:
         with self._lock:
             folder = self._folders.get(id(con))
         if folder is not None:  # DuckDB makes its temp folder, not the parents (a tmp cleaner may take them)
-            folder.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self._close(con)
+                raise SourceError(f"cannot make DuckDB's spill folder {folder.parent} ({exc.strerror or exc}); "
+                                  "set TMPDIR to a writable local folder") from None
         clean = False
         try:
             yield con

@@ -113,7 +113,7 @@ class PartWriter:
 
     def _write_group(self, group: pa.Table) -> None:
         rows = group.num_rows
-        if self._dictionary is None:
+        if self._dictionary is None and self.fmt == "parquet":
             self._dictionary = dictionary_columns(group)
         if self._writer is None:
             self._open_file()

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from archival.source.duck import InstancePool, attach
+from archival.source.duck import InstancePool, SourceError, attach
 from archival.spec.model import Source
 
 
@@ -129,3 +129,35 @@ def test_an_instance_that_spilled_serves_the_next_holder():
             assert rows == (1_500_000,)
     assert spilled[0] == spilled[1] and Path(spilled[0]).is_dir()
     pool.clear()
+
+
+def test_an_unusable_spill_folder_is_a_clear_error_that_names_it(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"  # e.g. a tmp cleaner's race; TMPDIR itself is checked by tempfile
+    blocker.write_text("")
+    monkeypatch.setattr("archival.source.duck.spill_root", lambda: blocker / "archival-spill")
+    pool = InstancePool()
+    with pytest.raises(SourceError, match=f"spill folder {blocker}/archival-spill .*set TMPDIR"), \
+            pool.connection(("sqlite",)):
+        pass
+    assert pool._idle == []  # the instance made for it was closed, not pooled
+
+
+def test_a_unit_whose_spill_folder_cannot_be_made_writes_nothing(tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from archival.extract.snapshot import ExtractError
+    from tests.conftest import write_project
+    from tests.run.helpers import run_units
+
+    source = _sqlite(tmp_path)
+    spec = "domain: d\nowner: o@example.com\nsource: s\ntables:\n  t:\n    relation: t\n    primary_key: [id]\n" \
+           "    mode: full\n"
+    folder = write_project(tmp_path, f"  s: {{type: sqlite, path: {source.path}}}", {"d": spec})
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setattr("archival.source.duck.spill_root", lambda: blocker / "archival-spill")
+    monkeypatch.setattr("archival.source.duck.POOL", InstancePool())  # none pooled with a usable folder
+    with pytest.raises(ExtractError, match="set TMPDIR to a writable local folder"):
+        run_units(folder, datetime(2026, 4, 1, tzinfo=UTC))
+    written = [p for p in (folder / "archive").rglob("*") if p.is_file() and ".work" not in p.parts]
+    assert [p.name.split("-", 1)[1] for p in sorted(written)] == ["START.json", "FAIL.json"]  # lineage says it failed
