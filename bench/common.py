@@ -21,6 +21,19 @@ ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PROJECT_FILE = ("project: bench\nsources:\n  {source}\narchive:\n  default: local\n"
                 "  targets:\n    local: {{type: local, path: ./archive}}\npii: {{hash_key: env:ARCHIVAL_PII_KEY}}\n")
 PG_SOURCE = "pg: {type: postgres, dsn: env:BENCH_DSN}"
+# The bench table's contract (4 columns) and PII rule (HMAC of the title): the same on every source.
+CONTRACT = """    columns:
+      id: {type: int32, nullable: false, unique: true}
+      status: {allowed: [new, open, pending, resolved, closed]}
+      amount: {min: 0, max: 100000}
+      title: {pii: hash, max_length: 200}
+"""
+
+
+def tickets_spec(source: str, relation: str, contract: bool = True) -> str:
+    """The bench domain's spec: the tickets table, full mode, with or without contract and hashing."""
+    return (f"domain: bench\nowner: bench@example.com\nsource: {source}\ntables:\n  tickets:\n"
+            f"    relation: {relation}\n    primary_key: [id]\n    mode: full\n" + (CONTRACT if contract else ""))
 
 # Raw DuckDB: the source's scanner (loaded as archival loads it) copying one relation to Parquet zstd.
 DUCKDB_COPY_JOB = """

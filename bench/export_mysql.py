@@ -17,7 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pymysql
-from common import DUCKDB_COPY_JOB, ROOT, results_table, run_job, stage_table, write_project, write_report
+from common import (
+    DUCKDB_COPY_JOB,
+    ROOT,
+    results_table,
+    run_job,
+    stage_table,
+    tickets_spec,
+    write_project,
+    write_report,
+)
 from export_pg import ARCHIVAL_JOB
 
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -39,20 +48,7 @@ SELECT seq,
        seq % 2 = 0
 FROM seq_1_to_{rows};
 """
-SPEC = """domain: bench
-owner: bench@example.com
-source: my
-tables:
-  tickets:
-    relation: tickets
-    primary_key: [id]
-    mode: full
-    columns:
-      id: {type: int32, nullable: false, unique: true}
-      status: {allowed: [new, open, pending, resolved, closed]}
-      amount: {min: 0, max: 100000}
-      title: {pii: hash, max_length: 200}
-"""
+SPEC = tickets_spec("my", "tickets")
 MY_SOURCE = "my: {type: mysql, dsn: env:BENCH_DSN}"
 
 

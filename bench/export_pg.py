@@ -28,6 +28,7 @@ from common import (
     run_job,
     stage_table,
     temp_database,
+    tickets_spec,
     write_project,
     write_report,
 )
@@ -50,21 +51,8 @@ ALTER TABLE public.tickets ADD PRIMARY KEY (id);
 CREATE INDEX ON public.tickets (created_at);
 """
 
-SPEC = """domain: bench
-owner: bench@example.com
-source: pg
-tables:
-  tickets:
-    relation: public.tickets
-    primary_key: [id]
-    mode: full
-    columns:
-      id: {type: int32, nullable: false, unique: true}
-      status: {allowed: [new, open, pending, resolved, closed]}
-      amount: {min: 0, max: 100000}
-      title: {pii: hash, max_length: 200}
-"""
-PLAIN_SPEC = "\n".join(SPEC.splitlines()[:8]) + "\n"  # the same table without contract and hashing
+SPEC = tickets_spec("pg", "public.tickets")
+PLAIN_SPEC = tickets_spec("pg", "public.tickets", contract=False)
 
 ARCHIVAL_JOB = """
 import sys, json, time

@@ -13,16 +13,9 @@ from archival.extract.snapshot import KeyOrderError, _in_key_order
 from archival.plan.units import ExportUnit, Window
 from archival.spec.load import load_project
 from tests.conftest import write_project
+from tests.run.test_export_sources import FULL_SPEC  # the MySQL `items` table of the real-database test
 
-SPEC = """domain: shop
-owner: o@example.com
-source: my
-tables:
-  items:
-    relation: items
-    primary_key: [id]
-    mode: full
-  codes:
+SPEC = FULL_SPEC + """  codes:
     relation: codes
     primary_key: [code]
     mode: full
