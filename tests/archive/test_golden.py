@@ -1,0 +1,41 @@
+"""Archives written by earlier releases stay readable and verifiable. tests/fixtures/golden/v0.1.0 was
+written by release 0.1.0 (tests/fixtures/golden/make_golden.py): two runs of a tiny demo helpdesk with
+edits, hard deletes, a late row and a quarantined row between them, Parquet and CSV."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+
+import pytest
+
+from archival.archive.store import LocalStore
+from archival.verify.check import verify_archive
+from tests.conftest import FIXTURES
+from tests.run.helpers import archive_files, run_units
+
+GOLDEN = FIXTURES / "golden" / "v0.1.0"
+SECOND_RUN = datetime(2026, 12, 1, tzinfo=UTC)  # the as-of of the release's last run
+
+
+@pytest.fixture
+def golden(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARCHIVAL_PII_KEY", "golden-fixture-key")
+    folder = tmp_path / "golden"
+    shutil.copytree(GOLDEN, folder, ignore=shutil.ignore_patterns("make_golden.py"))
+    return folder
+
+
+def test_golden_archive_verifies_deep(golden):
+    report = verify_archive(LocalStore(golden / "archive"), deep=True)
+    assert report.ok, [str(f) for f in report.findings]
+    assert report.manifests == 43 and report.rows_checked == 1931
+
+
+def test_this_release_adds_nothing_to_an_unchanged_golden_archive(golden):
+    """Upgrading must not re-export what the earlier release archived: same source rows, same spec."""
+    before = {k: v for k, v in archive_files(golden).items() if not k.startswith(("_runs/", "_lineage/"))}
+    _, results = run_units(golden, SECOND_RUN, select=["domain:helpdesk"])
+    assert results and {r.outcome for r in results} == {"unchanged"}, [(r.unit_id, r.outcome) for r in results]
+    after = {k: v for k, v in archive_files(golden).items() if not k.startswith(("_runs/", "_lineage/"))}
+    assert after == before
