@@ -55,6 +55,8 @@ schemas: $(STAMP)
 	$(BIN)/archival schema --kind project > schemas/project.schema.json
 	$(BIN)/archival schema --kind domain > schemas/domain.schema.json
 	$(BIN)/archival schema --docs > docs/specs.md
+	$(BIN)/archival schema --types > docs/types.md
+	$(BIN)/archival schema --kind manifest > schemas/manifest.schema.json
 
 clean:
 	rm -rf $(VENV) archive data .prefect .pytest_cache

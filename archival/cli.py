@@ -10,7 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archival import __version__
+from archival.archive.audit_log import AuditChainError
+from archival.archive.manifest_schema import manifest_schema_text
+from archival.archive.state import ArchiveStateError
 from archival.archive.targets import TargetError, open_store
+from archival.check.fit import contract_misfits
 from archival.plan.build import build_plan
 from archival.plan.compile import table_identity
 from archival.plan.explain import render_json, render_markdown, render_text
@@ -18,6 +22,7 @@ from archival.record.rebaseline import rebaseline
 from archival.run.runners import RUNNER_KINDS
 from archival.run.summary import render_summary
 from archival.source.probe import probe_tables
+from archival.source.types import types_markdown
 from archival.spec.docs import specs_markdown
 from archival.spec.errors import SpecErrors
 from archival.spec.jsonschema import json_schema_text
@@ -97,8 +102,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
     _common(p)
-    p.add_argument("--kind", choices=["project", "domain"], default="domain")
+    p.add_argument("--kind", choices=["project", "domain", "manifest"], default="domain")
     p.add_argument("--docs", action="store_true", help="print docs/specs.md instead")
+    p.add_argument("--types", action="store_true", help="print docs/types.md: source types and archive types")
     return parser
 
 
@@ -121,6 +127,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.connect:
         facts = probe_tables(project, tables)
         mismatches = [f.problem for f in facts.values() if f.problem and f.probed]
+        mismatches += contract_misfits(tables, facts)
         unreachable = sorted({f.problem for f in facts.values() if f.problem and not f.probed})
         for problem in mismatches + unreachable:
             print(problem, file=sys.stderr)
@@ -232,7 +239,11 @@ def cmd_rebaseline(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    sys.stdout.write(specs_markdown() if args.docs else json_schema_text(args.kind))
+    if args.types:
+        sys.stdout.write(types_markdown())
+    else:
+        sys.stdout.write(specs_markdown() if args.docs else manifest_schema_text() if args.kind == "manifest"
+                         else json_schema_text(args.kind))
     return OK
 
 
@@ -251,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SelectorError, TargetError, UnknownPeriod) as exc:
         print(f"archival: {exc}", file=sys.stderr)
         return USAGE
+    except (ArchiveStateError, AuditChainError) as exc:  # a damaged archive: `verify` names all of it
+        print(f"archival: {exc}", file=sys.stderr)
+        return FAILED
 
 
 if __name__ == "__main__":

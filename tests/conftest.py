@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 # Prefect reads these at import: keep its state out of ~ and never phone home.
@@ -41,9 +42,9 @@ def demo_project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def pg_dsn():
-    """A fresh, empty PostgreSQL database; yields its libpq DSN."""
+@contextmanager
+def pg_database():
+    """A fresh, empty PostgreSQL database, dropped afterwards; yields its libpq DSN."""
     psycopg = pytest.importorskip("psycopg")
     name = f"archival_t_{uuid.uuid4().hex[:12]}"
     try:
@@ -59,9 +60,9 @@ def pg_dsn():
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def mysql_db():
-    """A fresh MariaDB database; yields (database name, DSN for DuckDB)."""
+@contextmanager
+def mysql_database():
+    """A fresh MariaDB database, dropped afterwards; yields (database name, DSN for DuckDB)."""
     pymysql = pytest.importorskip("pymysql")
     name = f"archival_t_{uuid.uuid4().hex[:12]}"
     try:
@@ -76,6 +77,20 @@ def mysql_db():
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+@pytest.fixture
+def pg_dsn():
+    """A fresh, empty PostgreSQL database; yields its libpq DSN."""
+    with pg_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def mysql_db():
+    """A fresh MariaDB database; yields (database name, DSN for DuckDB)."""
+    with mysql_database() as found:
+        yield found
 
 
 def write_project(folder: Path, sources: str, specs: dict[str, str], extra: str = "") -> Path:

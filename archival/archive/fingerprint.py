@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from archival.chunks import arrow_chunks
 from archival.source.cursor import KEY_ALGORITHM, format_key_checksum, key_checksum_sql
-from archival.source.duck import arrow_chunks, quote_ident
+from archival.sql import quote_ident
 
 __all__ = ["ALGORITHM", "KEY_ALGORITHM", "KeyChecksum", "RowFingerprint", "combine", "fingerprint_of",
            "fingerprint_sql", "format_key_checksum"]

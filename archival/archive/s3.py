@@ -41,7 +41,8 @@ class S3Store:
         key = self._key(path) if path else self.prefix
         return f"s3://{self.bucket}/{key}".rstrip("/")
 
-    def list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str, hidden: bool = False) -> list[str]:
+        """Every object under `prefix` (S3 has no hidden objects; archival never writes temp keys)."""
         full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
         strip = len(self.prefix) + 1 if self.prefix else 0
         out = []

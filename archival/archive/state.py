@@ -55,5 +55,6 @@ def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, 
                                             tuple(data["window"]["columns"]) if data.get("window") else None,
                                             tuple(data["primary_key"]) if data.get("primary_key") else None)
         except (ValueError, KeyError, TypeError) as exc:
-            raise ArchiveStateError(f"manifest {path} is unreadable: {exc}") from None
+            raise ArchiveStateError(f"manifest {path} is unreadable ({type(exc).__name__}: {exc}); "
+                                    "`archival verify` reports the archive's state") from None
     return result

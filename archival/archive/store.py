@@ -18,7 +18,7 @@ class ArchiveConflict(Exception):
 
 
 class ArchiveStore(Protocol):
-    def list(self, prefix: str) -> list[str]: ...
+    def list(self, prefix: str, hidden: bool = False) -> list[str]: ...
     def read_bytes(self, path: str) -> bytes: ...
     def exists(self, path: str) -> bool: ...
     def put_new(self, path: str, data: bytes) -> bool: ...
@@ -44,16 +44,19 @@ class LocalStore:
             raise ValueError(f"archive path escapes the archive root: {path}")
         return self.root / path
 
-    def list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str, hidden: bool = False) -> list[str]:
+        """Objects under `prefix`. Dot-folders (scratch space) and `.tmp-` names (writes in progress or
+        interrupted) are not the archive and are left out, unless `hidden` asks for everything
+        (`verify` reports what does not belong: glob readers would see such files too)."""
         base = self._full(prefix) if prefix else self.root
         if not base.is_dir():
             return []
         found = []
         for folder, dirs, files in os.walk(base):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # work and temp folders are not the archive
+            dirs[:] = sorted(d for d in dirs if hidden or not d.startswith("."))
             for name in files:
-                if name.startswith(".tmp-"):
-                    continue  # an interrupted write; never part of the archive
+                if name.startswith(".tmp-") and not hidden:
+                    continue
                 found.append((Path(folder) / name).relative_to(self.root).as_posix())
         return sorted(found)
 

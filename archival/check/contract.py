@@ -1,14 +1,18 @@
 """A table's contract as a Pandera DataFrameSchema (polars backend) plus what Pandera cannot see in
-one batch: declared types against the source's types (once per unit) and uniqueness across batches.
+one batch: whether each check fits its column (check/fit.py, once per unit), the primary key's
+uniqueness (check/keys.py) and other `unique` columns across batches.
+
+Nothing passes unchecked: a check that raises (Pandera reports it as a `check_error` without a row)
+fails the unit naming the column and the check; it is never read as "no violations".
 
 on_invalid: `fail` stops the unit before anything is published; `quarantine` sets the bad rows aside
 (with their reasons) and archives the rest; `warn` archives everything and reports."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import duckdb
 import pandera.polars as papl
@@ -16,59 +20,31 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 from pandera import Check
-from pandera.errors import SchemaErrors
+from pandera.errors import SchemaErrorReason, SchemaErrors
 
+from archival.check.fit import declared_decimal, families_of_schema, fit_problems
 from archival.check.registry import get_check, known_checks
-from archival.source.duck import quote_ident
 from archival.spec.model import Column, Table
-
-_FAMILIES = {"int8": "integer", "int16": "integer", "int32": "integer", "int64": "integer", "float32": "float",
-             "float64": "float", "string": "text", "json": "text", "uuid": "text", "boolean": "boolean",
-             "date": "date", "timestamp": "timestamp", "timestamptz": "timestamptz", "time": "time",
-             "binary": "binary"}
+from archival.sql import quote_ident
 
 
 class ContractError(Exception):
     """A contract that cannot hold for this unit, or rows that break it under on_invalid: fail."""
 
 
-def _family(arrow_type: pa.DataType) -> str:
-    if pa.types.is_integer(arrow_type):
-        return "integer"
-    if pa.types.is_floating(arrow_type):
-        return "float"
-    if pa.types.is_decimal(arrow_type):
-        return "decimal"
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return "text"
-    if pa.types.is_boolean(arrow_type):
-        return "boolean"
-    if pa.types.is_date(arrow_type):
-        return "date"
-    if pa.types.is_timestamp(arrow_type):
-        return "timestamptz" if arrow_type.tz else "timestamp"
-    if pa.types.is_time(arrow_type):
-        return "time"
-    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
-        return "binary"
-    return str(arrow_type)
+class CheckFailedToRun(ContractError):
+    """A check raised instead of judging rows: the unit fails, nothing is published."""
 
 
-def type_problems(table: Table, schema: pa.Schema) -> list[str]:
-    problems = []
-    for column in table.columns:
-        if column.type is None or column.name not in schema.names:
-            continue
-        actual = schema.field(column.name).type
-        wanted = "decimal" if column.type.startswith("decimal") else _FAMILIES[column.type]
-        got = _family(actual)
-        if wanted == "decimal" and got == "decimal":
-            precision, scale = map(int, re.findall(r"\d+", column.type))
-            if actual.scale != scale or actual.precision > precision:
-                problems.append(f"{column.name}: declared {column.type}, the source has {actual}")
-        elif wanted != got and not (wanted == "float" and got in ("integer", "decimal")):
-            problems.append(f"{column.name}: declared {column.type}, the source has {actual}")
-    return problems
+def _decimal_fits(precision: int, scale: int) -> Check:
+    """Each value fits `decimal(P,S)`: at most S digits after the point and P - S before it."""
+    def fits(data):
+        col = pl.col(data.key)
+        fit = col.round(scale) == col
+        if precision - scale < 38:  # a decimal128 cannot hold 10**38 anyway
+            fit = fit & (col.abs() < pl.lit(Decimal(10) ** (precision - scale)))
+        return data.lazyframe.select(fit)
+    return Check(fits, name=f"decimal({precision},{scale})")
 
 
 def _checks(column: Column) -> list[Check]:
@@ -83,6 +59,9 @@ def _checks(column: Column) -> list[Check]:
         checks.append(Check.str_matches(column.regex))
     if column.max_length is not None:
         checks.append(Check.str_length(max_value=column.max_length))
+    fits = declared_decimal(column)
+    if fits is not None:
+        checks.append(_decimal_fits(*fits))
     for name in column.checks:
         fn = get_check(name)
         if fn is None:
@@ -95,8 +74,13 @@ def _checks(column: Column) -> list[Check]:
 
 
 def build_schema(table: Table, present: list[str]) -> papl.DataFrameSchema:
-    columns = {c.name: papl.Column(None, checks=_checks(c), nullable=c.nullable, unique=False, required=False)
+    """The Pandera schema of the columns that are read; key columns are never NULL."""
+    columns = {c.name: papl.Column(None, checks=_checks(c), nullable=c.nullable and c.name not in table.primary_key,
+                                   unique=False, required=False)
                for c in table.columns if c.name in present and c.pii != "drop"}
+    for name in table.primary_key:
+        if name in present and name not in columns:
+            columns[name] = papl.Column(None, nullable=False, unique=False, required=False)
     return papl.DataFrameSchema(columns, strict=False)
 
 
@@ -109,44 +93,46 @@ class ContractResult:
 
 class ContractChecker:
     """Validates batch by batch; remembers values of `unique` columns across batches (in DuckDB).
-    Rows arrive ordered by primary key, so a one-column key's duplicates are neighbours: it is
-    checked against the previous row alone, in constant memory, however big the table."""
+    The primary key's uniqueness arrives as a mask from KeyRuns; `reject_all` marks every row (the
+    rows of `period=out_of_range`, whose cursor no calendar period can hold)."""
 
-    def __init__(self, table: Table, schema: pa.Schema):
+    def __init__(self, table: Table, schema: pa.Schema, reject_all: str | None = None):
         self.table = table
-        problems = type_problems(table, schema)
+        problems = fit_problems(table, families_of_schema(schema))
         if problems:
             raise ContractError(f"{table.location}: {table.qualified_name}: " + "; ".join(problems))
         self.schema = build_schema(table, schema.names)
-        unique = [c.name for c in table.columns if c.unique and c.name in schema.names]
-        self.ordered = [n for n in unique if list(table.primary_key) == [n]]
-        self.unique = [n for n in unique if n not in self.ordered]
-        self.last: dict[str, object] = {}
-        self.active = bool(self.schema.columns) or bool(unique)
+        self.declared = any(c.name in schema.names and c.pii != "drop" for c in table.columns)
+        keyed = list(table.primary_key)
+        self.unique = [c.name for c in table.columns if c.unique and c.name in schema.names and [c.name] != keyed]
+        self.reject_all = reject_all
         self.con = duckdb.connect() if self.unique else None
         for name in self.unique:
             self.con.execute(f"CREATE TABLE {quote_ident('seen_' + name)} (v {_duck(schema.field(name).type)})")
         self.totals: Counter = Counter()
 
-    def check(self, batch: pa.RecordBatch) -> ContractResult:
-        if not self.active or batch.num_rows == 0:
+    @property
+    def recorded(self) -> bool:
+        """Whether the manifest carries a `contract` block: the spec declares one, or a row broke the
+        key rule (every table's key is checked; a table without a contract and without violations
+        keeps the manifest it had before keys were checked)."""
+        return self.declared or bool(self.totals)
+
+    def check(self, batch: pa.RecordBatch, duplicated: pa.Array | None = None,
+              key_reason: str = "") -> ContractResult:
+        if batch.num_rows == 0:
             return ContractResult(batch, None)
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
         reasons: dict[int, list[str]] = {}
-        try:
-            self.schema.validate(frame, lazy=True)
-        except SchemaErrors as exc:
-            cases = exc.failure_cases
-            for row in cases.iter_rows(named=True):
-                if row["index"] is not None:
-                    reasons.setdefault(int(row["index"]), []).append(f"{row['column']}: {row['check']}")
+        self._pandera(batch, reasons)
+        if duplicated is not None:
+            for index in pc.indices_nonzero(duplicated).to_pylist():
+                reasons.setdefault(index, []).append(key_reason)
         for name in self.unique:
             for index in self._duplicates(batch, name):
                 reasons.setdefault(index, []).append(f"{name}: unique")
-        for name in self.ordered:
-            for index in self._neighbour_duplicates(batch, name):
-                reasons.setdefault(index, []).append(f"{name}: unique")
+        if self.reject_all:
+            for index in range(batch.num_rows):
+                reasons.setdefault(index, []).append(self.reject_all)
         if not reasons:
             return ContractResult(batch, None)
         bad_index = sorted(reasons)
@@ -156,6 +142,33 @@ class ContractChecker:
         bad = pa.Table.from_batches([batch.filter(mask)])
         bad = bad.append_column("_reasons", pa.array(["; ".join(reasons[i]) for i in bad_index], pa.string()))
         return ContractResult(batch.filter(pc.invert(mask)), bad, counts)
+
+    def _pandera(self, batch: pa.RecordBatch, reasons: dict[int, list[str]]) -> None:
+        if not self.schema.columns:
+            return
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        try:
+            self.schema.validate(frame, lazy=True)
+        except SchemaErrors as exc:
+            self._raise_if_a_check_did_not_run(exc)
+            for row in exc.failure_cases.iter_rows(named=True):
+                reasons.setdefault(int(row["index"]), []).append(f"{row['column']}: {row['check']}")
+
+    def _raise_if_a_check_did_not_run(self, exc: SchemaErrors) -> None:
+        """A failure without a row is a check that could not judge rows (it raised, or applied to the
+        column as a whole): read as "no violations" it would let every row through."""
+        for error in exc.schema_errors:
+            rowless = error.reason_code == SchemaErrorReason.CHECK_ERROR
+            cases = getattr(error, "failure_cases", None)
+            if not rowless and isinstance(cases, pl.DataFrame) and "index" in cases.columns:
+                rowless = cases["index"].null_count() > 0
+            if rowless:
+                check = getattr(error.check, "name", None) or str(error.check)
+                column = getattr(error, "column_name", None) or "?"
+                cause = str(error).splitlines()[0][:300]
+                raise CheckFailedToRun(f"{self.table.location}: {self.table.qualified_name}: column '{column}': "
+                                       f"check {check} could not run ({cause}); nothing was published") from None
 
     def _duplicates(self, batch: pa.RecordBatch, name: str) -> list[int]:
         seen = quote_ident("seen_" + name)
@@ -167,13 +180,6 @@ class ContractChecker:
         self.con.execute(f"INSERT INTO {seen} SELECT v FROM uniq_batch WHERE v IS NOT NULL")
         self.con.unregister("uniq_batch")
         return [i for (i,) in rows]
-
-    def _neighbour_duplicates(self, batch: pa.RecordBatch, name: str) -> list[int]:
-        values = batch.column(batch.schema.get_field_index(name))
-        previous = pa.concat_arrays([pa.array([self.last.get(name)], values.type), values.slice(0, len(values) - 1)])
-        self.last[name] = values[len(values) - 1].as_py()
-        same = pc.fill_null(pc.equal(values, previous), False)  # NULL is never a duplicate
-        return pc.indices_nonzero(same).to_pylist()
 
     def close(self) -> None:
         if self.con is not None:
@@ -192,5 +198,5 @@ def sample_message(table: Table, bad: pa.Table) -> str:
     reasons = row["_reasons"]
     pii = {c.name for c in table.columns if c.pii}
     cols = {r.split(":")[0] for r in reasons.split("; ")}
-    values = ", ".join(f"{c}={'***' if c in pii else repr(row.get(c))}" for c in sorted(cols))
+    values = ", ".join(f"{c}={'***' if c in pii else repr(row.get(c))}" for c in sorted(cols) if c in row)
     return f"{table.qualified_name} row {key}: {reasons} (value: {values})"

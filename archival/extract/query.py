@@ -1,66 +1,64 @@
-"""The SQL that reads one unit. Identifiers passed the spec's strict patterns and are quoted; bound
+"""The SQL that reads one unit. Identifiers are quoted for the engine at hand (archival.sql); bound
 values are rendered by typed literals built here from datetimes, never from user text.
 
 Strategy per unit, chosen from the source:
 - `native`: PostgreSQL, every unit, through postgres_query(): the filter and the ORDER BY run in
   PostgreSQL, which streams rows in key order from the primary-key index (or sorts within its own
   work_mem, spilling to disk). So the cursor's index serves a period (DuckDB's ctid-range scan reads
-  the whole table even for one month), no DuckDB sort holds the table in memory, and unconstrained
-  `numeric` columns are read as text (the scanner would turn them into DOUBLE and lose digits).
-  Measured on 5M rows (bench/): 25 s and 736 MiB peak, against 34 s and 1.7 GiB with a DuckDB sort.
+  the whole table even for one month), no DuckDB sort holds the table in memory, and the type rules
+  that need a cast (source/types.py: wide numerics to decimal(38,S), time with time zone and
+  interval to text) run in PostgreSQL. Measured on 5M rows (bench/): 25 s and 736 MiB peak, against
+  34 s and 1.7 GiB with a DuckDB sort.
 - `scan`: the attached catalog (SQLite, MySQL): DuckDB pushes simple filters down and sorts.
 - `clustered`: MySQL/MariaDB units that read a whole table keyed by one integer column: the
   attached catalog without ORDER BY. InnoDB returns a full scan in primary-key order (its clustered
   index), so no DuckDB sort holds the table before the first row; the order is not promised by SQL,
   so the snapshot verifies it batch by batch and the unit starts over with `scan` if it breaks.
-All run inside the unit's DuckDB transaction, so they see one snapshot."""
+All run inside the unit's DuckDB transaction, so they see one snapshot.
+
+The count comes first: on PostgreSQL it also measures the `decimal` columns (largest scale and
+value), from which their archive type is chosen before the rows are read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from archival.plan.compile import NULL_PERIOD
+from archival.plan.compile import NULL_PERIOD, OUT_OF_RANGE, SPECIAL_PERIODS
 from archival.plan.units import ExportUnit
-from archival.source.cursor import cursor_range_predicate, is_naive, null_cursor_predicate
-from archival.source.duck import qualified, quote_ident, sql_literal
+from archival.source.columns import SourceColumn
+from archival.source.cursor import cursor_outside_predicate, cursor_range_predicate, null_cursor_predicate
+from archival.source.types import ColumnRead
 from archival.spec.model import SourceType, Table
+from archival.sql import qualified, quote_ident, quote_relation, sql_literal
 
 Strategy = Literal["native", "scan", "clustered"]
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
 
 @dataclass(frozen=True)
-class SourceColumn:
-    name: str
-    duck_type: str  # as DuckDB's scanner presents it
-    native_type: str | None = None  # the source's own type name where known (PostgreSQL)
-
-    @property
-    def is_naive_timestamp(self) -> bool:
-        return is_naive(self.duck_type)
-
-    @property
-    def unconstrained_numeric(self) -> bool:
-        return (self.native_type or "").lower() == "numeric"
-
-
-@dataclass(frozen=True)
 class ExtractQuery:
     strategy: Strategy
     rows_sql: str  # ordered by primary key
-    count_sql: str
     columns: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class CountQuery:
+    sql: str  # one row: the count, then per `decimal` column its largest scale and largest absolute value
+    measured: tuple[str, ...]  # the `decimal` columns, in that order
+
+
 def _where(unit: ExportUnit, table: Table, columns: dict[str, SourceColumn], native: bool, ident) -> str:
-    if unit.window is None and unit.period != NULL_PERIOD:
-        return ""
     if unit.period == NULL_PERIOD:
         return " WHERE " + null_cursor_predicate(table.cursor, ident)
-    assert unit.window is not None
+    if unit.window is None:
+        return ""
     # every cursor column of one table has one kind (checked at probe time), so one literal type fits all
     naive = columns[table.cursor[0]].is_naive_timestamp
+    if unit.period == OUT_OF_RANGE:
+        return " WHERE " + cursor_outside_predicate(table.cursor, ident, unit.window.start, unit.window.end, naive,
+                                                    table.timezone, native)
     return " WHERE " + cursor_range_predicate(table.cursor, ident, unit.window.start, unit.window.end, naive,
                                               table.timezone, native)
 
@@ -71,37 +69,72 @@ def choose_strategy(source_type: SourceType) -> Strategy:
 
 def clustered_key(source_type: SourceType, table: Table, unit: ExportUnit, columns: list[SourceColumn]) -> str | None:
     """The key column a `clustered` read may rely on, or None."""
-    if source_type != "mysql" or unit.window is not None or unit.period == NULL_PERIOD or len(table.primary_key) != 1:
+    if source_type != "mysql" or unit.window is not None or unit.period in SPECIAL_PERIODS \
+            or len(table.primary_key) != 1:
         return None
     key = next((c for c in columns if c.name == table.primary_key[0]), None)
     return key.name if key is not None and key.duck_type.upper() in _INTEGER_TYPES else None
 
 
-def build_query(source_type: SourceType, table: Table, unit: ExportUnit, columns: list[SourceColumn],
-                alias: str = "src", clustered: bool = False) -> ExtractQuery:
-    """`clustered`: the caller verifies key order, so a `clustered` read is allowed where it fits."""
-    by_name = {c.name: c for c in columns}
-    names = tuple(c.name for c in columns)
-    strategy = choose_strategy(source_type)
-    if strategy == "native":
-        def pg_ident(name: str) -> str:
-            return '"' + name + '"'  # names passed the identifier pattern: no quote can occur
+def _pg(name: str) -> str:
+    return quote_ident(name, "postgres")
 
-        select = ", ".join(f'{pg_ident(c.name)}::text AS {pg_ident(c.name)}' if c.unconstrained_numeric
-                           else pg_ident(c.name) for c in columns)
-        relation = ".".join(pg_ident(p) for p in table.relation.split("."))
-        where = _where(unit, table, by_name, True, pg_ident)
-        order = ", ".join(pg_ident(k) for k in table.primary_key)
-        native_rows = f"SELECT {select} FROM {relation}{where} ORDER BY {order}"
-        native_count = f"SELECT count(*) AS n FROM {relation}{where}"
-        return ExtractQuery(strategy, f"SELECT * FROM postgres_query('{alias}', {sql_literal(native_rows)})",
-                            f"SELECT * FROM postgres_query('{alias}', {sql_literal(native_count)})", names)
-    relation = qualified(alias, table.relation)
+
+def _pg_select(read: ColumnRead, scales: dict[str, int]) -> str:
+    """The column in PostgreSQL's SELECT list, cast where its rule says so."""
+    col = _pg(read.name)
+    if read.rule == "decimal":
+        return f"CAST(CAST({col} AS numeric) AS numeric(38,{scales[read.name]})) AS {col}"
+    if read.rule == "float_declared":
+        return f"CAST({col} AS double precision) AS {col}"
+    if read.rule == "text":
+        return f"CAST({col} AS text) AS {col}"
+    return col
+
+
+def count_query(source_type: SourceType, table: Table, unit: ExportUnit, reads: list[ColumnRead],
+                alias: str = "src") -> CountQuery:
+    by_name = {r.name: r.column for r in reads}
+    if choose_strategy(source_type) == "native":
+        measured = tuple(r.name for r in reads if r.rule == "decimal")
+        probes = "".join(f", max(scale(CAST({_pg(n)} AS numeric))) AS s{i}, "
+                         f"max(abs(CAST({_pg(n)} AS numeric)))::text AS m{i}" for i, n in enumerate(measured))
+        where = _where(unit, table, by_name, True, _pg)
+        native = f"SELECT count(*) AS n{probes} FROM {quote_relation(table.relation, 'postgres')}{where}"
+        return CountQuery(f"SELECT * FROM postgres_query({sql_literal(alias)}, {sql_literal(native)})", measured)
     where = _where(unit, table, by_name, False, quote_ident)
-    order = ", ".join(quote_ident(k) for k in table.primary_key)
-    select = ", ".join(quote_ident(n) for n in names)
-    if clustered and clustered_key(source_type, table, unit, columns):
-        return ExtractQuery("clustered", f"SELECT {select} FROM {relation}{where}",
-                            f"SELECT count(*) FROM {relation}{where}", names)
-    return ExtractQuery(strategy, f"SELECT {select} FROM {relation}{where} ORDER BY {order}",
-                        f"SELECT count(*) FROM {relation}{where}", names)
+    return CountQuery(f"SELECT count(*) FROM {qualified(alias, table.relation)}{where}", ())
+
+
+def build_query(source_type: SourceType, table: Table, unit: ExportUnit, reads: list[ColumnRead],
+                scales: dict[str, int] | None = None, alias: str = "src", clustered: bool = False) -> ExtractQuery:
+    """`scales`: the chosen scale of each `decimal` column. `clustered`: the caller verifies key
+    order, so a `clustered` read is allowed where it fits."""
+    scales = scales or {}
+    by_name = {r.name: r.column for r in reads}
+    names = tuple(r.name for r in reads)
+    strategy = choose_strategy(source_type)
+    order_keys = ", ".join(quote_ident(k, "postgres" if strategy == "native" else "duckdb")
+                           for k in table.primary_key)
+    if strategy == "native":
+        select = ", ".join(_pg_select(r, scales) for r in reads)
+        where = _where(unit, table, by_name, True, _pg)
+        native = f"SELECT {select} FROM {quote_relation(table.relation, 'postgres')}{where} ORDER BY {order_keys}"
+        rows = f"SELECT * FROM postgres_query({sql_literal(alias)}, {sql_literal(native)})"
+    else:
+        select = ", ".join(quote_ident(n) for n in names)
+        where = _where(unit, table, by_name, False, quote_ident)
+        rows = f"SELECT {select} FROM {qualified(alias, table.relation)}{where}"
+        if clustered and clustered_key(source_type, table, unit, list(by_name.values())):
+            strategy = "clustered"
+        else:
+            rows += f" ORDER BY {order_keys}"
+    if any(r.rule == "json_text" for r in reads):
+        # a projection keeps the order of the rows it reads (preserve_insertion_order is on)
+        outer = ", ".join(f"CAST(to_json({quote_ident(r.name)}) AS VARCHAR) AS {quote_ident(r.name)}"
+                          if r.rule == "json_text" else quote_ident(r.name) for r in reads)
+        rows = f"SELECT {outer} FROM ({rows}) AS rows"
+    return ExtractQuery(strategy, rows, names)
+
+
+__all__ = ["CountQuery", "ExtractQuery", "SourceColumn", "Strategy", "build_query", "clustered_key", "count_query"]

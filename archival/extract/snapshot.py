@@ -14,12 +14,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from archival.extract.query import ExtractQuery, SourceColumn, build_query
+from archival.extract.query import ExtractQuery, build_query, count_query
 from archival.plan.units import ExportUnit
 from archival.source import duck
-from archival.source.probe import describe
+from archival.source.columns import SourceColumn, source_columns
 from archival.source.shared import adopt
+from archival.source.types import ColumnRead, TypeRefused, choose_scale, declared_scale, read_rule
 from archival.spec.model import Source, Table
+from archival.sql import qualified, quote_ident, quote_relation, sql_literal
 
 
 class ExtractError(Exception):
@@ -32,65 +34,60 @@ class KeyOrderError(Exception):
 
 @dataclass
 class UnitSnapshot:
-    columns: list[SourceColumn]  # what is read, in order (PII `drop` columns are never read)
+    reads: list[ColumnRead]  # what is read, in order, and how (PII `drop` columns are never read)
+    scales: dict[str, int]  # the chosen scale of each `decimal` column
     source_row_count: int
     query: ExtractQuery
     batches: Iterator[pa.RecordBatch]
     arrow_schema: pa.Schema
     connection: duckdb.DuckDBPyConnection | None = None  # the unit's transaction, for more questions
 
+    @property
+    def columns(self) -> list[SourceColumn]:
+        return [r.column for r in self.reads]
+
     def count_all(self, source_type: str, relation: str) -> int:
         """Rows of the whole relation in this snapshot (PostgreSQL counts natively)."""
         assert self.connection is not None
         if source_type == "postgres":
-            native = "SELECT count(*) FROM " + ".".join(f'"{p}"' for p in relation.split("."))
-            sql = f"SELECT * FROM postgres_query('src', {duck.sql_literal(native)})"
+            native = "SELECT count(*) FROM " + quote_relation(relation, "postgres")
+            sql = f"SELECT * FROM postgres_query('src', {sql_literal(native)})"
         else:
-            sql = f"SELECT count(*) FROM {duck.qualified('src', relation)}"
+            sql = f"SELECT count(*) FROM {qualified('src', relation)}"
         return int(self.connection.execute(sql).fetchone()[0])
 
     def all_keys(self, relation: str, key: tuple[str, ...]) -> pa.Table:
         assert self.connection is not None
-        cols = ", ".join(duck.quote_ident(k) for k in key)
-        return self.connection.execute(f"SELECT {cols} FROM {duck.qualified('src', relation)}").to_arrow_table()
-
-
-def source_columns(con: duckdb.DuckDBPyConnection, source: Source, table: Table) -> list[SourceColumn]:
-    described = describe(con, "src", table)
-    native: dict[str, str] = {}
-    if source.type == "postgres":
-        schema, _, name = table.relation.rpartition(".")
-        sql = ("SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
-               f"WHERE table_schema = {duck.sql_literal(schema or 'public')} AND table_name = {duck.sql_literal(name)}")
-        rows = con.execute(f"SELECT * FROM postgres_query('src', {duck.sql_literal(sql)})").fetchall()
-        # information_schema says `numeric` for numeric(12,2) too: only a missing precision means unconstrained
-        native = {c: (f"numeric({p},{sc})" if t == "numeric" and p is not None else t) for c, t, p, sc in rows}
-    return [SourceColumn(c.name, c.type, native.get(c.name)) for c in described]
+        cols = ", ".join(quote_ident(k) for k in key)
+        return self.connection.execute(f"SELECT {cols} FROM {qualified('src', relation)}").to_arrow_table()
 
 
 def configure(con: duckdb.DuckDBPyConnection, memory_limit: str, threads: int) -> None:
     # sorts by primary key spill (to the instance's folder, duck.spill_root()) instead of growing memory
-    con.execute(f"SET memory_limit = {duck.sql_literal(memory_limit)}")
+    con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = true")
 
 
 @contextmanager
 def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *, batch_rows: int,
-                  memory_limit: str = "1GB", threads: int = 2,
-                  shared_snapshot: str | None = None, clustered: bool = False) -> Iterator[UnitSnapshot]:
+                  memory_limit: str = "1GB", threads: int = 2, shared_snapshot: str | None = None,
+                  clustered: bool = False, scale_floor: dict[str, int] | None = None) -> Iterator[UnitSnapshot]:
+    """`scale_floor`: per `decimal` column, the scale the table was archived with (its type may
+    widen, never narrow)."""
     with contextlib.ExitStack() as stack:
         try:
             con = stack.enter_context(duck.POOL.connection((source.type,)))
         except duck.SourceError as exc:
             raise ExtractError(str(exc)) from None
         yield from _snapshot(con, source, root, table, unit, batch_rows=batch_rows, memory_limit=memory_limit,
-                             threads=threads, shared_snapshot=shared_snapshot, clustered=clustered)
+                             threads=threads, shared_snapshot=shared_snapshot, clustered=clustered,
+                             scale_floor=scale_floor or {})
 
 
 def _snapshot(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table: Table, unit: ExportUnit, *,
-              batch_rows: int, memory_limit: str, threads: int,
-              shared_snapshot: str | None, clustered: bool) -> Iterator[UnitSnapshot]:
+              batch_rows: int, memory_limit: str, threads: int, shared_snapshot: str | None, clustered: bool,
+              scale_floor: dict[str, int]) -> Iterator[UnitSnapshot]:
     try:
         configure(con, memory_limit, threads)
         duck.attach(con, source, root)
@@ -103,18 +100,18 @@ def _snapshot(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table:
                 # one snapshot of its own, only the cross-table instant is lost
                 con.execute("ROLLBACK")
                 con.execute("BEGIN TRANSACTION")
-        dropped = {c.name for c in table.columns if c.pii == "drop"}
-        columns = [c for c in source_columns(con, source, table) if c.name not in dropped]
-        missing = [k for k in (*table.primary_key, *table.cursor) if k not in {c.name for c in columns}]
-        if missing:
-            raise ExtractError(f"{table.location}: relation '{table.relation}' lacks column(s) {', '.join(missing)}")
-        query = build_query(source.type, table, unit, columns, clustered=clustered)
-        count = int(con.execute(query.count_sql).fetchone()[0])
+        reads = column_reads(con, source, table)
+        counted = count_query(source.type, table, unit, reads)
+        row = con.execute(counted.sql).fetchone()
+        scales = _scales(reads, counted.measured, row[1:], scale_floor)
+        query = build_query(source.type, table, unit, reads, scales, clustered=clustered)
         reader = con.execute(query.rows_sql).to_arrow_reader(batch_rows)
         batches = _batches(reader)
         if query.strategy == "clustered":
             batches = _in_key_order(batches, table.primary_key[0])
-        yield UnitSnapshot(columns, count, query, batches, reader.schema, con)
+        yield UnitSnapshot(reads, scales, int(row[0]), query, batches, reader.schema, con)
+    except TypeRefused as exc:
+        raise ExtractError(f"{table.location}: {table.qualified_name}: {exc}") from None
     except duck.SourceError as exc:
         raise ExtractError(str(exc)) from None
     except duckdb.Error as exc:
@@ -122,6 +119,23 @@ def _snapshot(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table:
     finally:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")  # read-only: nothing to commit
+
+
+def column_reads(con: duckdb.DuckDBPyConnection, source: Source, table: Table) -> list[ColumnRead]:
+    """The columns the unit reads (PII `drop` columns never are) and the type rule of each."""
+    dropped = {c.name for c in table.columns if c.pii == "drop"}
+    columns = [c for c in source_columns(con, "src", source.type, table) if c.name not in dropped]
+    missing = [k for k in (*table.primary_key, *table.cursor) if k not in {c.name for c in columns}]
+    if missing:
+        raise ExtractError(f"{table.location}: relation '{table.relation}' lacks column(s) {', '.join(missing)}")
+    declared = {c.name: c.type for c in table.columns}
+    return [ColumnRead(c, read_rule(source.type, c, declared.get(c.name), table.format)) for c in columns]
+
+
+def _scales(reads: list[ColumnRead], measured: tuple[str, ...], values: tuple, floor: dict[str, int]) -> dict[str, int]:
+    by_name = {r.name: r.column for r in reads}
+    return {name: choose_scale(name, values[2 * i], values[2 * i + 1], declared_scale(by_name[name]), floor.get(name))
+            for i, name in enumerate(measured)}
 
 
 def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from archival.archive.audit_log import rebaselines
 from archival.archive.state import archived_periods
 from archival.archive.targets import open_store, target_name
-from archival.plan.compile import compile_table
+from archival.plan.compile import compile_table, plausible_range
 from archival.plan.periods import parse_label
 from archival.plan.units import Plan
-from archival.source.probe import TableFacts, probe_tables
+from archival.source.probe import ProbeRequest, TableFacts, probe_tables
 from archival.spec.model import Project, Table
 
 
@@ -37,9 +37,10 @@ def build_plan(project: Project, tables: list[Table], *, target: str | None = No
     if offline:
         facts = {t.qualified_name: TableFacts(problem="not probed (--offline)") for t in tables}
     else:
-        windows = {t.qualified_name: _archived_windows(project, t, archived[t.qualified_name])
-                   for t in tables if t.mode == "window"}
-        facts = probe_tables(project, tables, windows)
+        requests = {t.qualified_name: ProbeRequest(
+            _archived_windows(project, t, archived[t.qualified_name]) if t.mode == "window" else {},
+            plausible_range(project, t, as_of) if t.cursor else None) for t in tables}
+        facts = probe_tables(project, tables, requests)
     accepted = rebaselines(store)
     units, notes = [], []
     for table in tables:

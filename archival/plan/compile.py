@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from archival.archive.state import ArchivedPeriod
-from archival.plan.periods import parse_label, periods_between
+from archival.plan.periods import parse_label, period_containing, periods_between
 from archival.plan.units import ExportUnit, PlanNote, UnitStatus, Window
 from archival.source.probe import TableFacts
 from archival.spec.model import Project, Table, table_fingerprint
 
-NULL_PERIOD = "null"
+NULL_PERIOD = "null"  # rows whose cursor is NULL
+OUT_OF_RANGE = "out_of_range"  # rows whose cursor lies outside the plausible range (plausible_range)
+SPECIAL_PERIODS = (NULL_PERIOD, OUT_OF_RANGE)  # labels that are not calendar periods
 
 
 def _status(archived: ArchivedPeriod | None, spec_sha: str, refresh: bool) -> tuple[UnitStatus, str]:
@@ -25,6 +28,25 @@ def _status(archived: ArchivedPeriod | None, spec_sha: str, refresh: bool) -> tu
     return "up_to_date", f"archived as v{archived.version}"
 
 
+# Rows stamped a little ahead of the run (an app server's clock, naive local time in a column declared
+# UTC) are read by a later run; only beyond this margin is a cursor value implausible.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def plausible_range(project: Project, table: Table, as_of: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of plausible cursor values: from the start of the period holding `since` (so a
+    period is never split) to the run's time plus `lag` plus FUTURE_TOLERANCE. Rows between the end
+    of the last readable period (as-of - lag) and that end wait for a later run."""
+    domain = project.domain(table.domain)
+    assert domain is not None and table.period is not None
+    since = table.since
+    if not isinstance(since, datetime):
+        since = datetime(since.year, since.month, since.day)
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=ZoneInfo(domain.timezone))
+    return period_containing(since, table.period, domain.timezone).start, as_of + table.lag.delta + FUTURE_TOLERANCE
+
+
 def table_identity(table: Table) -> dict[str, object]:
     """What archived periods are keyed by. Changing it after data is archived needs `archival rebaseline`."""
     return {"mode": table.mode, "cursor": list(table.cursor), "primary_key": list(table.primary_key),
@@ -34,7 +56,7 @@ def table_identity(table: Table) -> dict[str, object]:
 def identity_changes(table: Table, archived: dict[str, ArchivedPeriod], tz: str) -> list[str]:
     changes = set()
     for label, period in archived.items():
-        if label == NULL_PERIOD:
+        if label in SPECIAL_PERIODS:
             continue
         if period.mode and period.mode != table.mode:
             changes.add(f"mode {period.mode} -> {table.mode}")
@@ -50,21 +72,30 @@ def identity_changes(table: Table, archived: dict[str, ArchivedPeriod], tz: str)
     return sorted(changes)
 
 
+class _UnitMaker:
+    """Makes the ExportUnits of one table (all share its mode, source and spec fingerprint)."""
+
+    def __init__(self, table: Table, source: str, sha: str, archived: dict[str, ArchivedPeriod]):
+        self.table, self.source, self.sha, self.archived = table, source, sha, archived
+
+    def __call__(self, period: str, status: UnitStatus, reason: str, window: Window | None = None) -> ExportUnit:
+        version = self.archived[period].version if period in self.archived else None
+        return ExportUnit(self.table.domain, self.table.name, period, self.table.mode, self.source, self.sha, status,
+                          reason, window, version)
+
+    def status(self, period: str, refresh: bool) -> tuple[UnitStatus, str]:
+        return _status(self.archived.get(period), self.sha, refresh)
+
+
 def compile_table(project: Project, table: Table, facts: TableFacts, archived: dict[str, ArchivedPeriod],
                   as_of: datetime, accepted_identity: dict[str, object] | None = None
                   ) -> tuple[list[ExportUnit], list[PlanNote]]:
     domain = project.domain(table.domain)
     assert domain is not None
     source = project.source_of(domain)
-    sha = table_fingerprint(table, source)
+    unit = _UnitMaker(table, source.name, table_fingerprint(table, source), archived)
     notes: list[PlanNote] = []
     name = table.qualified_name
-
-    def unit(period: str, status: UnitStatus, reason: str, window: Window | None = None) -> ExportUnit:
-        version = archived[period].version if period in archived else None
-        return ExportUnit(table.domain, table.name, period, table.mode, source.name, sha, status, reason, window,
-                          version)
-
     if facts.problem:
         notes.append(PlanNote(name, "error" if facts.probed else "warning", facts.problem))
 
@@ -75,67 +106,113 @@ def compile_table(project: Project, table: Table, facts: TableFacts, archived: d
         return [], notes
 
     if table.mode == "full":
-        status, reason = _status(archived.get("full"), sha, refresh=True)
+        status, reason = unit.status("full", refresh=True)
         return [unit("full", status, "whole table; " + reason)], notes
 
-    assert table.period is not None
-    tz = domain.timezone
-    upper = as_of - table.lag.delta  # never read rows newer than now - lag
-    first = _first_instant(table, facts, archived, tz)
+    plausible = plausible_range(project, table, as_of)
+    early = sorted(label for label, period in archived.items() if label not in SPECIAL_PERIODS
+                   and _period_start(label, table, domain.timezone) < plausible[0])
+    if early:
+        notes.append(PlanNote(name, "error", f"{table.location}: since {table.since} is after archived period(s) "
+                              f"{', '.join(early[:3])}: their rows would be archived twice; lower `since`"))
+        return [], notes
+    special = _null_unit(table, facts, unit) + _out_of_range_unit(table, facts, unit, plausible, notes)
+    first = _first_instant(table, facts, archived, domain.timezone)
     if first is None:
         if facts.problem is None:
-            notes.append(PlanNote(name, "info", "source table is empty: nothing to archive yet"))
+            notes.append(PlanNote(name, "info", "every cursor value lies outside the plausible range: no period to "
+                                  "archive" if special else "source table is empty: nothing to archive yet"))
         elif not archived:
             notes.append(PlanNote(name, "warning", "first period unknown until the source can be read"))
-        return _null_unit(table, facts, archived, unit, sha), notes
-
-    units = []
+        return special, notes
     if table.mode == "window":
-        counts = facts.range_counts or {}
-        for period in periods_between(first, upper, table.period, tz):
-            if not period.closed(as_of, table.lag.delta):
-                notes.append(PlanNote(name, "info", f"period {period.label} is open; it closes at "
-                                      f"{(period.end + table.lag.delta).isoformat()}"))
-                break
-            archived_period = archived.get(period.label)
-            status, reason = _status(archived_period, sha, refresh=False)
-            source_rows, source_keys = counts.get(period.label, (None, None))
-            if status == "up_to_date" and source_rows is not None and (
-                    source_rows != archived_period.live_rows
-                    or (archived_period.key_checksum and source_keys != archived_period.key_checksum)):
-                status, reason = "changed", (f"source holds {source_rows} rows, the archive {archived_period.live_rows}"
-                                             " (or other keys): late rows or deletes")
-            units.append(unit(period.label, status, reason, Window(table.cursor, period.start, period.end)))
-        return units + _null_unit(table, facts, archived, unit, sha), notes
+        return _window_units(table, facts, unit, first, as_of, domain.timezone, notes) + special, notes
+    return _incremental_units(table, unit, first, as_of, domain.timezone) + special, notes
 
-    # incremental: every period that [watermark - lookback, now - lag) reaches is re-read from there
-    watermark = _watermark(archived)
+
+def _window_units(table: Table, facts: TableFacts, unit: _UnitMaker, first: datetime, as_of: datetime, tz: str,
+                  notes: list[PlanNote]) -> list[ExportUnit]:
+    """Each closed period once; again when the source's rows or keys in it differ from the archive's."""
+    assert table.period is not None
+    counts, units = facts.range_counts or {}, []
+    for period in periods_between(first, as_of - table.lag.delta, table.period, tz):
+        if not period.closed(as_of, table.lag.delta):
+            notes.append(PlanNote(table.qualified_name, "info", f"period {period.label} is open; it closes at "
+                                  f"{(period.end + table.lag.delta).isoformat()}"))
+            break
+        archived_period = unit.archived.get(period.label)
+        status, reason = unit.status(period.label, refresh=False)
+        source_rows, source_keys = counts.get(period.label, (None, None))
+        if status == "up_to_date" and source_rows is not None and (
+                source_rows != archived_period.live_rows
+                or (archived_period.key_checksum and source_keys != archived_period.key_checksum)):
+            status, reason = "changed", (f"source holds {source_rows} rows, the archive {archived_period.live_rows}"
+                                         " (or other keys): late rows or deletes")
+        units.append(unit(period.label, status, reason, Window(table.cursor, period.start, period.end)))
+    return units
+
+
+def _incremental_units(table: Table, unit: _UnitMaker, first: datetime, as_of: datetime,
+                       tz: str) -> list[ExportUnit]:
+    """Every period that [watermark - lookback, now - lag) reaches is re-read from there."""
+    assert table.period is not None
+    upper = as_of - table.lag.delta  # never read rows newer than now - lag
+    watermark = _watermark(unit.archived)
     reread_from = watermark - table.lookback.delta if watermark else None
+    units = []
     for period in periods_between(first, upper, table.period, tz):
         touched = reread_from is None or period.end > reread_from
-        status, reason = _status(archived.get(period.label), sha, refresh=touched)
+        status, reason = unit.status(period.label, refresh=touched)
         start = period.start
         if touched and status == "refresh" and reread_from is not None:
             start = max(period.start, reread_from)
             reason = f"re-read from {reread_from.isoformat()} (watermark - lookback); " + reason
         units.append(unit(period.label, status, reason, Window(table.cursor, start, min(period.end, upper))))
-    if units and archived:  # the latest period also looks for keys that left the source (hard deletes)
+    if units and unit.archived:  # the latest period also looks for keys that left the source (hard deletes)
         last = units[-1]
         units[-1] = replace(last, status="refresh" if last.status == "up_to_date" else last.status,
                             reason=last.reason + "; checks for deleted keys", detect_deletes=True)
-    return units + _null_unit(table, facts, archived, unit, sha), notes
+    return units
 
 
-def _null_unit(table: Table, facts: TableFacts, archived: dict[str, ArchivedPeriod], unit,
-               sha: str) -> list[ExportUnit]:
+def _null_unit(table: Table, facts: TableFacts, unit: _UnitMaker) -> list[ExportUnit]:
     """Rows whose cursor is NULL are never dropped: their own `period=null` snapshot, or a failing
     unit when the table's policy is `fail`."""
-    if not facts.null_rows and NULL_PERIOD not in archived:
+    if not facts.null_rows and NULL_PERIOD not in unit.archived:
         return []
     if table.null_cursor == "fail":
         return [unit(NULL_PERIOD, "new", f"{facts.null_rows} row(s) with a NULL cursor; null_cursor: fail")]
-    status, reason = _status(archived.get(NULL_PERIOD), sha, refresh=True)
+    status, reason = unit.status(NULL_PERIOD, refresh=True)
     return [unit(NULL_PERIOD, status, f"{facts.null_rows or 0} row(s) with a NULL cursor; " + reason)]
+
+
+def _out_of_range_unit(table: Table, facts: TableFacts, unit: _UnitMaker, plausible: tuple[datetime, datetime],
+                       notes: list[PlanNote]) -> list[ExportUnit]:
+    """Rows whose cursor lies outside the plausible range go through the contract as invalid rows
+    (`on_invalid`: fail, quarantine or warn) in one unit of their own, re-read every run, so they
+    neither stretch the calendar nor vanish; once none are left its period empties."""
+    outside = facts.out_of_range
+    if not (outside and outside.rows) and OUT_OF_RANGE not in unit.archived:
+        return []
+    start, end = plausible
+    if outside and outside.rows:
+        extremes = ", ".join(f"{what} {moment.isoformat()}" for what, moment in
+                             (("earliest", outside.earliest), ("latest", outside.latest)) if moment is not None)
+        notes.append(PlanNote(table.qualified_name, "warning",
+                              f"{outside.rows} row(s) with a cursor outside the plausible range [{start.isoformat()}, "
+                              f"{end.isoformat()}) ({extremes}): they go to on_invalid ({table.on_invalid}) in "
+                              f"period={OUT_OF_RANGE}; set `since:` if earlier rows are real"))
+    status, reason = unit.status(OUT_OF_RANGE, refresh=True)
+    rows = outside.rows if outside else "?"
+    return [unit(OUT_OF_RANGE, status, f"{rows} row(s) with an implausible cursor; {reason}",
+                 Window(table.cursor, start, end))]
+
+
+def _period_start(label: str, table: Table, tz: str) -> datetime:
+    try:
+        return parse_label(label, table.period, tz).start  # type: ignore[arg-type]
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)  # another grain: identity_changes reports it
 
 
 def _first_instant(table: Table, facts: TableFacts, archived: dict[str, ArchivedPeriod], tz: str) -> datetime | None:

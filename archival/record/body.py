@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from archival.archive.fingerprint import ALGORITHM, KEY_ALGORITHM
+from archival.plan.compile import SPECIAL_PERIODS
 from archival.plan.units import ExportUnit
 from archival.spec.model import Source, Table
 
@@ -29,7 +30,8 @@ def manifest_body(*, unit: ExportUnit, table: Table, source: Source, run_id: str
                   files: list[dict[str, Any]], tombstones: list[dict[str, Any]], fingerprint: str,
                   source_summary: dict[str, Any], schema_change: dict[str, Any] | None,
                   key_checksum: str | None = None, quarantine: list[dict[str, Any]] | None = None,
-                  contract: dict[str, Any] | None = None, key_census: dict[str, Any] | None = None) -> dict[str, Any]:
+                  contract: dict[str, Any] | None = None, key_census: dict[str, Any] | None = None,
+                  source_schema: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     body = {
         "domain": unit.domain, "table": unit.table, "period": unit.period, "mode": unit.mode,
         "window": window_json(unit),
@@ -42,7 +44,8 @@ def manifest_body(*, unit: ExportUnit, table: Table, source: Source, run_id: str
         "source_summary": source_summary,
         "quarantine": quarantine or [], "quarantined_rows": sum(q["rows"] for q in quarantine or []),
         "pii": {c.name: c.pii for c in table.columns if c.pii},
-        "watermark": unit.window.end.isoformat() if unit.window else None,
+        # a special period's window says which rows it holds, not how far the calendar was read
+        "watermark": unit.window.end.isoformat() if unit.window and unit.period not in SPECIAL_PERIODS else None,
         "run_id": run_id, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if schema_change:
@@ -53,4 +56,6 @@ def manifest_body(*, unit: ExportUnit, table: Table, source: Source, run_id: str
         body["key_checksum"] = {"algorithm": KEY_ALGORITHM, "value": key_checksum}
     if key_census is not None:  # a cache for the next delete check, not content: not in CONTENT_KEYS
         body["key_census"] = key_census
+    if source_schema is not None:  # how each column was read (source/types.py); a record, not content
+        body["source_schema"] = source_schema
     return body

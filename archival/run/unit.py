@@ -28,9 +28,10 @@ from archival.archive import layout
 from archival.archive.fingerprint import KeyChecksum, RowFingerprint, combine
 from archival.archive.state import ArchivedPeriod, archived_periods
 from archival.check.contract import ContractChecker, ContractError, sample_message
+from archival.check.keys import KeyRuns
 from archival.check.registry import load_project_checks
 from archival.extract.snapshot import ExtractError, KeyOrderError, open_snapshot
-from archival.plan.compile import NULL_PERIOD
+from archival.plan.compile import NULL_PERIOD, OUT_OF_RANGE, SPECIAL_PERIODS
 from archival.plan.units import ExportUnit
 from archival.record import audit
 from archival.record.body import manifest_body, schema_diff
@@ -38,6 +39,7 @@ from archival.record.lineage import LineageEmitter
 from archival.record.manifest import publish_manifest
 from archival.run.context import RunContext
 from archival.run.stages import StageClock
+from archival.source.types import scale_floor
 from archival.spec.model import Table
 from archival.write.delta import VersionFilter, local_paths
 from archival.write.departures import Departures, departed_keys, next_census, valid_census
@@ -96,6 +98,10 @@ def _reference_schema(ctx: RunContext, unit: ExportUnit, archived: dict[str, Arc
     return current.path, json.loads(ctx.store.read_bytes(current.path)).get("schema", [])
 
 
+def out_of_range_reason(table: Table) -> str:
+    return f"cursor ({', '.join(table.cursor)}): outside the plausible range"
+
+
 def _publish_parts(ctx: RunContext, parts, folder: str, first_index: int, table: Table) -> list[dict[str, Any]]:
     entries = []
     for offset, part in enumerate(parts):
@@ -136,25 +142,30 @@ def _export(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None, s
         archived = archived_periods(ctx.store, unit.domain, unit.table)
         current = archived.get(unit.period)
         old = json.loads(ctx.store.read_bytes(current.path)) if current else None
-        delta = (old is not None and unit.mode != "full" and unit.period != NULL_PERIOD
+        delta = (old is not None and unit.mode != "full" and unit.period not in SPECIAL_PERIODS
                  and current.spec_sha256 == unit.spec_sha256)
+        reference, ref_schema = _reference_schema(ctx, unit, archived)
         with ExitStack() as stack, open_snapshot(source, ctx.project.root, table, unit,
                                                  batch_rows=ctx.tuning.batch_rows,
                                                  memory_limit=ctx.tuning.memory_limit, threads=ctx.tuning.threads,
                                                  shared_snapshot=ctx.shared_snapshots.get(source.name),
-                                                 clustered=clustered) as snap:
+                                                 clustered=clustered, scale_floor=scale_floor(ref_schema)) as snap:
             if unit.period == NULL_PERIOD and table.null_cursor == "fail":
                 raise DataPolicyError(f"{table.location}: {snap.source_row_count} row(s) of "
                                       f"{table.qualified_name} have a NULL cursor and null_cursor is 'fail'")
             versions = None
             if delta:
                 since = unit.window.start if unit.mode == "incremental" and unit.window else None
-                versions = VersionFilter(table, local_paths(stack, ctx.store, [f["path"] for f in old["files"]]),
+                # quarantined versions count as seen: a row set aside stays aside until its version changes
+                seen = [f["path"] for f in [*old["files"], *old.get("quarantine", [])]]
+                versions = VersionFilter(table, local_paths(stack, ctx.store, seen),
                                          local_paths(stack, ctx.store, [t["path"] for t in old.get("tombstones", [])]),
                                          _naive_if_needed(since, snap, table), threads=ctx.tuning.threads)
             pii = PiiTransform(table, snap.arrow_schema, ctx.pii_key, threads=ctx.tuning.threads)
             load_project_checks(ctx.project.root)
-            checker = ContractChecker(table, snap.arrow_schema)
+            checker = ContractChecker(table, snap.arrow_schema, out_of_range_reason(table)
+                                      if unit.period == OUT_OF_RANGE else None)
+            key_runs = KeyRuns(table.primary_key)
             quarantine = PartWriter(work / "quarantine", "parquet", pa.schema([*pii.schema, pa.field("_reasons",
                                     pa.string())]), row_group_rows=ctx.tuning.row_group_rows,
                                     target_file_bytes=ctx.tuning.target_file_bytes)
@@ -167,18 +178,10 @@ def _export(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None, s
             keys = KeyChecksum() if unit.mode == "window" and unit.window is not None else None
             max_cursor, read = None, 0
             new_keys: list[pa.Table] = []
-            for batch in clock.timed("read", snap.batches):
-                read += batch.num_rows
-                if keys is not None:
-                    keys.add(batch, list(table.primary_key))
-                top = _max_cursor(batch, table)
-                max_cursor = top if max_cursor is None or (top and top > max_cursor) else max_cursor
-                if versions is not None:
-                    batch = versions.new_versions(batch)
-                if unit.detect_deletes:
-                    new_keys.append(pa.Table.from_batches([batch]).select(list(table.primary_key)))
+
+            def sink(batch: pa.RecordBatch, duplicated: pa.Array) -> None:
                 with clock.stage("contract"):
-                    verdict = checker.check(batch)
+                    verdict = checker.check(batch, duplicated, key_runs.reason)
                 if verdict.bad is not None:
                     if table.on_invalid == "fail":
                         raise ContractError(f"{table.location}: {sample_message(table, verdict.bad)}; "
@@ -199,6 +202,21 @@ def _export(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None, s
                     fingerprint.add(batch)
                 with clock.stage("write"):
                     writer.write(batch)
+
+            for batch in clock.timed("read", snap.batches):
+                read += batch.num_rows
+                if keys is not None:
+                    keys.add(batch, list(table.primary_key))
+                top = _max_cursor(batch, table)
+                max_cursor = top if max_cursor is None or (top and top > max_cursor) else max_cursor
+                if versions is not None:
+                    batch = versions.new_versions(batch)
+                if unit.detect_deletes:
+                    new_keys.append(pa.Table.from_batches([batch]).select(list(table.primary_key)))
+                for released, duplicated in key_runs.feed(batch):
+                    sink(released, duplicated)
+            for released, duplicated in key_runs.finish():
+                sink(released, duplicated)
             with clock.stage("write"):
                 parts = writer.close()
             quarantined = quarantine.close()
@@ -212,13 +230,12 @@ def _export(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None, s
             for closer in (fingerprint, pii, versions, keys):
                 if closer is not None:
                     closer.close()
-            source_rows, strategy = snap.source_row_count, snap.query.strategy
+            source_rows, strategy, reads = snap.source_row_count, snap.query.strategy, snap.reads
         if read != source_rows or fingerprint.rows != sum(p.rows for p in parts) or (
                 versions is None and fingerprint.rows + sum(q.rows for q in quarantined) != read):
             raise UnitIntegrityError(f"{unit.id}: the source snapshot counted {source_rows} rows but {read} were "
                                      "read; nothing was published")
         schema = [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in pii.schema]
-        reference, ref_schema = _reference_schema(ctx, unit, archived)
         diff = schema_diff(ref_schema, schema) if ref_schema else None
         changed_schema = diff is not None and any(diff.values())
         if changed_schema and table.drift == "freeze":
@@ -253,7 +270,9 @@ def _export(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None, s
                              schema_change={"compared_with": reference, **diff} if changed_schema else None,
                              key_checksum=keys.value if keys is not None else None, quarantine=set_aside,
                              contract={"on_invalid": table.on_invalid, "violations": violations}
-                             if checker.active else None, key_census=census)
+                             if checker.recorded else None, key_census=census,
+                             source_schema=[{"name": r.name, "source_type": r.column.native_type,
+                                             "nullable": r.column.nullable, "rule": r.rule} for r in reads])
         with clock.stage("publish"):
             published = publish_manifest(ctx.store, body, current)
         if published.written:

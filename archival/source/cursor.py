@@ -52,6 +52,15 @@ def cursor_range_predicate(names: tuple[str, ...], ident: Callable[[str], str], 
     return "(" + " OR ".join(branches) + ")"
 
 
+def cursor_outside_predicate(names: tuple[str, ...], ident: Callable[[str], str], start: datetime, end: datetime,
+                             naive: bool, zone: str, native: bool) -> str:
+    """A non-NULL cursor outside [start, end): the rows no calendar period can hold (a year-1 or a
+    year-9999 value). A NULL cursor compares as NULL, so those rows stay with `period=null`."""
+    expr = cursor_expr(names, ident)
+    lo, hi = bound_literal(start, naive, zone, native), bound_literal(end, naive, zone, native)
+    return f"({expr} < {lo} OR {expr} >= {hi})"
+
+
 def null_cursor_predicate(names: tuple[str, ...], ident: Callable[[str], str]) -> str:
     return " AND ".join(f"{ident(n)} IS NULL" for n in names)
 

@@ -17,24 +17,16 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import duckdb
-import pyarrow as pa
 
 from archival.source.secrets import Secret, SecretError, resolve, scrub
 from archival.spec.model import Source
+from archival.sql import quote_ident, sql_literal
 
 EXTENSIONS = {"sqlite": "sqlite", "postgres": "postgres", "mysql": "mysql"}
-# DuckDB parallelises an Arrow scan per record batch: slices this small give every thread work
-ARROW_CHUNK_ROWS = 8192
 
 
 class SourceError(Exception):
     """A source cannot be reached or read. Messages are scrubbed of secrets."""
-
-
-def arrow_chunks(batch: pa.RecordBatch) -> pa.Table:
-    """The batch as a table of zero-copy slices, for a DuckDB query over it to use all its threads."""
-    return pa.Table.from_batches([batch.slice(i, ARROW_CHUNK_ROWS) for i in range(0, batch.num_rows, ARROW_CHUNK_ROWS)],
-                                 schema=batch.schema)
 
 
 def extension_path(name: str) -> Path:
@@ -204,21 +196,14 @@ def attach(con: duckdb.DuckDBPyConnection, source: Source, root: Path, alias: st
     else:
         secret = resolve_dsn(source)
         target = mysql_dsn(secret.value) if source.type == "mysql" else secret.value
+    if source.type == "mysql":
+        # the type rules of source/types.py: tinyint(1) is a number (-128..127), not a boolean, and
+        # TIMESTAMP columns arrive as UTC wall time whatever the server's time zone
+        con.execute("SET mysql_tinyint1_as_boolean = false")
+        con.execute("SET mysql_session_time_zone = '+00:00'")
     try:
         # ATTACH takes no bound parameters: quote the target as a literal (DuckDB doubles quotes)
         con.execute(f"ATTACH {sql_literal(target)} AS {alias} (TYPE {source.type}, READ_ONLY)")
     except duckdb.Error as exc:
         message = scrub(str(exc), secret, target)
         raise SourceError(f"source '{source.name}' ({source.type}) cannot be attached: {message}") from None
-
-
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def qualified(alias: str, relation: str) -> str:
-    return ".".join([alias, *(quote_ident(p) for p in relation.split("."))])

@@ -1,24 +1,25 @@
-"""Cheap read-only questions to a source: which columns a relation has, and the earliest cursor
-value. On PostgreSQL and MySQL the min() runs natively (postgres_query / mysql_query) so it is
-answered from an index instead of a table scan."""
+"""Cheap read-only questions to a source before anything is exported: which columns a relation has
+(and the archive type each will get), whether the spec fits them, and what the plan needs of the
+cursor (source/cursor_stats.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import duckdb
 
 from archival.source import duck
-from archival.source.cursor import (
-    cursor_range_predicate,
-    format_key_checksum,
-    is_naive,
-    key_checksum_sql,
-    null_cursor_predicate,
+from archival.source.columns import SourceColumn, source_columns
+from archival.source.cursor_stats import (
+    OutOfRange,
+    column_bounds,
+    count_ranges,
+    earliest_from,
+    native_null_count,
+    out_of_range,
 )
-from archival.source.duck import SourceError, qualified, quote_ident, sql_literal
+from archival.source.types import ColumnRead, TypeRefused, read_rule
 from archival.spec.model import Project, Source, Table
 
 
@@ -27,36 +28,31 @@ class TableFacts:
     """What the source said about a table; `problem` when it could not say. `probed` tells a source
     that answered (a problem is then a spec/source mismatch) from one that could not be reached."""
 
-    earliest: datetime | None = None  # first cursor value (UTC); None: empty table or unknown
+    earliest: datetime | None = None  # first plausible cursor value (UTC); None: empty table or unknown
     problem: str | None = None
     probed: bool = False
     null_rows: int | None = None  # rows whose cursor is NULL (window/incremental tables)
     # per archived window period: (source rows, checksum of their keys), to find late rows and deletes
     range_counts: dict[str, tuple[int, str]] | None = None
+    out_of_range: OutOfRange | None = None  # rows whose cursor lies outside the plausible range
+    reads: tuple[ColumnRead, ...] = ()  # the columns an export reads, with their type rules
 
 
 @dataclass(frozen=True)
-class ColumnInfo:
-    name: str
-    type: str  # DuckDB's name for the type as the scanner presents it
+class ProbeRequest:
+    """What the plan wants counted for one table: its archived window periods, and the plausible
+    range [start, end) of its cursor."""
 
-
-def describe(con: duckdb.DuckDBPyConnection, alias: str, table: Table) -> list[ColumnInfo]:
-    try:
-        rows = con.execute(f"DESCRIBE {qualified(alias, table.relation)}").fetchall()
-    except duckdb.CatalogException:
-        raise SourceError(f"relation '{table.relation}' does not exist in the source") from None
-    except duckdb.Error as exc:
-        raise SourceError(f"cannot describe relation '{table.relation}': {exc}") from None
-    return [ColumnInfo(r[0], r[1]) for r in rows]
+    ranges: dict[str, tuple[datetime, datetime]]
+    plausible: tuple[datetime, datetime] | None = None
 
 
 TIME_TYPES = ("TIMESTAMP", "DATE", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
 
 
-def column_problems(table: Table, columns: list[ColumnInfo]) -> list[str]:
+def column_problems(table: Table, columns: list[SourceColumn]) -> list[str]:
     """What the spec needs of the relation's columns and the source does not offer, as sentences."""
-    have = {c.name: c.type.upper() for c in columns}
+    have = {c.name: c.duck_type.upper() for c in columns}
     roles = ["primary key"] * len(table.primary_key) + ["cursor"] * len(table.cursor) + ["contract"] * len(
         table.columns)
     names = [*table.primary_key, *table.cursor, *(c.name for c in table.columns)]
@@ -70,89 +66,26 @@ def column_problems(table: Table, columns: list[ColumnInfo]) -> list[str]:
     return problems
 
 
-def to_utc(value: object, naive_zone: str) -> datetime | None:
-    """A cursor value as an aware UTC instant; naive values hold wall time of `naive_zone`."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(naive_zone))
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day, tzinfo=ZoneInfo(naive_zone))
-    elif isinstance(value, str):
-        moment = datetime.fromisoformat(value)
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(naive_zone))
-    else:
-        raise SourceError(f"cursor value of type {type(value).__name__} is not a point in time")
-    return moment.astimezone(UTC)
-
-
-def earliest_cursor(con: duckdb.DuckDBPyConnection, alias: str, source: Source, table: Table) -> datetime | None:
-    """The smallest value of any cursor column: where the first period starts. One min() per column
-    keeps each query index-friendly; min over the first non-NULL is never earlier than this."""
-    found: list[datetime] = []
-    for column in table.cursor:
-        if source.type in ("postgres", "mysql"):
-            native = f"SELECT min({_native_ident(source, column)}) FROM {_native_relation(source, table.relation)}"
-            sql = f"SELECT * FROM {source.type}_query('{alias}', {sql_literal(native)})"
-        else:
-            sql = f"SELECT min({quote_ident(column)}) FROM {qualified(alias, table.relation)}"
+def type_problems(source: Source, table: Table, columns: list[SourceColumn]) -> tuple[list[ColumnRead], list[str]]:
+    """The type rule of each column an export reads, and the columns no rule can archive unchanged."""
+    dropped = {c.name for c in table.columns if c.pii == "drop"}
+    declared = {c.name: c.type for c in table.columns}
+    reads, problems = [], []
+    for column in columns:
+        if column.name in dropped:
+            continue
         try:
-            value = con.execute(sql).fetchone()[0]
-        except duckdb.Error as exc:
-            raise SourceError(f"cannot read min({column}) of '{table.relation}': {exc}") from None
-        moment = to_utc(value, table.timezone)
-        if moment is not None:
-            found.append(moment)
-    return min(found) if found else None
-
-
-def _native_ident(source: Source, name: str) -> str:
-    # identifiers passed the spec's strict pattern, so quoting cannot be escaped
-    return f"`{name}`" if source.type == "mysql" else f'"{name}"'
-
-
-def _native_relation(source: Source, relation: str) -> str:
-    return ".".join(_native_ident(source, part) for part in relation.split("."))
-
-
-def count_ranges(con: duckdb.DuckDBPyConnection, alias: str, table: Table, columns: list[ColumnInfo],
-                 ranges: dict[str, tuple[datetime, datetime]]) -> tuple[int, dict[str, tuple[int, str]]]:
-    """Rows whose cursor is NULL, and per [start, end) range the rows and the checksum of their keys,
-    in one scan of the cursor and key columns. A late row and a delete in one period cancel out in a
-    count, not in the key checksum."""
-    kinds = {c.name: c.type for c in columns}
-    naive = is_naive(kinds[table.cursor[0]])
-    aggregates = [f"count(*) FILTER (WHERE {null_cursor_predicate(table.cursor, quote_ident)})"]
-    for lo, hi in ranges.values():
-        where = cursor_range_predicate(table.cursor, quote_ident, lo, hi, naive, table.timezone, False)
-        aggregates += [f"count(*) FILTER (WHERE {where})",
-                       key_checksum_sql(list(table.primary_key), quote_ident, where)]
-    try:
-        row = con.execute(f"SELECT {', '.join(aggregates)} FROM {qualified(alias, table.relation)}").fetchone()
-    except duckdb.Error as exc:
-        raise SourceError(f"cannot count rows of '{table.relation}': {exc}") from None
-    pairs = row[1:]
-    return int(row[0]), {label: (int(pairs[2 * i]), format_key_checksum(pairs[2 * i + 1] or 0))
-                         for i, label in enumerate(ranges)}
-
-
-def native_null_count(con: duckdb.DuckDBPyConnection, alias: str, table: Table) -> int:
-    where = null_cursor_predicate(table.cursor, lambda n: f'"{n}"')
-    native = f"SELECT count(*) FROM {_native_relation_pg(table.relation)} WHERE {where}"
-    try:
-        return int(con.execute(f"SELECT * FROM postgres_query('{alias}', {sql_literal(native)})").fetchone()[0])
-    except duckdb.Error as exc:
-        raise SourceError(f"cannot count NULL cursors of '{table.relation}': {exc}") from None
-
-
-def _native_relation_pg(relation: str) -> str:
-    return ".".join(f'"{part}"' for part in relation.split("."))
+            reads.append(ColumnRead(column, read_rule(source.type, column, declared.get(column.name), table.format)))
+        except TypeRefused as exc:
+            problems.append(str(exc))
+    return reads, problems
 
 
 def probe_tables(project: Project, tables: list[Table],
-                 windows: dict[str, dict[str, tuple[datetime, datetime]]] | None = None) -> dict[str, TableFacts]:
-    """Per table: the earliest cursor value, NULL-cursor rows and, for `windows[table]`, source rows per
-    archived period; or the problem that kept us from knowing."""
+                 requests: dict[str, ProbeRequest] | None = None) -> dict[str, TableFacts]:
+    """Per table: its columns and their type rules, the earliest plausible cursor value, the rows
+    outside the plausible range, NULL-cursor rows and, for its archived windows, source rows per
+    period; or the problem that kept us from knowing."""
     facts: dict[str, TableFacts] = {}
     by_source: dict[str, list[Table]] = {}
     for table in tables:
@@ -165,28 +98,45 @@ def probe_tables(project: Project, tables: list[Table],
             with duck.POOL.connection((source.type,)) as con:
                 duck.attach(con, source, project.root)
                 for table in group:
-                    facts[table.qualified_name] = _probe_table(con, source, table,
-                                                               (windows or {}).get(table.qualified_name, {}))
+                    request = (requests or {}).get(table.qualified_name, ProbeRequest({}))
+                    facts[table.qualified_name] = _probe_table(con, source, table, request)
         except duck.SourceError as exc:
             for table in group:
                 facts.setdefault(table.qualified_name, TableFacts(problem=f"source not reachable: {exc}"))
     return facts
 
 
-def _probe_table(con, source, table: Table, ranges: dict[str, tuple[datetime, datetime]]) -> TableFacts:
+def _probe_table(con: duckdb.DuckDBPyConnection, source: Source, table: Table, request: ProbeRequest) -> TableFacts:
     try:
-        columns = describe(con, "src", table)
-        problems = column_problems(table, columns)
+        columns = source_columns(con, "src", source.type, table)
+        reads, refused = type_problems(source, table, columns)
+        problems = column_problems(table, columns) + refused
         if problems:
             return TableFacts(problem=f"{table.location}: relation '{table.relation}' " + "; ".join(problems),
                               probed=True)
         if not table.cursor:
-            return TableFacts(probed=True)
-        earliest = earliest_cursor(con, "src", source, table)
-        if ranges or source.type != "postgres":
-            nulls, counts = count_ranges(con, "src", table, columns, ranges)
+            return TableFacts(probed=True, reads=tuple(reads))
+        earliest, outside = _plausible(con, source, table, columns, request.plausible)
+        if request.ranges or source.type != "postgres":
+            nulls, counts = count_ranges(con, table, columns, request.ranges)
         else:  # no archived windows to count: ask PostgreSQL itself, which answers IS NULL from indexes
-            nulls, counts = native_null_count(con, "src", table), {}
-        return TableFacts(earliest=earliest, probed=True, null_rows=nulls, range_counts=counts)
+            nulls, counts = native_null_count(con, source, table), {}
+        return TableFacts(earliest=earliest, probed=True, null_rows=nulls, range_counts=counts,
+                          out_of_range=outside, reads=tuple(reads))
     except duck.SourceError as exc:
         return TableFacts(problem=f"{table.location}: {exc}", probed=True)
+
+
+def _plausible(con: duckdb.DuckDBPyConnection, source: Source, table: Table, columns: list[SourceColumn],
+               plausible: tuple[datetime, datetime] | None) -> tuple[datetime | None, OutOfRange | None]:
+    """The earliest plausible cursor value and what lies outside [start, end). Each column's min and
+    max come from its index; only when one of them lies outside is the table scanned to count."""
+    bounds = column_bounds(con, source, table)
+    lows = [lo for lo, _ in bounds if lo is not None]
+    if plausible is None:
+        return (min(lows) if lows else None), None
+    start, end = plausible
+    if all((lo is None or lo >= start) and (hi is None or hi < end) for lo, hi in bounds):
+        return (min(lows) if lows else None), OutOfRange(0, None, None)
+    outside = out_of_range(con, source, table, columns, start, end)
+    return earliest_from(con, source, table, columns, start), outside

@@ -15,6 +15,7 @@ import duckdb
 
 from archival.source import duck
 from archival.spec.model import Source
+from archival.sql import sql_literal
 
 
 class SharedSnapshot:
@@ -39,8 +40,8 @@ class SharedSnapshot:
 
 def adopt(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> None:
     """Must run first in the unit's transaction, before PostgreSQL sees any other query."""
-    statement = f"SET TRANSACTION SNAPSHOT {duck.sql_literal(snapshot_id)}"
-    con.execute(f"CALL postgres_execute('src', {duck.sql_literal(statement)})")
+    statement = f"SET TRANSACTION SNAPSHOT {sql_literal(snapshot_id)}"
+    con.execute(f"CALL postgres_execute('src', {sql_literal(statement)})")
 
 
 def open_shared(sources: list[Source], root: Path) -> tuple[dict[str, SharedSnapshot], list[str]]:

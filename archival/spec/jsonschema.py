@@ -10,11 +10,12 @@ from archival.spec import values as v
 from archival.spec.rules import DOMAIN, PROJECT, Rule
 
 _TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
-          "list": "array", "dict": "object"}
+          "list": "array", "dict": "object", "date": "string", "datetime": "string"}
 # check_with rules become patterns where a pattern says the same thing; the rest stay prose.
 _CHECK_PATTERNS = {"duration": v.DURATION_PATTERN, "quiet_hours": v.QUIET_HOURS_PATTERN,
                    "secret_ref": v.SECRET_REF_PATTERN, "column_type": v.COLUMN_TYPE_PATTERN,
-                   "column_ref": r"^[a-z][a-z0-9_]{0,62}\.[A-Za-z_][A-Za-z0-9_$]{0,62}$"}
+                   "instant": v.INSTANT_PATTERN,
+                   "column_ref": v.NAME_PATTERN[:-1] + r"\." + v.IDENTIFIER_PATTERN[1:]}
 
 
 def _convert(rule: Rule) -> dict[str, Any]:
@@ -28,7 +29,8 @@ def _convert(rule: Rule) -> dict[str, Any]:
         out["examples"] = [meta["example"]]
     kinds = rule.get("type")
     if isinstance(kinds, list):
-        out["type"] = [_TYPES[k] for k in kinds]
+        names = list(dict.fromkeys(_TYPES[k] for k in kinds))
+        out["type"] = names if len(names) > 1 else names[0]
     elif kinds:
         out["type"] = _TYPES[kinds]
     if "allowed" in rule and kinds != "list":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,6 +73,7 @@ class Table:
     null_cursor: NullCursor
     drift: Drift
     timezone: str  # zone that naive timestamps hold
+    since: date | datetime  # earliest plausible cursor value (dates and naive instants: the domain's zone)
     format: FileFormat
     tier: Tier
     retention: Retention
@@ -171,6 +173,8 @@ class Project:
         return self.sources[domain.source]
 
 
+DEFAULT_SINCE = date(1970, 1, 1)
+
 # Fields that change what lands in the archive. Lag, lookback, tier, retention, tags and prose do
 # not: changing them must not mark every archived period as changed.
 _CONTENT_FIELDS = ("relation", "primary_key", "mode", "cursor", "period", "on_invalid", "null_cursor",
@@ -181,6 +185,8 @@ def table_fingerprint(table: Table, source: Source) -> str:
     """sha256 of the table spec as it affects archived content (recorded in every manifest)."""
     data = {k: v for k, v in asdict(table).items() if k in _CONTENT_FIELDS}
     data["columns"] = [{k: v for k, v in c.items() if k != "description"} for c in data["columns"]]
+    if table.since != DEFAULT_SINCE:  # set only when not the default: archives from before `since` existed keep theirs
+        data["since"] = table.since.isoformat()
     data["source"] = {"name": source.name, "type": source.type}
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

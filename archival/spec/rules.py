@@ -93,6 +93,12 @@ TABLE_DEFAULTS: dict[str, Rule] = {
                            ["partition", "fail"], default="partition"),
     "drift": _choice("Source schema changes: evolve records a new schema version; freeze fails with the diff.",
                      ["evolve", "freeze"], default="evolve"),
+    "since": {"type": ["string", "date", "datetime"], "check_with": "instant",
+              "meta": _meta("Earliest plausible cursor value (a date or an ISO 8601 instant, in the domain's calendar "
+                            "zone unless it says otherwise; rounded down to its period's start). A row whose cursor "
+                            "lies before it, or more than `lag` plus one day after the run's time, does not stretch "
+                            "the calendar: it goes to `on_invalid` in `period=out_of_range`.", default="1970-01-01",
+                            example="2020-01-01")},
     "timezone": _str("Zone that timestamp-without-time-zone columns hold.", check_with="timezone",
                      default="UTC", example="UTC"),
     "format": _choice("File format of the archive.", ["parquet", "csv"], default="parquet"),

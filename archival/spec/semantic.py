@@ -81,7 +81,7 @@ def _check_table(doc: YamlDocument, name: str, table: dict[str, Any], defaults: 
     at, errors = ("tables", name), []
     mode = table.get("mode", defaults.get("mode", "full"))
     if mode == "full":
-        for key in ("cursor", "period", "lookback"):
+        for key in ("cursor", "period", "lookback", "since"):
             if key in table:
                 errors.append(doc.error((*at, key), f"'{key}' has no meaning in mode full (table '{name}')",
                                         "set mode: window or incremental, or remove the key", key=True))

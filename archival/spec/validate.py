@@ -33,6 +33,12 @@ class SpecValidator(cerberus.Validator):
         except ValueError as exc:
             self._error(field, _custom(f"{exc} for '{field}'", v.DURATION_HINT))
 
+    def _check_with_instant(self, field: str, value: Any) -> None:
+        try:
+            v.parse_instant(value)
+        except ValueError as exc:
+            self._error(field, _custom(f"{exc} for '{field}'", v.INSTANT_HINT))
+
     def _check_with_cron(self, field: str, value: Any) -> None:
         try:
             v.check_cron(value)
@@ -89,10 +95,12 @@ class SpecValidator(cerberus.Validator):
 
 _NAME_HINT = ("names are lowercase letters, digits and '_', start with a letter, at most 63 characters "
               "(they become folder names and SQL identifiers)")
-_IDENT_HINT = ("physical names are letters, digits, '_' and '$', at most 63 characters; archival quotes "
-               "them itself, so write them without quotes or spaces")
+_IDENT_HINT = ("write the column's physical name as the source spells it (at most 63 characters, no control "
+               "characters, no leading or trailing blanks); archival quotes it itself")
+_RELATION_HINT = ("write `table` or `schema.table`: letters, digits, '_' and '$', at most 63 characters per part; "
+                  "archival quotes them itself, so write them without quotes")
 _PATTERN_HINTS = {v.NAME_PATTERN: _NAME_HINT, v.IDENTIFIER_PATTERN: _IDENT_HINT,
-                  v.RELATION_PATTERN: "write `table` or `schema.table`; " + _IDENT_HINT,
+                  v.RELATION_PATTERN: _RELATION_HINT,
                   v.PROJECT_PATTERN: "lowercase letters, digits, '_' and '-', starting with a letter"}
 _TYPE_WORDS = {"string": "text", "list": "a list", "dict": "a mapping", "integer": "a whole number",
                "boolean": "true or false", "number": "a number"}
@@ -100,6 +108,12 @@ _TYPE_WORDS = {"string": "text", "list": "a list", "dict": "a mapping", "integer
 
 def _quoted(items: list[str]) -> str:
     return ", ".join(f"'{i}'" for i in items)
+
+
+def _printable(value: Any) -> str:
+    """A value for a one-line message: control characters escaped (a tab must not look like a blank)."""
+    text = str(value)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def _type_words(constraint: Any) -> str:
@@ -189,7 +203,7 @@ def _to_spec_error(doc: YamlDocument, rules: dict[str, Rule], error: ce.Validati
         hint = (f"did you mean '{close[0]}'? " if close else "") + f"allowed: {', '.join(allowed)}"
         return doc.error(path, f"'{key_name}' cannot be '{error.value}'", hint)
     if code == ce.REGEX_MISMATCH.code:
-        value = "***" if secret else error.value
+        value = "***" if secret else _printable(error.value)
         return doc.error(path, f"'{value}' is not a valid {key_name}",
                          _PATTERN_HINTS.get(error.constraint, example_hint))
     if code in (ce.EMPTY_NOT_ALLOWED.code, ce.MIN_LENGTH.code):

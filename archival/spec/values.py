@@ -7,17 +7,18 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Literal
 from urllib.parse import urlsplit
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 PROJECT_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
-# Physical names in the source: low-code apps produce mixed case (`Hire_Date`) and leading
-# underscores (`_nc_m2m_tickets_labels`). Quotes, dots inside names, spaces and semicolons never pass,
-# so an identifier can always be quoted safely.
-IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$"
+# Physical column names: low-code apps derive them from field titles (`Hire_Date`, `First Name`,
+# `E-Mail`, `Größe`), so any text of at most 63 characters without control characters or surrounding
+# blanks; archival.sql quotes every identifier it writes for the engine at hand, quotes included.
+IDENTIFIER_PATTERN = r"^[^\x00-\x20\x7f]([^\x00-\x1f\x7f]{0,61}[^\x00-\x20\x7f])?$"
+# Relations keep the strict form: `schema.table` is split at the dot.
 RELATION_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$"
 DURATION_PATTERN = r"^[0-9]+(s|m|h|d|w|y)$"
 QUIET_HOURS_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$"
@@ -28,6 +29,8 @@ COLUMN_TYPE_PATTERN = (
     r"|timestamp|timestamptz|time|json|uuid|binary)$"
 )
 
+INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+INSTANT_HINT = "a date or an ISO 8601 instant, e.g. 2020-01-01 or 2020-01-01T00:00:00Z"
 DURATION_HINT = "write a whole number and a unit: 30s, 15m, 1h, 1d, 2w, 1y (s m h d w y; 1y = 365d)"
 CRON_HINT = 'five fields "minute hour day-of-month month day-of-week", quoted, e.g. "0 2 * * *"'
 SECRET_HINT = ("write a reference, never the secret: env:NAME, prefect-secret:NAME or "
@@ -55,6 +58,16 @@ def parse_duration(value: str) -> Duration:
     if not isinstance(value, str) or not re.match(DURATION_PATTERN, value):
         raise ValueError(f"'{value}' is not a duration")
     return Duration(value, int(value[:-1]) * _UNIT_SECONDS[value[-1]])
+
+
+def parse_instant(value: object) -> date | datetime:
+    """A date or a datetime (YAML gives both unquoted; a quoted one arrives as text)."""
+    if isinstance(value, date):  # datetime is a date too
+        return value
+    if not isinstance(value, str) or not re.match(INSTANT_PATTERN, value):
+        raise ValueError(f"'{value}' is not a date or an instant")
+    text = value.replace("Z", "+00:00")
+    return datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
 
 
 def check_cron(value: str) -> str:

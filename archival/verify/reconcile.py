@@ -23,16 +23,18 @@ from typing import Literal
 
 import duckdb
 
+from archival.archive.read import file_reader
 from archival.archive.state import archived_periods
 from archival.archive.store import ArchiveStore
+from archival.chunks import arrow_chunks
 from archival.extract.snapshot import open_snapshot
-from archival.plan.compile import NULL_PERIOD
+from archival.plan.compile import OUT_OF_RANGE, SPECIAL_PERIODS
 from archival.plan.periods import parse_label
 from archival.plan.units import ExportUnit, Window
 from archival.source.cursor import cursor_expr
-from archival.source.duck import arrow_chunks, quote_ident, sql_literal
+from archival.source.types import scale_floor
 from archival.spec.model import Project, Table, table_fingerprint
-from archival.verify.check import file_reader
+from archival.sql import quote_ident, sql_literal
 from archival.verify.relations import RelationReport, check_relations
 from archival.write.pii import PiiTransform
 
@@ -59,12 +61,15 @@ class PeriodReport:
         return "ok" if not (self.missing or self.extra or self.different) else "mismatch"
 
 
-def _unit(project: Project, table: Table, label: str) -> ExportUnit:
+def _unit(project: Project, table: Table, label: str, manifest: dict) -> ExportUnit:
     domain = project.domain(table.domain)
     assert domain is not None
     source = project.source_of(domain)
     window = None
-    if label not in ("full", NULL_PERIOD) and table.period:
+    if label == OUT_OF_RANGE:  # the range that export used: the same rows, if the source kept them
+        bounds = manifest["window"]
+        window = Window(table.cursor, datetime.fromisoformat(bounds["start"]), datetime.fromisoformat(bounds["end"]))
+    elif label != "full" and label not in SPECIAL_PERIODS and table.period:
         period = parse_label(label, table.period, domain.timezone)
         window = Window(table.cursor, period.start, period.end)
     return ExportUnit(table.domain, table.name, label, table.mode, source.name, table_fingerprint(table, source),
@@ -91,10 +96,11 @@ def reconcile_period(project: Project, store: ArchiveStore, table: Table, label:
     con.execute("SET memory_limit = '512MB'")
     keys = _keys_sql(table)
     try:
-        unit = _unit(project, table, label)
+        unit = _unit(project, table, label, manifest)
         domain = project.domain(table.domain)
         assert domain is not None
-        with open_snapshot(project.source_of(domain), project.root, table, unit, batch_rows=65_536) as snap:
+        with open_snapshot(project.source_of(domain), project.root, table, unit, batch_rows=65_536,
+                           scale_floor=scale_floor(manifest.get("schema", []))) as snap:
             pii = PiiTransform(table, snap.arrow_schema, pii_key)
             columns = ", ".join(quote_ident(n) for n in pii.schema.names)
             hashed = f"SELECT {keys}, md5_number(to_json(b)::VARCHAR) AS h FROM (SELECT {columns} FROM {{}}) b"

@@ -14,8 +14,8 @@ import duckdb
 from archival.archive.state import archived_periods
 from archival.archive.store import ArchiveStore
 from archival.source import duck
-from archival.source.duck import quote_ident, sql_literal
 from archival.spec.model import Project, Table
+from archival.sql import qualified, quote_ident, sql_literal
 
 
 @dataclass
@@ -69,7 +69,7 @@ def check_relations(project: Project, store: ArchiveStore, tables: list[Table]) 
                 con.execute("BEGIN TRANSACTION")  # both tables as of one snapshot
                 orphans = (f"SELECT f.{fc} AS v FROM {{a}} f WHERE f.{fc} IS NOT NULL AND NOT EXISTS "
                            f"(SELECT 1 FROM {{b}} t WHERE t.{tc} = f.{fc})")
-                source_sql = orphans.format(a=duck.qualified("src", a.relation), b=duck.qualified("src", b.relation))
+                source_sql = orphans.format(a=qualified("src", a.relation), b=qualified("src", b.relation))
                 con.execute(f"CREATE TEMP TABLE source_orphans AS {source_sql}")
                 with ExitStack() as stack:
                     if not (_current_rows(con, store, stack, a, "arc_a") and _current_rows(con, store, stack, b,

@@ -13,8 +13,8 @@ import duckdb
 import pyarrow as pa
 
 from archival.source.cursor import cursor_expr
-from archival.source.duck import quote_ident, sql_literal
 from archival.spec.model import Table
+from archival.sql import quote_ident, sql_literal
 
 
 def _list(paths: list[Path]) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from archival.source.duck import quote_ident, sql_literal
+from archival.sql import quote_ident, sql_literal
 
 
 @dataclass(frozen=True)

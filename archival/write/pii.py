@@ -14,8 +14,9 @@ import hmac
 import duckdb
 import pyarrow as pa
 
-from archival.source.duck import arrow_chunks, quote_ident
+from archival.chunks import arrow_chunks
 from archival.spec.model import Table
+from archival.sql import quote_ident
 
 BLOCK = 64  # SHA-256 block size
 

@@ -11,6 +11,7 @@ import pytest
 from archival.extract.query import SourceColumn, build_query, clustered_key
 from archival.extract.snapshot import KeyOrderError, _in_key_order
 from archival.plan.units import ExportUnit, Window
+from archival.source.types import ColumnRead
 from archival.spec.load import load_project
 from tests.conftest import write_project
 from tests.run.test_export_sources import FULL_SPEC  # the MySQL `items` table of the real-database test
@@ -47,9 +48,10 @@ def test_only_whole_tables_keyed_by_one_integer_column_on_mysql(project):
     window = Window(("id",), datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
     assert clustered_key("mysql", items, _unit("items", window, "2026-01"), COLUMNS) is None  # a range read may
     # come through the cursor's index, in cursor order
-    query = build_query("mysql", items, _unit("items"), COLUMNS, clustered=True)
+    reads = [ColumnRead(c, "scanned") for c in COLUMNS]
+    query = build_query("mysql", items, _unit("items"), reads, clustered=True)
     assert query.strategy == "clustered" and "ORDER BY" not in query.rows_sql
-    sorted_query = build_query("mysql", items, _unit("items"), COLUMNS)
+    sorted_query = build_query("mysql", items, _unit("items"), reads)
     assert sorted_query.strategy == "scan" and sorted_query.rows_sql.endswith('ORDER BY "id"')
 
 

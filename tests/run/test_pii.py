@@ -4,7 +4,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archival.spec.model import Column, Retention, Table
+from archival.spec.model import DEFAULT_SINCE, Column, Retention, Table
 from archival.spec.values import parse_duration
 from archival.write.pii import PiiTransform, hash_value
 
@@ -12,7 +12,8 @@ from archival.write.pii import PiiTransform, hash_value
 def _table(**rules):
     return Table(domain="d", name="t", relation="t", primary_key=("id",), mode="full", cursor=(), period=None,
                  lag=parse_duration("1h"), lookback=parse_duration("1d"), on_invalid="fail", null_cursor="partition",
-                 drift="evolve", timezone="UTC", format="parquet", tier="hot", retention=Retention(),
+                 drift="evolve", timezone="UTC", since=DEFAULT_SINCE, format="parquet", tier="hot",
+                 retention=Retention(),
                  columns=tuple(Column(name=n, pii=r) for n, r in rules.items()))
 
 

@@ -7,6 +7,8 @@ import jsonschema
 import pytest
 import yaml
 
+from archival.archive.manifest_schema import manifest_schema_text
+from archival.source.types import types_markdown
 from archival.spec.docs import specs_markdown
 from archival.spec.errors import SpecErrors
 from archival.spec.jsonschema import json_schema, json_schema_text
@@ -70,10 +72,13 @@ def test_committed_json_schemas_are_current():
     for kind in ("project", "domain"):
         committed = (ROOT / "schemas" / f"{kind}.schema.json").read_text()
         assert committed == json_schema_text(kind), f"schemas/{kind}.schema.json is stale: run `make schemas`"
+    committed = (ROOT / "schemas" / "manifest.schema.json").read_text()
+    assert committed == manifest_schema_text(), "schemas/manifest.schema.json is stale: run `make schemas`"
 
 
 def test_committed_docs_are_current():
     assert (ROOT / "docs" / "specs.md").read_text() == specs_markdown(), "docs/specs.md is stale: `make schemas`"
+    assert (ROOT / "docs" / "types.md").read_text() == types_markdown(), "docs/types.md is stale: `make schemas`"
 
 
 def test_examples_match_json_schema_and_carry_modeline():

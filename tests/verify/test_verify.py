@@ -123,3 +123,52 @@ def test_deep_finds_rows_that_do_not_match(archive):
     (archive / "archive" / (rel + ".new")).unlink()
     deep = _report(archive, deep=True).findings
     assert any(f.kind in ("rows", "fingerprint") for f in deep)
+
+
+def _cli_verify(archive, capsys, *flags):
+    code = cli.main(["verify", *flags, "--project-dir", str(archive)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, err
+
+
+def test_manifest_entry_without_bytes_is_a_finding(archive, capsys):
+    path = sorted((archive / "archive").rglob("v000001.json"))[0]
+    data = json.loads(path.read_bytes())
+    del data["files"][0]["bytes"]
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    code, err = _cli_verify(archive, capsys, "--deep")
+    rel = path.relative_to(archive / "archive").as_posix()
+    assert code == 1 and f"manifest: {rel}: not a valid manifest: files[0]: 'bytes' is a required property" in err
+
+
+def test_manifest_that_is_not_json_is_a_finding(archive, capsys):
+    path = sorted((archive / "archive").rglob("v000001.json"))[0]
+    path.write_bytes(b'{"domain": "shop", "files": [')
+    code, err = _cli_verify(archive, capsys, "--deep")
+    assert code == 1 and f"manifest: {path.relative_to(archive / 'archive').as_posix()}: not valid JSON" in err
+
+
+def test_audit_entry_that_is_not_json_is_a_finding(archive, capsys):
+    entry = sorted((archive / "archive" / "_audit").glob("*.json"))[2]
+    entry.write_bytes(b"\x00garbage")
+    code, err = _cli_verify(archive, capsys)
+    assert code == 1 and f"audit: _audit/{entry.name}: not a JSON object (the entry is damaged)" in err
+
+
+@pytest.mark.parametrize("name", [".tmp-x.parquet", ".hidden/part-00000-deadbeef.parquet",
+                                  "part-00007-cafebabe.parquet"])
+def test_a_stray_file_in_a_period_folder_is_reported(archive, capsys, name):
+    """DuckDB's glob `*/*.parquet` reads `.tmp-x.parquet` too: temp names and dot-folders count."""
+    folder = _a_data_file(archive).parent
+    stray = folder / name
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"PAR1 not ours")
+    code, err = _cli_verify(archive, capsys)
+    assert code == 1 and f"extra: {stray.relative_to(archive / 'archive').as_posix()}: " in err
+
+
+def test_scratch_space_is_not_the_archive(archive):
+    (archive / "archive" / ".work" / "run-1").mkdir(parents=True)
+    (archive / "archive" / ".work" / "run-1" / "part-00000.parquet.tmp").write_bytes(b"in flight")
+    assert _report(archive).ok
