@@ -11,7 +11,7 @@ from pathlib import Path
 
 from archival import __version__
 from archival.archive.audit_log import AuditChainError
-from archival.archive.manifest_schema import manifest_schema_text
+from archival.archive.manifest import manifest_schema_text
 from archival.archive.state import ArchiveStateError
 from archival.archive.targets import TargetError, open_store
 from archival.check.fit import contract_misfits
@@ -30,7 +30,8 @@ from archival.spec.load import load_project
 from archival.spec.model import Project, Table
 from archival.spec.select import SelectorError, parse_selectors, select_tables
 from archival.verify.check import verify_archive
-from archival.verify.reconcile import UnknownPeriod, all_ok, reconcile_project, reports_json, reports_text
+from archival.verify.reconcile import UnknownPeriod, reconcile_project
+from archival.verify.reconcile_report import all_ok, reports_json, reports_text
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -62,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_const", dest="format", const="json", help="same as --format json")
     p.add_argument("--as-of", type=_instant, help="plan as if it were this UTC instant (ISO 8601)")
     p.add_argument("--offline", action="store_true", help="do not contact the sources")
-    p.add_argument("-v", "--verbose", action="store_true", help="list every unit")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="list every unit and its stages (-vv: describe each stage)")
 
     p = sub.add_parser("run", help="export the due units (a Prefect flow on the local ephemeral server)")
     _common(p)

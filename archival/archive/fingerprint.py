@@ -1,51 +1,28 @@
-"""Order-independent fingerprint of a set of rows, computed the same way over Arrow batches while
-exporting, over Parquet/CSV files when verifying, and over the source when reconciling.
-
-Algorithm `sum-md5-json-v1`: each row is normalised to DuckDB's JSON text of the row (column names,
-typed values, NULL as null), hashed with MD5, and the upper and lower 64 bits of all row hashes are
-summed modulo 2**64. Sums (not XOR) keep duplicates visible; MD5 is stable across DuckDB versions, so
-the archive can be re-verified years later."""
+"""Accumulators of the archive's checksums (archival/checksums.py) over streamed Arrow batches: the
+row fingerprint of what a unit writes, and the key checksum of a window period's live keys."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
 
+from archival.checksums import (
+    ALGORITHM,
+    KEY_ALGORITHM,
+    combine,
+    fingerprint_sql,
+    format_key_checksum,
+    format_value,
+    key_checksum_sql,
+)
 from archival.chunks import arrow_chunks
-from archival.source.cursor import KEY_ALGORITHM, format_key_checksum, key_checksum_sql
 from archival.sql import quote_ident
 
 __all__ = ["ALGORITHM", "KEY_ALGORITHM", "KeyChecksum", "RowFingerprint", "combine", "fingerprint_of",
-           "fingerprint_sql", "format_key_checksum"]
-
-ALGORITHM = "sum-md5-json-v1"
-_MOD = 1 << 64
-
-
-# md5_number_upper(j) is the low 64 bits of md5_number(j) and md5_number_lower(j) the high ones
-# (DuckDB reads the digest little-endian); splitting one md5_number gives both halves of the same
-# algorithm for one MD5 instead of two (5M rows: 4.2 s -> 3.0 s on 2 threads).
-_LOW64 = "18446744073709551615::UHUGEINT"
-
-
-def fingerprint_sql(relation: str, alias: str = "r") -> str:
-    """SELECT upper_sum, lower_sum, row_count over `relation` (a table name or a subquery in parens)."""
-    return (f"SELECT coalesce(sum((h & {_LOW64})::UBIGINT), 0)::HUGEINT, coalesce(sum((h >> 64)::UBIGINT), 0)::HUGEINT,"
-            f" count(*) FROM (SELECT md5_number(to_json({alias})::VARCHAR) AS h FROM {relation} {alias})")
-
-
-def format_value(upper: int, lower: int) -> str:
-    return f"{int(upper) % _MOD:016x}{int(lower) % _MOD:016x}"
-
-
-def combine(*values: str) -> str:
-    """The fingerprint of the union of row sets: sums are additive, so a period that gains a part
-    gains its fingerprint without re-reading the old files."""
-    upper = sum(int(v[:16], 16) for v in values)
-    lower = sum(int(v[16:], 16) for v in values)
-    return format_value(upper, lower)
+           "format_value"]
 
 
 @dataclass
@@ -74,6 +51,15 @@ class RowFingerprint:
     @property
     def value(self) -> str:
         return format_value(self.upper, self.lower)
+
+    name = "fingerprint"  # as the `fingerprint` stage of a unit's stream
+
+    def feed(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        self.add(batch)
+        yield batch
+
+    def finish(self) -> Iterator[pa.RecordBatch]:
+        return iter(())
 
     def close(self) -> None:
         self._con.close()

@@ -1,11 +1,23 @@
-"""Reading archived files back: the format of a file comes from its manifest (Parquet, or gzipped CSV
-read with the manifest's schema so that values come back with the types they were written with)."""
+"""The one way archived rows are read back (the engine's delta and delete checks, verify --deep,
+reconcile, relations; restore later). The format of every file comes from its manifest: data files
+are Parquet or gzipped CSV (`format`), read with the manifest's schema when CSV so that values come
+back with the types they were written with; tombstones and quarantine files are always Parquet.
+
+Files of several formats, or CSV files written under several schemas (drift), are read one group at
+a time and united by column name, so a caller sees one relation whatever the archive holds."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
 
-from archival.sql import sql_literal
+from archival.archive.manifest import FileEntry, Manifest, SchemaColumn
+from archival.archive.store import ArchiveStore
+from archival.spec.model import FileFormat
+from archival.sql import quote_ident, sql_literal
 
 _ARROW_TO_DUCKDB = [(r"^int8$", "TINYINT"), (r"^int16$", "SMALLINT"), (r"^int32$", "INTEGER"), (r"^int64$", "BIGINT"),
                     (r"^uint8$", "UTINYINT"), (r"^uint16$", "USMALLINT"), (r"^uint32$", "UINTEGER"),
@@ -22,15 +34,53 @@ def duckdb_type(arrow_type: str) -> str:
     return "VARCHAR"
 
 
-def file_reader(fmt: str, urls: list[str], schema: list[dict] | None = None) -> str:
-    """A DuckDB table expression over archived files of one format."""
-    listed = "[" + ", ".join(sql_literal(u) for u in urls) + "]"
+@dataclass(frozen=True)
+class ArchivedFile:
+    """An archived file on local disk, with what reading it needs: its format and, for CSV, the
+    column types the manifest recorded."""
+
+    path: Path
+    format: FileFormat
+    columns: tuple[SchemaColumn, ...] = ()
+
+
+class ArchiveReader:
+    """Archived files of manifests, fetched to local disk for as long as `stack` lasts (a local
+    archive is read in place)."""
+
+    def __init__(self, store: ArchiveStore, stack: ExitStack):
+        self.store, self.stack = store, stack
+
+    def _local(self, entry: FileEntry, fmt: FileFormat, columns: tuple[SchemaColumn, ...]) -> ArchivedFile:
+        return ArchivedFile(self.stack.enter_context(self.store.local_copy(entry.path)), fmt, columns)
+
+    def data(self, manifests: Iterable[Manifest]) -> list[ArchivedFile]:
+        return [self._local(f, m.format, tuple(m.columns)) for m in manifests for f in m.files]
+
+    def tombstones(self, manifests: Iterable[Manifest]) -> list[ArchivedFile]:
+        return [self._local(f, "parquet", ()) for m in manifests for f in m.tombstones]
+
+    def quarantined(self, manifests: Iterable[Manifest]) -> list[ArchivedFile]:
+        return [self._local(f, "parquet", ()) for m in manifests for f in m.quarantine]
+
+
+def rows_sql(files: list[ArchivedFile], columns: list[str] | None = None) -> str:
+    """A DuckDB query over all `files` (at least one), with `columns` or all of them."""
+    if not files:
+        raise ValueError("rows_sql needs at least one file")
+    groups: dict[tuple, list[ArchivedFile]] = {}
+    for f in files:
+        groups.setdefault((f.format, f.columns if f.format == "csv" else ()), []).append(f)
+    projection = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+    parts = [f"SELECT {projection} FROM {_reader(fmt, [str(f.path) for f in group], schema)}"
+             for (fmt, schema), group in groups.items()]
+    return " UNION ALL BY NAME ".join(parts)
+
+
+def _reader(fmt: FileFormat, paths: list[str], schema: tuple[SchemaColumn, ...]) -> str:
+    listed = "[" + ", ".join(sql_literal(p) for p in paths) + "]"
     if fmt == "parquet":
         # the folder names carry period=...: without this DuckDB would add it as a column
-        return f"read_parquet({listed}, hive_partitioning=false)"
-    # CSV carries no types: read it with the manifest's schema so the fingerprint sees the same values
-    columns = ", ".join(f"{sql_literal(c['name'])}: {sql_literal(duckdb_type(c['type']))}" for c in schema or [])
-    return f"read_csv({listed}, header=true, hive_partitioning=false, columns={{{columns}}})"
-
-
-__all__ = ["duckdb_type", "file_reader"]
+        return f"read_parquet({listed}, hive_partitioning=false, union_by_name=true)"
+    types = ", ".join(f"{sql_literal(c.name)}: {sql_literal(duckdb_type(c.type))}" for c in schema)
+    return f"read_csv({listed}, header=true, hive_partitioning=false, columns={{{types}}})"

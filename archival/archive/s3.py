@@ -17,7 +17,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from archival.archive.store import ArchiveConflict
+from archival.archive.store import ArchiveConflict, ObjectInfo
 
 PART_BYTES = 64 * 1024 * 1024
 STORAGE_CLASSES = {"hot": "STANDARD", "cool": "STANDARD_IA", "cold": "GLACIER_IR"}
@@ -49,6 +49,34 @@ class S3Store:
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
             out += [o["Key"][strip:] for o in page.get("Contents", [])]
         return sorted(out)
+
+    def list_info(self, prefix: str, hidden: bool = False) -> list[ObjectInfo]:
+        full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        out = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+            out += [ObjectInfo(o["Key"][strip:], int(o["Size"]), o["LastModified"].timestamp())
+                    for o in page.get("Contents", [])]
+        return sorted(out, key=lambda o: o.path)
+
+    def info(self, path: str) -> ObjectInfo:
+        head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
+        return ObjectInfo(path, int(head["ContentLength"]), head["LastModified"].timestamp())
+
+    def move(self, path: str, new_path: str) -> None:
+        """Copy, then delete the original (in a bucket with Object Lock the delete leaves a marker)."""
+        self.client.copy_object(Bucket=self.bucket, Key=self._key(new_path),
+                                CopySource={"Bucket": self.bucket, "Key": self._key(path)})
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
+
+    def remove_dead_temp(self, path: str) -> bool:
+        return False  # objects appear whole under their final key: S3 has no temp files of ours
+
+    def replace(self, path: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(path), Body=data)
+
+    def delete(self, path: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
 
     def read_bytes(self, path: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self._key(path))["Body"].read()

@@ -1,12 +1,12 @@
 """What the archive already holds, read from its manifests (no side database): per table and
-period, the current (highest) manifest version."""
+period, the current (highest) manifest version, typed."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from archival.archive import layout
+from archival.archive.manifest import Manifest, ManifestError, StoredManifest, read_manifest
 from archival.archive.store import ArchiveStore
 
 
@@ -18,43 +18,70 @@ class ArchiveStateError(Exception):
 class ArchivedPeriod:
     period: str
     version: int
-    path: str
-    spec_sha256: str
-    row_count: int
-    watermark: str | None
-    deleted_rows: int = 0  # keys tombstoned in this period (rows that left the source)
-    key_checksum: str | None = None  # of the live keys (window mode), see source/cursor.py
-    mode: str | None = None
-    cursor: tuple[str, ...] | None = None  # None for full tables and `period=null`
-    primary_key: tuple[str, ...] | None = None
+    stored: StoredManifest
+
+    @property
+    def path(self) -> str:
+        return self.stored.path
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.stored.manifest
+
+    @property
+    def spec_sha256(self) -> str:
+        return self.manifest.spec_sha256
+
+    @property
+    def watermark(self) -> str | None:
+        return self.manifest.watermark
+
+    @property
+    def mode(self) -> str:
+        return self.manifest.mode
+
+    @property
+    def cursor(self) -> tuple[str, ...] | None:
+        """None for full tables and `period=null`."""
+        return tuple(self.manifest.window.columns) if self.manifest.window else None
+
+    @property
+    def primary_key(self) -> tuple[str, ...] | None:
+        return tuple(self.manifest.primary_key) or None
+
+    @property
+    def key_checksum(self) -> str | None:
+        """Of the live keys (window mode), see archival/checksums.py."""
+        return self.manifest.key_checksum.value if self.manifest.key_checksum else None
+
+    @property
+    def row_count(self) -> int:
+        return self.manifest.row_count
 
     @property
     def live_rows(self) -> int:
-        return self.row_count - self.deleted_rows
+        """Rows minus the keys tombstoned in this period (rows that left the source)."""
+        return self.manifest.row_count - self.manifest.deleted_rows
 
 
-def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, ArchivedPeriod]:
+def manifest_versions(store: ArchiveStore, domain: str, table: str) -> dict[str, dict[int, str]]:
+    """period -> version -> path, for every manifest version of a table."""
     prefix = f"{layout.table_prefix(domain, table)}/{layout.MANIFESTS}"
-    newest: dict[str, tuple[int, str]] = {}
+    found: dict[str, dict[int, str]] = {}
     for path in store.list(prefix):
         folder, _, name = path.rpartition("/")
         match = layout.MANIFEST_RE.match(name)
-        if not match or "/period=" not in folder:
-            continue
-        period = folder.rsplit("/period=", 1)[1]
-        version = int(match.group(1))
-        if version > newest.get(period, (0, ""))[0]:
-            newest[period] = (version, path)
+        if match and "/period=" in folder:
+            found.setdefault(folder.rsplit("/period=", 1)[1], {})[int(match.group(1))] = path
+    return found
+
+
+def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, ArchivedPeriod]:
     result = {}
-    for period, (version, path) in newest.items():
+    for period, versions in manifest_versions(store, domain, table).items():
+        version = max(versions)
         try:
-            data = json.loads(store.read_bytes(path))
-            result[period] = ArchivedPeriod(period, version, path, data["spec_sha256"], int(data["row_count"]),
-                                            data.get("watermark"), int(data.get("deleted_rows") or 0),
-                                            (data.get("key_checksum") or {}).get("value"), data.get("mode"),
-                                            tuple(data["window"]["columns"]) if data.get("window") else None,
-                                            tuple(data["primary_key"]) if data.get("primary_key") else None)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ArchiveStateError(f"manifest {path} is unreadable ({type(exc).__name__}: {exc}); "
-                                    "`archival verify` reports the archive's state") from None
+            result[period] = ArchivedPeriod(period, version, read_manifest(store, versions[version]))
+        except ManifestError as exc:
+            raise ArchiveStateError(f"{exc}; `archival verify` reports the archive's state") from None
     return result

@@ -9,6 +9,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -17,8 +18,21 @@ class ArchiveConflict(Exception):
     """An object already exists under a deterministic name with different content."""
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    path: str
+    size: int
+    modified: float  # seconds since the epoch, by the store's own clock
+
+
 class ArchiveStore(Protocol):
     def list(self, prefix: str, hidden: bool = False) -> list[str]: ...
+    def list_info(self, prefix: str, hidden: bool = False) -> list[ObjectInfo]: ...
+    def info(self, path: str) -> ObjectInfo: ...
+    def move(self, path: str, new_path: str) -> None: ...
+    def remove_dead_temp(self, path: str) -> bool: ...
+    def replace(self, path: str, data: bytes) -> None: ...  # locks only: archive objects are never replaced
+    def delete(self, path: str) -> None: ...  # locks only
     def read_bytes(self, path: str) -> bytes: ...
     def exists(self, path: str) -> bool: ...
     def put_new(self, path: str, data: bytes) -> bool: ...
@@ -59,6 +73,42 @@ class LocalStore:
                     continue
                 found.append((Path(folder) / name).relative_to(self.root).as_posix())
         return sorted(found)
+
+    def list_info(self, prefix: str, hidden: bool = False) -> list[ObjectInfo]:
+        return [self.info(p) for p in self.list(prefix, hidden)]
+
+    def info(self, path: str) -> ObjectInfo:
+        stat = self._full(path).stat()
+        return ObjectInfo(path, stat.st_size, stat.st_mtime)
+
+    def move(self, path: str, new_path: str) -> None:
+        """Take a file out of its folder (an orphan a crash left): rename, same file system."""
+        target = self._full(new_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(self._full(path), target)
+        _fsync_dir(target.parent)
+        _fsync_dir(self._full(path).parent)
+
+    def remove_dead_temp(self, path: str) -> bool:
+        """Remove a `.tmp-` file whose writer (the pid in its name) is no longer running on this host;
+        a live writer's file stays. True if it was removed."""
+        name = path.rsplit("/", 1)[-1]
+        parts = name.split("-")
+        if not name.startswith(".tmp-") or len(parts) < 3 or not parts[-2].isdigit():
+            return False
+        if _alive(int(parts[-2])):
+            return False
+        self._full(path).unlink(missing_ok=True)
+        return True
+
+    def replace(self, path: str, data: bytes) -> None:
+        target = self._full(path)
+        tmp = _temp_name(target)
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+
+    def delete(self, path: str) -> None:
+        self._full(path).unlink(missing_ok=True)
 
     def read_bytes(self, path: str) -> bytes:
         return self._full(path).read_bytes()
@@ -133,6 +183,16 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _temp_name(target: Path) -> Path:

@@ -11,6 +11,7 @@ on_invalid: `fail` stops the unit before anything is published; `quarantine` set
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -23,6 +24,7 @@ from pandera import Check
 from pandera.errors import SchemaErrorReason, SchemaErrors
 
 from archival.check.fit import declared_decimal, families_of_schema, fit_problems
+from archival.check.keys import KeyRuns
 from archival.check.registry import get_check, known_checks
 from archival.spec.model import Column, Table
 from archival.sql import quote_ident
@@ -184,6 +186,47 @@ class ContractChecker:
     def close(self) -> None:
         if self.con is not None:
             self.con.close()
+
+
+class ContractStage:
+    """The `contract` stage: the key rule (check/keys.py) and the column checks, with `on_invalid`
+    deciding what a breaking row does: `fail` raises before anything is published, `quarantine`
+    hands the bad rows (with their reasons) to `set_aside` and passes the rest, `warn` passes all."""
+
+    name = "contract"
+
+    def __init__(self, table: Table, schema: pa.Schema, set_aside: Callable[[pa.Table], None],
+                 reject_all: str | None = None):
+        self.table, self.set_aside = table, set_aside
+        self.checker = ContractChecker(table, schema, reject_all)
+        self.runs = KeyRuns(table.primary_key)
+
+    def feed(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        for released, duplicated in self.runs.feed(batch):
+            yield self._judge(released, duplicated)
+
+    def finish(self) -> Iterator[pa.RecordBatch]:
+        for released, duplicated in self.runs.finish():
+            yield self._judge(released, duplicated)
+
+    def _judge(self, batch: pa.RecordBatch, duplicated: pa.Array) -> pa.RecordBatch:
+        verdict = self.checker.check(batch, duplicated, self.runs.reason)
+        if verdict.bad is None:
+            return batch
+        if self.table.on_invalid == "fail":
+            raise ContractError(f"{self.table.location}: {sample_message(self.table, verdict.bad)}; "
+                                "on_invalid is 'fail', nothing was published")
+        if self.table.on_invalid == "quarantine":
+            self.set_aside(verdict.bad)
+            return verdict.good
+        return batch
+
+    @property
+    def violations(self) -> Counter:
+        return self.checker.totals
+
+    def close(self) -> None:
+        self.checker.close()
 
 
 def _duck(arrow_type: pa.DataType) -> str:

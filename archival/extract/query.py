@@ -24,8 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from archival.plan.compile import NULL_PERIOD, OUT_OF_RANGE, SPECIAL_PERIODS
-from archival.plan.units import ExportUnit
+from archival.plan.units import NULL_PERIOD, OUT_OF_RANGE, SPECIAL_PERIODS, ExportUnit
 from archival.source.columns import SourceColumn
 from archival.source.cursor import cursor_outside_predicate, cursor_range_predicate, null_cursor_predicate
 from archival.source.types import ColumnRead

@@ -72,9 +72,14 @@ def configure(con: duckdb.DuckDBPyConnection, memory_limit: str, threads: int) -
 @contextmanager
 def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *, batch_rows: int,
                   memory_limit: str = "1GB", threads: int = 2, shared_snapshot: str | None = None,
-                  clustered: bool = False, scale_floor: dict[str, int] | None = None) -> Iterator[UnitSnapshot]:
+                  clustered: bool = False, scale_floor: dict[str, int] | None = None,
+                  connection: duckdb.DuckDBPyConnection | None = None) -> Iterator[UnitSnapshot]:
     """`scale_floor`: per `decimal` column, the scale the table was archived with (its type may
-    widen, never narrow)."""
+    widen, never narrow). `connection`: a transaction shared with related units, already open on the
+    attached source (source/shared.py); the unit reads inside it and leaves it open."""
+    if connection is not None:
+        yield from _read(connection, source, table, unit, batch_rows, clustered, scale_floor or {})
+        return
     with contextlib.ExitStack() as stack:
         try:
             con = stack.enter_context(duck.POOL.connection((source.type,)))
@@ -89,9 +94,21 @@ def _snapshot(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table:
               batch_rows: int, memory_limit: str, threads: int, shared_snapshot: str | None, clustered: bool,
               scale_floor: dict[str, int]) -> Iterator[UnitSnapshot]:
     try:
+        begin(con, source, root, memory_limit, threads, shared_snapshot)
+        yield from _read(con, source, table, unit, batch_rows, clustered, scale_floor)
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")  # read-only: nothing to commit
+
+
+def begin(con: duckdb.DuckDBPyConnection, source: Source, root: Path, memory_limit: str, threads: int,
+          shared_snapshot: str | None = None) -> None:
+    """Attach the source read-only and open the transaction in which a unit (or a group of related
+    units) reads: one source snapshot for counts, rows and bounds."""
+    try:
         configure(con, memory_limit, threads)
         duck.attach(con, source, root)
-        con.execute("BEGIN TRANSACTION")  # one source snapshot for counts, rows and bounds
+        con.execute("BEGIN TRANSACTION")
         if shared_snapshot is not None:
             try:
                 adopt(con, shared_snapshot)  # the run's snapshot: related tables as of one instant
@@ -100,6 +117,16 @@ def _snapshot(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table:
                 # one snapshot of its own, only the cross-table instant is lost
                 con.execute("ROLLBACK")
                 con.execute("BEGIN TRANSACTION")
+    except duck.SourceError as exc:
+        raise ExtractError(str(exc)) from None
+    except duckdb.Error as exc:
+        raise ExtractError(f"opening source '{source.name}' failed: {exc}") from None
+
+
+def _read(con: duckdb.DuckDBPyConnection, source: Source, table: Table, unit: ExportUnit, batch_rows: int,
+          clustered: bool, scale_floor: dict[str, int]) -> Iterator[UnitSnapshot]:
+    """Inside an open transaction: the count (measuring `decimal` columns), then the rows."""
+    try:
         reads = column_reads(con, source, table)
         counted = count_query(source.type, table, unit, reads)
         row = con.execute(counted.sql).fetchone()
@@ -116,9 +143,6 @@ def _snapshot(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table:
         raise ExtractError(str(exc)) from None
     except duckdb.Error as exc:
         raise ExtractError(f"reading {table.qualified_name} ({unit.period}) failed: {exc}") from None
-    finally:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")  # read-only: nothing to commit
 
 
 def column_reads(con: duckdb.DuckDBPyConnection, source: Source, table: Table) -> list[ColumnRead]:
@@ -156,3 +180,21 @@ def _in_key_order(batches: Iterator[pa.RecordBatch], key: str) -> Iterator[pa.Re
                 raise KeyOrderError(f"rows of the clustered read are not in {key} order")
             last = values[len(values) - 1].as_py()
         yield batch
+
+
+@contextmanager
+def shared_transaction(source: Source, root: Path, memory_limit: str = "1GB",
+                       threads: int = 2) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on one connection, in which related units read one after another: MySQL's
+    InnoDB and SQLite keep one snapshot for a transaction, so the tables are read as of one instant."""
+    with contextlib.ExitStack() as stack:
+        try:
+            con = stack.enter_context(duck.POOL.connection((source.type,)))
+        except duck.SourceError as exc:
+            raise ExtractError(str(exc)) from None
+        try:
+            begin(con, source, root, memory_limit, threads)
+            yield con
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")

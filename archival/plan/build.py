@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from archival.archive.audit_log import rebaselines
+from archival.archive.audit_log import completed_runs, rebaselines
 from archival.archive.state import archived_periods
+from archival.archive.store import ArchiveStore
 from archival.archive.targets import open_store, target_name
 from archival.plan.compile import compile_table, plausible_range
 from archival.plan.periods import parse_label
+from archival.plan.repairs import repairs
 from archival.plan.units import Plan
 from archival.source.probe import ProbeRequest, TableFacts, probe_tables
 from archival.spec.model import Project, Table
@@ -30,9 +32,12 @@ def _archived_windows(project: Project, table: Table, archived) -> dict[str, tup
 
 
 def build_plan(project: Project, tables: list[Table], *, target: str | None = None, as_of: datetime | None = None,
-               offline: bool = False, selectors: tuple[str, ...] = ()) -> Plan:
+               offline: bool = False, selectors: tuple[str, ...] = (), store: ArchiveStore | None = None,
+               completed: frozenset[str] | None = None) -> Plan:
+    """`store`, `completed`: the run's archive and its completed runs, when a run already has them."""
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
-    store = open_store(project, target)
+    store = store or open_store(project, target)
+    completed = completed if completed is not None else frozenset(completed_runs(store))
     archived = {t.qualified_name: archived_periods(store, t.domain, t.name) for t in tables}
     if offline:
         facts = {t.qualified_name: TableFacts(problem="not probed (--offline)") for t in tables}
@@ -45,7 +50,8 @@ def build_plan(project: Project, tables: list[Table], *, target: str | None = No
     units, notes = [], []
     for table in tables:
         u, n = compile_table(project, table, facts[table.qualified_name], archived[table.qualified_name], as_of,
-                             accepted.get(table.qualified_name))
+                             accepted.get(table.qualified_name),
+                             repairs(store, table, archived[table.qualified_name], completed))
         units += u
         notes += n
     return Plan(project=project.name, as_of=as_of, target=target_name(project, target), selectors=selectors,

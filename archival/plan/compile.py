@@ -9,13 +9,10 @@ from zoneinfo import ZoneInfo
 
 from archival.archive.state import ArchivedPeriod
 from archival.plan.periods import parse_label, period_containing, periods_between
-from archival.plan.units import ExportUnit, PlanNote, UnitStatus, Window
+from archival.plan.stage_list import shared_transaction, stages_for
+from archival.plan.units import NULL_PERIOD, OUT_OF_RANGE, SPECIAL_PERIODS, ExportUnit, PlanNote, UnitStatus, Window
 from archival.source.probe import TableFacts
-from archival.spec.model import Project, Table, table_fingerprint
-
-NULL_PERIOD = "null"  # rows whose cursor is NULL
-OUT_OF_RANGE = "out_of_range"  # rows whose cursor lies outside the plausible range (plausible_range)
-SPECIAL_PERIODS = (NULL_PERIOD, OUT_OF_RANGE)  # labels that are not calendar periods
+from archival.spec.model import Project, Source, Table, table_fingerprint
 
 
 def _status(archived: ArchivedPeriod | None, spec_sha: str, refresh: bool) -> tuple[UnitStatus, str]:
@@ -75,25 +72,47 @@ def identity_changes(table: Table, archived: dict[str, ArchivedPeriod], tz: str)
 class _UnitMaker:
     """Makes the ExportUnits of one table (all share its mode, source and spec fingerprint)."""
 
-    def __init__(self, table: Table, source: str, sha: str, archived: dict[str, ArchivedPeriod]):
-        self.table, self.source, self.sha, self.archived = table, source, sha, archived
+    def __init__(self, table: Table, source: Source, sha: str, archived: dict[str, ArchivedPeriod],
+                 shared: str | None, repairs: dict[str, str]):
+        self.table, self.source, self.sha, self.archived, self.shared = table, source, sha, archived, shared
+        self.repairs = repairs
 
     def __call__(self, period: str, status: UnitStatus, reason: str, window: Window | None = None) -> ExportUnit:
-        version = self.archived[period].version if period in self.archived else None
-        return ExportUnit(self.table.domain, self.table.name, period, self.table.mode, self.source, self.sha, status,
-                          reason, window, version)
+        current = self.archived.get(period)
+        delta = (current is not None and current.spec_sha256 == self.sha and self.table.mode != "full"
+                 and period not in SPECIAL_PERIODS)
+        return ExportUnit(self.table.domain, self.table.name, period, self.table.mode, self.source.name, self.sha,
+                          status, reason, window, current.version if current else None, delta=delta,
+                          shared_transaction=self.shared)
+
+    def staged(self, units: list[ExportUnit]) -> list[ExportUnit]:
+        """The units with their stage lists (the last step, once detect_deletes and the like are set)."""
+        return [replace(u, stages=stages_for(u, self.table, self.source)) for u in units]
 
     def status(self, period: str, refresh: bool) -> tuple[UnitStatus, str]:
-        return _status(self.archived.get(period), self.sha, refresh)
+        status, reason = _status(self.archived.get(period), self.sha, refresh or period in self.repairs)
+        return status, (f"{self.repairs[period]}; {reason}" if period in self.repairs else reason)
 
 
 def compile_table(project: Project, table: Table, facts: TableFacts, archived: dict[str, ArchivedPeriod],
-                  as_of: datetime, accepted_identity: dict[str, object] | None = None
-                  ) -> tuple[list[ExportUnit], list[PlanNote]]:
+                  as_of: datetime, accepted_identity: dict[str, object] | None = None,
+                  repairs: dict[str, str] | None = None) -> tuple[list[ExportUnit], list[PlanNote]]:
+    """`repairs`: periods an interrupted run left unfinished (plan/repairs.py): their units are due."""
     domain = project.domain(table.domain)
     assert domain is not None
     source = project.source_of(domain)
-    unit = _UnitMaker(table, source.name, table_fingerprint(table, source), archived)
+    unit = _UnitMaker(table, source, table_fingerprint(table, source), archived,
+                      shared_transaction(domain, table, source), repairs or {})
+    units, notes = _table_units(project, table, facts, as_of, accepted_identity, unit)
+    return unit.staged(units), notes
+
+
+def _table_units(project: Project, table: Table, facts: TableFacts, as_of: datetime,
+                 accepted_identity: dict[str, object] | None,
+                 unit: _UnitMaker) -> tuple[list[ExportUnit], list[PlanNote]]:
+    domain = project.domain(table.domain)
+    assert domain is not None
+    archived = unit.archived
     notes: list[PlanNote] = []
     name = table.qualified_name
     if facts.problem:

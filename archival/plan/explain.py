@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
+from archival.plan.stages import render_stages, stage_name
 from archival.plan.units import STATUSES, ExportUnit, Plan
 
 PLAN_JSON_VERSION = 1
@@ -61,7 +62,8 @@ def render_markdown(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_text(plan: Plan, verbose: bool = False) -> str:
+def render_text(plan: Plan, verbose: int = 0) -> str:
+    """`verbose`: 1 lists every unit with its stage names, 2 also describes each stage."""
     rows = [("TABLE", "MODE", "NEW", "CHANGED", "REFRESH", "UP TO DATE", "PERIODS")]
     rows += [(r.table, r.mode, *_counts(r.counts), r.spans) for r in summarize(plan)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
@@ -75,6 +77,10 @@ def render_text(plan: Plan, verbose: bool = False) -> str:
         for u in plan.units:
             window = f" [{u.window.start.isoformat()}, {u.window.end.isoformat()})" if u.window else ""
             lines.append(f"  {u.id:<40} {u.status:<10} {u.reason}{window}")
+            if verbose > 1:
+                lines += [f"      {i}. {stage.describe()}" for i, stage in enumerate(u.stages, start=1)]
+            else:
+                lines.append(f"      {render_stages(u.stages)}")
     lines += _notes(plan, markdown=False)
     return "\n".join(lines) + "\n"
 
@@ -93,7 +99,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     def unit(u: ExportUnit) -> dict[str, Any]:
         return {"id": u.id, "domain": u.domain, "table": u.table, "period": u.period, "mode": u.mode,
                 "source": u.source, "status": u.status, "reason": u.reason, "spec_sha256": u.spec_sha256,
-                "archived_version": u.archived_version,
+                "archived_version": u.archived_version, "stages": [stage_name(s) for s in u.stages],
                 "window": None if u.window is None else {"columns": list(u.window.columns),
                                                           "start": u.window.start.isoformat(),
                                                           "end": u.window.end.isoformat()}}

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from archival.spec.model import Mode
+
+if TYPE_CHECKING:
+    from archival.plan.stages import Stage
+
+NULL_PERIOD = "null"  # rows whose cursor is NULL
+OUT_OF_RANGE = "out_of_range"  # rows whose cursor lies outside the plausible range (plan/compile.py)
+SPECIAL_PERIODS = (NULL_PERIOD, OUT_OF_RANGE)  # labels that are not calendar periods
 
 # new: never archived; changed: archived under another spec fingerprint (re-exported as a new
 # manifest version); refresh: re-read every run, writes only if rows differ (full tables, periods an
@@ -37,6 +44,9 @@ class ExportUnit:
     window: Window | None = None
     archived_version: int | None = None
     detect_deletes: bool = False  # incremental: this unit also compares key sets and tombstones departed keys
+    delta: bool = False  # the period is archived under this spec: only versions it lacks are added
+    shared_transaction: str | None = None  # units read in one transaction on one connection (plan/stage_list.py)
+    stages: tuple[Stage, ...] = ()  # what the executor runs, in order (plan/stages.py)
 
     @property
     def id(self) -> str:
@@ -78,3 +88,28 @@ class Plan:
     @property
     def has_errors(self) -> bool:
         return any(n.level == "error" for n in self.notes)
+
+
+Outcome = Literal["written", "unchanged", "failed", "deferred"]
+
+
+@dataclass
+class UnitResult:
+    """What running one unit did (the run record lists one per unit)."""
+
+    unit_id: str
+    outcome: Outcome
+    rows: int = 0
+    bytes: int = 0
+    files: int = 0
+    seconds: float = 0.0
+    manifest: str | None = None
+    version: int | None = None
+    error: str | None = None
+    error_class: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage name (plan/stages.py)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0

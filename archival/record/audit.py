@@ -10,8 +10,8 @@ from typing import Any
 
 from archival.archive import layout
 from archival.archive.audit_log import head, read_chain
+from archival.archive.manifest import canonical_json
 from archival.archive.store import ArchiveConflict, ArchiveStore
-from archival.record.manifest import canonical_json
 
 __all__ = ["append", "head", "read_chain"]
 

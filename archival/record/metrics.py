@@ -34,8 +34,9 @@ def write_metrics(path: Path, project: str, run_id: str, results: list, seconds:
     for table, values in by_table.items():
         for key, gauge in gauges.items():
             gauge.labels(project, table).set(values[key])
-    stage_gauge = Gauge("archival_table_stage_seconds", "seconds the last run's units spent per stage "
-                        "(read, contract, pii, fingerprint, write, publish)", [*labels, "stage"], registry=registry)
+    stage_gauge = Gauge("archival_table_stage_seconds", "seconds the last run's units spent per stage of their "
+                        "stage list (snapshot, read, versions, departures, contract, pii, fingerprint, parts, record)",
+                        [*labels, "stage"], registry=registry)
     for table, per_stage in stages.items():
         for stage, secs in per_stage.items():
             stage_gauge.labels(project, table, stage).set(secs)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import Any
 
 from archival.archive import layout
+from archival.archive.manifest import canonical_json
 from archival.archive.store import ArchiveStore
-from archival.record.manifest import canonical_json
 
 
 def totals(results: list[Any]) -> dict[str, Any]:
@@ -25,3 +26,9 @@ def write_run_record(store: ArchiveStore, run_id: str, header: dict[str, Any], r
     path = layout.run_path(run_id)
     store.put_new(path, canonical_json(body))
     return path
+
+
+def failed_units(store: ArchiveStore, run_id: str) -> set[str]:
+    """The units that failed in a run, from its run record."""
+    record = json.loads(store.read_bytes(layout.run_path(run_id)))
+    return {u["unit_id"] for u in record["units"] if u["outcome"] == "failed"}

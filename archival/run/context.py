@@ -56,6 +56,7 @@ class RunContext:
     clock: Callable[[], datetime] = field(default=utc_now, repr=False)  # tests pin it
     ignore_quiet_hours: bool = False  # an operator's manual run, on purpose
     global_limits: bool = False  # hold Prefect global concurrency slots per source (a server is configured)
+    completed_runs: frozenset[str] = frozenset()  # runs with a run record: their manifests are all recorded
     _lineage: LineageEmitter | None = field(default=None, repr=False)
     _lineage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

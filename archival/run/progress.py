@@ -11,8 +11,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from archival.plan.units import ExportUnit
-from archival.run.unit import UnitResult
+from archival.plan.units import ExportUnit, UnitResult
 
 
 class RunProgress:

@@ -63,24 +63,3 @@ def cursor_outside_predicate(names: tuple[str, ...], ident: Callable[[str], str]
 
 def null_cursor_predicate(names: tuple[str, ...], ident: Callable[[str], str]) -> str:
     return " AND ".join(f"{ident(n)} IS NULL" for n in names)
-
-
-KEY_ALGORITHM = "sum-md5-key-v1"
-_MOD = 1 << 64
-
-
-def key_text_sql(columns: list[str], quote: Callable[[str], str]) -> str:
-    """The text of a primary key (its columns joined by U+001F): the input of the key checksum."""
-    parts = [f"CAST({quote(c)} AS VARCHAR)" for c in columns]
-    return parts[0] if len(parts) == 1 else f"concat_ws(chr(31), {', '.join(parts)})"
-
-
-def key_checksum_sql(columns: list[str], quote: Callable[[str], str], where: str | None = None) -> str:
-    """Aggregate: an order-independent checksum of a set of keys (sum of the low 64 bits of each key's
-    MD5). Stable across DuckDB versions, so it can be stored in manifests."""
-    filtered = f" FILTER (WHERE {where})" if where else ""
-    return f"coalesce(sum(md5_number_lower({key_text_sql(columns, quote)})){filtered}, 0)::HUGEINT"
-
-
-def format_key_checksum(value: int) -> str:
-    return f"{int(value) % _MOD:016x}"

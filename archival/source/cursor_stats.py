@@ -11,14 +11,13 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from archival.checksums import format_key_checksum, key_checksum_sql
 from archival.source.columns import SourceColumn
 from archival.source.cursor import (
     bound_literal,
     cursor_expr,
     cursor_outside_predicate,
     cursor_range_predicate,
-    format_key_checksum,
-    key_checksum_sql,
     null_cursor_predicate,
 )
 from archival.source.duck import SourceError

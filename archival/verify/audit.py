@@ -4,8 +4,8 @@ every manifest recorded with its sha256. An entry that is not JSON is a finding,
 from __future__ import annotations
 
 from archival.archive.audit_log import read_raw_chain
+from archival.archive.manifest import sha256_hex
 from archival.archive.store import ArchiveStore
-from archival.record.manifest import sha256_hex
 from archival.verify.check import VerifyReport
 
 

@@ -5,17 +5,18 @@ baseline, not zero."""
 
 from __future__ import annotations
 
-import json
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import duckdb
 
+from archival.archive.read import ArchiveReader, rows_sql
 from archival.archive.state import archived_periods
 from archival.archive.store import ArchiveStore
 from archival.source import duck
+from archival.source.cursor import cursor_expr
 from archival.spec.model import Project, Table
-from archival.sql import qualified, quote_ident, sql_literal
+from archival.sql import qualified, quote_ident
 
 
 @dataclass
@@ -33,22 +34,18 @@ class RelationReport:
 def _current_rows(con: duckdb.DuckDBPyConnection, store: ArchiveStore, stack: ExitStack, table: Table,
                   view: str) -> bool:
     """A view of the table's current rows in the archive: latest version per key, minus tombstones."""
-    manifests = [json.loads(store.read_bytes(a.path))
-                 for a in archived_periods(store, table.domain, table.name).values()]
-    files = [stack.enter_context(store.local_copy(f["path"])) for m in manifests for f in m["files"]]
-    dead = [stack.enter_context(store.local_copy(t["path"])) for m in manifests for t in m.get("tombstones", [])]
+    manifests = [a.manifest for a in archived_periods(store, table.domain, table.name).values()]
+    reader = ArchiveReader(store, stack)
+    files, dead = reader.data(manifests), reader.tombstones(manifests)
     if not files:
         return False
     keys = ", ".join(quote_ident(k) for k in table.primary_key)
-    listed = "[" + ", ".join(sql_literal(str(p)) for p in files) + "]"
-    rows = f"SELECT * FROM read_parquet({listed}, hive_partitioning=false, union_by_name=true)"
+    rows = f"SELECT * FROM ({rows_sql(files)})"
     if table.cursor:
-        cursor = (f"coalesce({', '.join(quote_ident(c) for c in table.cursor)})" if len(table.cursor) > 1
-                  else quote_ident(table.cursor[0]))
-        rows += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {cursor} DESC) = 1"
+        rows += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {cursor_expr(table.cursor, quote_ident)} " \
+                "DESC) = 1"
     if dead:
-        listed_dead = "[" + ", ".join(sql_literal(str(p)) for p in dead) + "]"
-        rows = f"SELECT * FROM ({rows}) ANTI JOIN read_parquet({listed_dead}) USING ({keys})"
+        rows = f"SELECT * FROM ({rows}) ANTI JOIN ({rows_sql(dead)}) USING ({keys})"
     con.execute(f"CREATE VIEW {view} AS {rows}")
     return True
 

@@ -12,14 +12,16 @@ its own new keys against the archive (0.05 s); any other state counts again."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from archival.sql import quote_ident, sql_literal
+from archival.archive.manifest import KeyCensus, StoredManifest
+from archival.archive.read import ArchivedFile, rows_sql
+from archival.sql import quote_ident
+from archival.write.delta import VersionFilter
 
 
 @dataclass(frozen=True)
@@ -32,59 +34,107 @@ def census_basis(manifest_paths: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(manifest_paths)).encode()).hexdigest()
 
 
-def valid_census(manifests: dict[str, dict]) -> int | None:
-    """The live keys a census states for exactly these current manifests (path -> manifest), if one does."""
-    for path, manifest in manifests.items():
-        census = manifest.get("key_census")
-        if census and census["basis"] == census_basis(p for p in manifests if p != path):
-            return int(census["live"])
+def valid_census(manifests: list[StoredManifest]) -> int | None:
+    """The live keys a census states for exactly these current manifests, if one does."""
+    for stored in manifests:
+        census = stored.manifest.key_census
+        if census and census.basis == census_basis(m.path for m in manifests if m.path != stored.path):
+            return census.live
     return None
 
 
-def next_census(departures: Departures, other_paths: Iterable[str]) -> dict | None:
+def next_census(departures: Departures, other_paths: Iterable[str]) -> KeyCensus | None:
     """The census the publishing manifest carries: `other_paths` are the table's current manifests
     it does not replace."""
     if departures.live is None:
         return None
-    return {"live": departures.live, "basis": census_basis(other_paths)}
+    return KeyCensus(live=departures.live, basis=census_basis(other_paths))
 
 
-def departed_keys(key: tuple[str, ...], archived_files: list[Path], tombstone_files: list[Path],
+def departed_keys(key: tuple[str, ...], archived: list[ArchivedFile], tombstones: list[ArchivedFile],
                   source_count: int, source_keys: Callable[[], pa.Table], new_keys: pa.Table | None,
                   census: int | None = None) -> Departures:
     """`new_keys`: keys this unit adds. `census`: live keys of exactly these archived and tombstone
     files, if a valid census says so."""
-    if not archived_files:
+    if not archived:
         return Departures(None, None)
     cols = ", ".join(quote_ident(k) for k in key)
     con = duckdb.connect()
     try:
-        files = "[" + ", ".join(sql_literal(str(p)) for p in archived_files) + "]"
-        archived = f"read_parquet({files}, hive_partitioning=false, union_by_name=true)"
-        dead = "[" + ", ".join(sql_literal(str(p)) for p in tombstone_files) + "]" if tombstone_files else None
+        keyed = f"({rows_sql(archived, list(key))})"
+        dead = f"({rows_sql(tombstones, list(key))})" if tombstones else None
         # the common case costs counts only: the census, or distinct archived keys minus tombstoned ones
         # (always archived keys); plus keys new in this unit (a hash of the few new keys probed by one scan)
         if census is None:
             distinct = f"count(DISTINCT {cols})" if len(key) == 1 else f"count(DISTINCT ({cols}))"
-            live = con.execute(f"SELECT {distinct} FROM {archived}").fetchone()[0]
+            live = con.execute(f"SELECT {distinct} FROM {keyed}").fetchone()[0]
             if dead:
-                live -= con.execute(f"SELECT {distinct} FROM read_parquet({dead})").fetchone()[0]
+                live -= con.execute(f"SELECT {distinct} FROM {dead}").fetchone()[0]
         else:
             live = census
         if new_keys is not None and new_keys.num_rows:
             con.register("new_keys", new_keys)
             live += con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM new_keys) ANTI JOIN "
-                                f"(SELECT {cols} FROM {archived}) USING ({cols})").fetchone()[0]
+                                f"(SELECT {cols} FROM {keyed}) USING ({cols})").fetchone()[0]
         if live == source_count:
             return Departures(None, live)  # every archived live key can still be in the source: nothing left it
-        keys = f"SELECT {cols} FROM {archived}"
+        keys = f"SELECT {cols} FROM {keyed}"
         if new_keys is not None and new_keys.num_rows:
             keys += f" UNION SELECT {cols} FROM new_keys"
         if dead:
-            keys = f"SELECT {cols} FROM ({keys}) ANTI JOIN read_parquet({dead}) USING ({cols})"
+            keys = f"SELECT {cols} FROM ({keys}) ANTI JOIN {dead} USING ({cols})"
         con.register("source_keys", source_keys())
         gone = con.execute(f"SELECT DISTINCT {cols} FROM ({keys}) ANTI JOIN source_keys USING ({cols}) "
                            f"ORDER BY {cols}").to_arrow_table()
         return Departures(gone if gone.num_rows else None, live - gone.num_rows)
     finally:
         con.close()
+
+
+class PeriodDepartures:
+    """The `departures` stage of a window period: the keys the period holds that its source rows no
+    longer have (the `versions` stage saw every source key)."""
+
+    name = "departures"
+
+    def __init__(self, versions: VersionFilter):
+        self.versions = versions
+        self.found = Departures(None, None)
+
+    def feed(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        yield batch
+
+    def finish(self) -> Iterator[pa.RecordBatch]:
+        self.found = Departures(self.versions.departed_keys(), None)
+        return iter(())
+
+    def close(self) -> None:
+        pass
+
+
+class TableDepartures:
+    """The `departures` stage of an incremental table: a key moves between periods as it is updated,
+    so the whole table's keys are compared (cheaply first: counts, then a census). `source` answers
+    in the unit's snapshot: (count of all source rows, all source keys)."""
+
+    name = "departures"
+
+    def __init__(self, key: tuple[str, ...], archived: list[ArchivedFile], tombstones: list[ArchivedFile],
+                 census: int | None, source_count: Callable[[], int], source_keys: Callable[[], pa.Table]):
+        self.key, self.archived, self.tombstones, self.census = key, archived, tombstones, census
+        self.source_count, self.source_keys = source_count, source_keys
+        self.new_keys: list[pa.Table] = []
+        self.found = Departures(None, None)
+
+    def feed(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        self.new_keys.append(pa.Table.from_batches([batch]).select(list(self.key)))
+        yield batch
+
+    def finish(self) -> Iterator[pa.RecordBatch]:
+        added = pa.concat_tables(self.new_keys) if self.new_keys else None
+        self.found = departed_keys(self.key, self.archived, self.tombstones, self.source_count(), self.source_keys,
+                                   added, self.census)
+        return iter(())
+
+    def close(self) -> None:
+        pass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,3 +162,25 @@ def dictionary_columns(group: pa.Table) -> list[str]:
         if pc.count_distinct(column, mode="all").as_py() <= DICTIONARY_MAX_DISTINCT * group.num_rows:
             chosen.append(field.name)
     return chosen
+
+
+class PartsStage:
+    """The `parts` stage: the last of a unit's stream; the parts are complete once it finishes."""
+
+    name = "parts"
+
+    def __init__(self, writer: PartWriter):
+        self.writer = writer
+        self.parts: list[LocalPart] | None = None
+
+    def feed(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        self.writer.write(batch)
+        return iter(())
+
+    def finish(self) -> Iterator[pa.RecordBatch]:
+        self.parts = self.writer.close()
+        return iter(())
+
+    def close(self) -> None:
+        if self.parts is None:  # the unit failed before its parts were complete
+            self.writer.abort()

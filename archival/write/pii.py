@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterator
 
 import duckdb
 import pyarrow as pa
@@ -88,6 +89,15 @@ class PiiTransform:
         return pa.RecordBatch.from_arrays([columns.get(f.name, batch.column(i)) for i, f in enumerate(batch.schema)],
                                           schema=self.schema)
 
+    name = "pii"
+
+    def feed(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        yield self.apply(batch)
+
+    def finish(self) -> Iterator[pa.RecordBatch]:
+        return iter(())
+
     def close(self) -> None:
         if self.active:
             self.con.close()
+            self.active = False

@@ -1,11 +1,11 @@
 """The compiler against hand-made archive states: statuses, closed periods, lag, watermarks."""
 
-import json
 from datetime import UTC, datetime
 
 import pytest
 
 from archival.archive import layout
+from archival.archive.manifest import Fingerprint, Manifest, SourceRef, SourceSummary
 from archival.archive.state import archived_periods
 from archival.archive.store import LocalStore
 from archival.plan.compile import compile_table
@@ -23,8 +23,15 @@ def project(demo_project):
 
 
 def _manifest(store: LocalStore, table, period: str, version: int, sha: str, watermark: str | None = None):
-    body = {"schema_version": 1, "spec_sha256": sha, "row_count": 5, "watermark": watermark}
-    store.put_new(layout.manifest_path(table.domain, table.name, period, version), json.dumps(body).encode())
+    """A manifest of 5 rows (no files: the compiler reads only what it says)."""
+    manifest = Manifest(
+        schema_version=1, domain=table.domain, table=table.name, period=period, mode=table.mode, window=None,
+        source=SourceRef(name="helpdesk", type="sqlite", relation=table.relation), spec_sha256=sha,
+        tool_version="test", format="parquet", timezone="UTC", schema=[], files=[], row_count=5,
+        fingerprint=Fingerprint(algorithm="sum-md5-json-v1", value="0" * 32), source_summary=SourceSummary(row_count=5),
+        quarantined_rows=0, pii={}, watermark=watermark, run_id="test", created_at="2026-01-01T00:00:00+00:00",
+        version=version, previous_manifest_sha256=None)
+    store.put_new(layout.manifest_path(table.domain, table.name, period, version), manifest.to_bytes())
 
 
 def _compile(project, name, store, facts=None):

@@ -87,13 +87,13 @@ def test_sigkill_while_writing_then_rerun_completes_exactly(big_table):
 
 def test_crash_after_files_before_manifest_is_adopted(big_table, monkeypatch):
     folder = big_table
-    import archival.run.unit as unit_module
+    import archival.record.commit as commit_module
 
     def crash(*_args, **_kwargs):
         raise RuntimeError("simulated crash between files and manifest")
 
     with monkeypatch.context() as patched:
-        patched.setattr(unit_module, "publish_manifest", crash)
+        patched.setattr(commit_module, "publish_manifest", crash)
         with pytest.raises(RuntimeError):
             run_units(folder, AS_OF)
     files_before = [p for p in _published(folder) if "/period=" in p.as_posix()]

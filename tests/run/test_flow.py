@@ -60,20 +60,20 @@ def test_failed_unit_does_not_hide_the_others(project, prefect_server, capsys):
     spec.write_text(spec.read_text() + "  gone: {relation: gone, primary_key: [id], mode: full}\n")
     sqlite3.connect(project / "data" / "app.db").executescript("CREATE TABLE gone (id INTEGER PRIMARY KEY)")
     # the plan sees the table; then it disappears before the export reads it
-    import archival.run.flow as flow_module
+    import archival.run.prepare as prepare_module
 
-    real_build = flow_module.build_plan
+    real_build = prepare_module.build_plan
 
     def build_then_drop(*args, **kwargs):
         plan = real_build(*args, **kwargs)
         sqlite3.connect(project / "data" / "app.db").executescript("DROP TABLE gone")
         return plan
 
-    flow_module.build_plan = build_then_drop
+    prepare_module.build_plan = build_then_drop
     try:
         code = cli.main(["run", "--project-dir", str(project), "--as-of", AS_OF])
     finally:
-        flow_module.build_plan = real_build
+        prepare_module.build_plan = real_build
     out = capsys.readouterr().out
     assert code == 1
     assert "shop.gone/full" in out and "Failed units:" in out and "10 written" in out

@@ -15,7 +15,7 @@ import pytest
 from archival import cli
 from archival.archive.state import archived_periods
 from archival.archive.store import LocalStore
-from archival.run.unit import DataPolicyError
+from archival.record.commit import DataPolicyError
 from archival.verify.check import verify_archive
 from tests.conftest import write_project
 from tests.run.helpers import run_units
@@ -271,19 +271,19 @@ tables:
 relations:
   - {from: orders.customer_id, to: customers.id}
 """})
-    import archival.run.unit as unit_module
+    import archival.run.work as work_module
 
-    real = unit_module.export_unit
+    real = work_module.export_unit
 
-    def export_then_write(ctx, unit, lineage=None):
-        result = real(ctx, unit, lineage)
+    def export_then_write(ctx, unit, lineage=None, connection=None):
+        result = real(ctx, unit, lineage, connection)
         if unit.table == "customers":  # the app keeps working between the two units
             with psycopg.connect(pg_dsn, autocommit=True) as con:
                 con.execute("INSERT INTO customers VALUES (101, 'new')")
                 con.execute("INSERT INTO orders VALUES (501, 101, %s)", (T0,))
         return result
 
-    monkeypatch.setattr("tests.run.helpers.export_unit", export_then_write)
+    monkeypatch.setattr(work_module, "export_unit", export_then_write)
     run_units(tmp_path, datetime(2026, 4, 1, tzinfo=UTC))
     root = tmp_path / "archive" / "app"
     orphans = duckdb.sql(f"""SELECT count(*) FROM read_parquet('{root}/orders/*/*.parquet') o
@@ -312,16 +312,16 @@ def test_hard_deletes_in_incremental_tables_become_tombstones(tmp_path):
 
 
 def test_delete_check_starts_from_the_key_census_only_while_it_holds(tmp_path, monkeypatch):
-    import archival.run.unit as unit_module
+    import archival.write.departures as departures_module
 
     censuses = []
-    real = unit_module.departed_keys
+    real = departures_module.departed_keys
 
     def spy(*args):
         censuses.append(args[6])
         return real(*args)
 
-    monkeypatch.setattr(unit_module, "departed_keys", spy)
+    monkeypatch.setattr(departures_module, "departed_keys", spy)
     db = _sqlite(tmp_path, INCR)
     db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'v')", [(i, T0) for i in range(1, 6)])
     run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))

@@ -12,6 +12,7 @@ import pytest
 
 from archival.plan.units import ExportUnit
 from archival.run import flow as flow_module
+from archival.run import work as work_module
 from archival.run.limits import Admission, global_limit_name
 from archival.spec.load import load_project
 from tests.conftest import write_project
@@ -33,13 +34,13 @@ class Overlap:
         self.now: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()
 
-    def __call__(self, ctx, unit, lineage=None):
+    def __call__(self, ctx, unit, lineage=None, connection=None):
         with self.lock:
             self.now[unit.source] += 1
             self.peak[unit.source] = max(self.peak[unit.source], self.now[unit.source])
         try:
             time.sleep(0.25)  # long enough for units that are allowed to overlap to do so
-            return self.real(ctx, unit, lineage)
+            return self.real(ctx, unit, lineage, connection)
         finally:
             with self.lock:
                 self.now[unit.source] -= 1
@@ -47,8 +48,8 @@ class Overlap:
 
 @pytest.fixture
 def overlap(monkeypatch):
-    spy = Overlap(flow_module.export_unit)
-    monkeypatch.setattr(flow_module, "export_unit", spy)
+    spy = Overlap(work_module.export_unit)  # where the flow's tasks call it
+    monkeypatch.setattr(work_module, "export_unit", spy)
     return spy
 
 

@@ -71,18 +71,18 @@ def test_retry_failed_reruns_only_failed_units(project, prefect_server, capsys, 
     spec.write_text(spec.read_text() + "  gone: {relation: gone, primary_key: [id], mode: full}\n")
     db = folder / "data" / "app.db"
     sqlite3.connect(db).executescript("CREATE TABLE gone (id INTEGER PRIMARY KEY); INSERT INTO gone VALUES (1)")
-    import archival.run.flow as flow_module
+    import archival.run.prepare as prepare_module
 
-    real_build = flow_module.build_plan
+    real_build = prepare_module.build_plan
 
     def build_then_rename(*args, **kwargs):
         plan = real_build(*args, **kwargs)
         sqlite3.connect(db).executescript("ALTER TABLE gone RENAME TO gone_for_now")
         return plan
 
-    monkeypatch.setattr(flow_module, "build_plan", build_then_rename)
+    monkeypatch.setattr(prepare_module, "build_plan", build_then_rename)
     assert cli.main(["run", "--project-dir", str(folder), "--as-of", AS_OF]) == 1
-    monkeypatch.setattr(flow_module, "build_plan", real_build)
+    monkeypatch.setattr(prepare_module, "build_plan", real_build)
     failed_run = _record(folder)["run_id"]
     sqlite3.connect(db).executescript("ALTER TABLE gone_for_now RENAME TO gone")
     capsys.readouterr()
@@ -97,7 +97,7 @@ def test_retry_failed_reruns_only_failed_units(project, prefect_server, capsys, 
     assert rows == {"shop.gone": 1.0}
     stages = {s.labels["stage"]: s.value for s in families["archival_table_stage_seconds"].samples
               if s.labels["table"] == "shop.gone"}
-    assert set(stages) == {"read", "contract", "pii", "fingerprint", "write", "publish"}
-    assert stages["read"] > 0 and stages["publish"] > 0
+    assert set(stages) == {"snapshot", "read", "contract", "fingerprint", "parts", "record"}  # no pii rule
+    assert stages["read"] > 0 and stages["record"] > 0
     assert sum(stages.values()) <= families["archival_table_seconds"].samples[0].value
     assert families["archival_run_success_ratio"].samples[0].value == 1.0

@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 import logging
 
-from archival.plan.units import ExportUnit
+from archival.plan.units import ExportUnit, UnitResult
 from archival.run.progress import RunProgress
-from archival.run.unit import UnitResult
 
 UNITS = [ExportUnit(domain="shop", table="orders", period=f"2026-0{m}", mode="window", source="app", spec_sha256="",
                     status="new", reason="first export") for m in (1, 2, 3)]

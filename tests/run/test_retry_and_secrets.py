@@ -54,13 +54,13 @@ def test_transient_failure_is_retried_then_succeeds(pg_project, prefect_server, 
     real = unit_module.export_unit
     calls = {"n": 0}
 
-    def flaky(ctx, unit, lineage=None):
+    def flaky(ctx, unit, lineage=None, connection=None):
         calls["n"] += 1
         if calls["n"] == 1:
             raise ConnectionResetError("connection reset by peer")
-        return real(ctx, unit, lineage)
+        return real(ctx, unit, lineage, connection)
 
-    monkeypatch.setattr("archival.run.flow.export_unit", flaky)
+    monkeypatch.setattr("archival.run.work.export_unit", flaky)  # where the flow's tasks call it
     assert cli.main(["run", "--project-dir", str(pg_project), "--as-of", AS_OF]) == 0
     assert calls["n"] == 2
     assert "1 written" in capsys.readouterr().out

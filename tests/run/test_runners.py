@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from archival import cli
+from archival.archive.manifest import CONTENT_FIELDS as CONTENT_KEYS
 from archival.archive.store import LocalStore
-from archival.record.manifest import CONTENT_KEYS
 from archival.run.context import RunContext
 from archival.run.runners import RunnerError, task_runner
 from archival.spec.load import load_project

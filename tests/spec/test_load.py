@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 import yaml
 
-from archival.archive.manifest_schema import manifest_schema_text
+from archival.archive.manifest import manifest_schema_text
 from archival.source.types import types_markdown
 from archival.spec.docs import specs_markdown
 from archival.spec.errors import SpecErrors

@@ -89,7 +89,7 @@ def test_names_the_keys_that_differ(archived, capsys, pg_dsn):
 
 
 def test_reconcile_flow_fails_on_mismatch(archived, prefect_server, pg_dsn):
-    from archival.run.flow import ReconcileMismatch, archival_reconcile
+    from archival.run.reconcile_flow import ReconcileMismatch, archival_reconcile
 
     assert archival_reconcile(str(archived)) is True
     with psycopg.connect(pg_dsn, autocommit=True) as con:

@@ -139,7 +139,7 @@ def test_manifest_entry_without_bytes_is_a_finding(archive, capsys):
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     code, err = _cli_verify(archive, capsys, "--deep")
     rel = path.relative_to(archive / "archive").as_posix()
-    assert code == 1 and f"manifest: {rel}: not a valid manifest: files[0]: 'bytes' is a required property" in err
+    assert code == 1 and f"manifest: {rel}: not a valid manifest: files[0].bytes: Field required" in err
 
 
 def test_manifest_that_is_not_json_is_a_finding(archive, capsys):

@@ -1,0 +1,64 @@
+"""What an interrupted attempt can leave in a period's folders: parts that no manifest names (the
+attempt died between publishing parts and its manifest) and temp files of writes cut short. A file is
+an orphan when it is newer than the period's current manifest and that manifest does not name it:
+files that older versions named are older than the current one, and a later attempt's own files are
+named by the manifest it writes. Times are the store's own, so clocks of writers do not matter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from archival.archive import layout
+from archival.archive.manifest import StoredManifest
+from archival.archive.store import ArchiveStore, ObjectInfo
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    orphans: list[ObjectInfo] = field(default_factory=list)
+    temps: list[ObjectInfo] = field(default_factory=list)  # `.tmp-` names: partial writes
+
+    def __bool__(self) -> bool:
+        return bool(self.orphans or self.temps)
+
+
+def period_folders(domain: str, table: str, period: str) -> tuple[str, ...]:
+    """The folders whose files a period's manifests name: data, tombstones, quarantine."""
+    return (layout.period_dir(domain, table, period) + "/",
+            f"{layout.table_prefix(domain, table)}/_tombstones/period={period}/",
+            layout.quarantine_dir(domain, table, period) + "/")
+
+
+def table_objects(store: ArchiveStore, domain: str, table: str) -> list[ObjectInfo]:
+    """Every object of a table (its folders and its quarantine), temp names included: one listing."""
+    return [*store.list_info(layout.table_prefix(domain, table), hidden=True),
+            *store.list_info(f"_quarantine/{domain}/{table}", hidden=True)]
+
+
+def period_objects(store: ArchiveStore, domain: str, table: str, period: str,
+                   current: StoredManifest | None) -> list[ObjectInfo]:
+    """The objects of one period's folders, and its current manifest (whose time they are measured by)."""
+    objects = [o for folder in period_folders(domain, table, period) for o in store.list_info(folder, hidden=True)]
+    return objects + ([store.info(current.path)] if current else [])
+
+
+def period_leftovers(domain: str, table: str, period: str, objects: list[ObjectInfo],
+                     current: StoredManifest | None, named: set[str] = frozenset()) -> Leftovers:
+    """`objects`: the table's objects (table_objects); `named`: paths a manifest about to be written
+    will name, besides the current one's."""
+    folders = period_folders(domain, table, period)
+    manifest_path = current.path if current else None
+    since = next((o.modified for o in objects if o.path == manifest_path), None)
+    keep = set(named)
+    if current is not None:
+        manifest = current.manifest
+        keep |= {f.path for f in [*manifest.files, *manifest.tombstones, *manifest.quarantine]}
+    found = Leftovers()
+    for obj in objects:
+        if not obj.path.startswith(folders):
+            continue
+        if obj.path.rsplit("/", 1)[-1].startswith(".tmp-"):
+            found.temps.append(obj)
+        elif obj.path not in keep and (since is None or obj.modified >= since):
+            found.orphans.append(obj)
+    return found

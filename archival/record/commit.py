@@ -1,0 +1,158 @@
+"""The `record` stage: one unit's output committed as a small state machine. The manifest is the
+commit point; every step is create-only or idempotent, so a rerun after a crash at any boundary
+finishes what was left:
+
+    checks    the rows read, written and set aside add up; the schema's drift policy holds
+    parts     data, tombstone and quarantine parts published under content names (a rerun over the
+              same rows finds identical files and adopts them)
+    orphans   files that an interrupted attempt left and no manifest will name are set aside
+    manifest  the next version, unless the current one already says the same
+    audit     the entry of a new version, or of a current one a crash kept from being recorded
+    lineage   the OpenLineage COMPLETE event
+
+A crash between `manifest` and `audit` leaves a version without its entry: the next run's plan marks
+the period for repair and this stage appends the entry (archive/audit_log.recorded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pyarrow as pa
+
+from archival.archive import layout
+from archival.archive.audit_log import recorded
+from archival.archive.leftovers import period_leftovers, period_objects
+from archival.archive.manifest import FileEntry, SchemaChange, StoredManifest
+from archival.archive.store import ArchiveStore
+from archival.plan.units import ExportUnit
+from archival.record import audit
+from archival.record.failpoints import failpoint
+from archival.record.lineage import LineageEmitter
+from archival.record.next_manifest import UnitOutput, next_manifest, schema_diff
+from archival.record.orphans import set_aside
+from archival.record.publish import Published, publish_manifest
+from archival.spec.model import Domain, Source, Table
+from archival.write.parts import EXTENSIONS, LocalPart, PartWriter
+
+
+class UnitIntegrityError(Exception):
+    """What was read does not match what the source snapshot counted (nothing is published)."""
+
+
+class DataPolicyError(Exception):
+    """The data breaks a declared policy (NULL cursor under `fail`, drift under `freeze`)."""
+
+
+@dataclass(frozen=True)
+class Produced:
+    """The local files a unit's stream produced, and what its counts must satisfy."""
+
+    parts: list[LocalPart]
+    quarantined: list[LocalPart]
+    departed: pa.Table | None  # keys to tombstone
+    rows_read: int
+    filtered: bool  # a `versions` stage dropped rows the period already holds
+
+
+@dataclass(frozen=True)
+class Committed:
+    published: Published
+    output: UnitOutput  # with the published files
+    new_bytes: int
+    new_files: int
+    set_aside: int
+
+
+@dataclass(frozen=True)
+class UnitCommit:
+    store: ArchiveStore
+    unit: ExportUnit
+    domain: Domain
+    table: Table
+    source: Source
+    run_id: str
+    work: Path
+    current: StoredManifest | None  # this period's current version
+    reference: StoredManifest | None  # what drift is measured against: `current`, else the table's latest
+    completed_runs: frozenset[str] = frozenset()
+
+    def commit(self, produced: Produced, out: UnitOutput, lineage: LineageEmitter | None) -> Committed:
+        self._checks(produced, out)
+        out = self._drift(out)
+        out = self._parts(produced, out)
+        failpoint("record:parts")
+        base = self.current.manifest if self.current and self.unit.delta else None
+        draft = next_manifest(self.unit, self.domain, self.table, self.source, self.run_id, out, base)
+        moved = self._orphans(draft)
+        failpoint("record:orphans")
+        published = publish_manifest(self.store, draft, self.current)
+        failpoint("record:manifest")
+        self._audit(published)
+        failpoint("record:audit")
+        if lineage:
+            lineage.complete(self.unit.id, self.unit.qualified_table,
+                             f"{self.unit.domain}/{self.unit.table}/period={self.unit.period}",
+                             [(c.name, c.type) for c in out.schema], out.rows_new,
+                             sum(p.bytes for p in produced.parts), len(produced.parts))
+        return Committed(published, out, sum(p.bytes for p in produced.parts), len(produced.parts), moved)
+
+    def _checks(self, produced: Produced, out: UnitOutput) -> None:
+        written = sum(p.rows for p in produced.parts)
+        set_aside_rows = sum(q.rows for q in produced.quarantined)
+        if produced.rows_read != out.source_rows or out.rows_new != written or (
+                not produced.filtered and written + set_aside_rows != produced.rows_read):
+            raise UnitIntegrityError(f"{self.unit.id}: the source snapshot counted {out.source_rows} rows, "
+                                     f"{produced.rows_read} were read, {written} written and {set_aside_rows} set "
+                                     "aside; nothing was published")
+
+    def _drift(self, out: UnitOutput) -> UnitOutput:
+        if self.reference is None:
+            return out
+        diff = schema_diff(self.reference.manifest.columns, out.schema)
+        if not any(diff.values()):
+            return out
+        if self.table.drift == "freeze":
+            raise DataPolicyError(f"{self.table.location}: schema of {self.table.relation} drifted and drift is "
+                                  "'freeze': " + "; ".join(f"{k} {', '.join(v)}" for k, v in diff.items() if v))
+        return replace(out, schema_change=SchemaChange(compared_with=self.reference.path, **diff))
+
+    def _publish(self, parts: list[LocalPart], folder: str, first: int, extension: str) -> list[FileEntry]:
+        entries = []
+        for offset, part in enumerate(parts):
+            path = f"{folder}/{layout.part_name(first + offset, part.sha256, extension)}"
+            self.store.put_file(path, part.path, part.sha256, tier=self.table.tier)
+            entries.append(FileEntry(path=path, rows=part.rows, bytes=part.bytes, sha256=part.sha256))
+        return entries
+
+    def _parts(self, produced: Produced, out: UnitOutput) -> UnitOutput:
+        unit, base = self.unit, (self.current.manifest if self.current and self.unit.delta else None)
+        files = self._publish(produced.parts, layout.period_dir(unit.domain, unit.table, unit.period),
+                              len(base.files) if base else 0, EXTENSIONS[self.table.format])
+        tombstones: list[FileEntry] = []
+        if produced.departed is not None and produced.departed.num_rows:
+            writer = PartWriter(self.work / "tombstones", "parquet", produced.departed.schema,
+                                target_file_bytes=1 << 40, row_group_rows=max(produced.departed.num_rows, 1))
+            for batch in produced.departed.to_batches():
+                writer.write(batch)
+            folder = f"{layout.table_prefix(unit.domain, unit.table)}/_tombstones/period={unit.period}"
+            tombstones = self._publish(writer.close(), folder, len(base.tombstones) if base else 0, "parquet")
+        quarantine = self._publish(produced.quarantined, layout.quarantine_dir(unit.domain, unit.table, unit.period),
+                                   len(base.quarantine) if base else 0, "parquet")
+        return replace(out, files=files, tombstones=tombstones, quarantine=quarantine)
+
+    def _orphans(self, draft) -> int:
+        named = {f.path for f in [*draft.files, *draft.tombstones, *draft.quarantine]}
+        objects = period_objects(self.store, self.unit.domain, self.unit.table, self.unit.period, self.current)
+        found = period_leftovers(self.unit.domain, self.unit.table, self.unit.period, objects, self.current, named)
+        return set_aside(self.store, found, self.run_id, self.unit.id) if found else 0
+
+    def _audit(self, published: Published) -> None:
+        stored = published.stored
+        if not published.written and (stored.manifest.run_id in self.completed_runs or recorded(self.store, stored)):
+            return
+        entry = {"action": "publish", "run_id": self.run_id, "unit": self.unit.id, "manifest": stored.path,
+                 "manifest_sha256": stored.sha256, "at": stored.manifest.created_at}
+        if not published.written:
+            entry["recovered"] = f"written by run {stored.manifest.run_id}, which was interrupted before this entry"
+        audit.append(self.store, entry)

@@ -1,0 +1,16 @@
+"""Fault injection for crash tests (as FoundationDB and TiKV do it): with ARCHIVAL_FAILPOINT=<name>
+in the environment, the process kills itself with SIGKILL when it reaches that point, exactly as the
+OOM killer or a power cut would. Names: record:parts, record:orphans, record:manifest, record:audit,
+run:record. Unset (always, outside tests), a failpoint costs one dictionary lookup."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ENV = "ARCHIVAL_FAILPOINT"
+
+
+def failpoint(name: str) -> None:
+    if os.environ.get(ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,29 @@
+"""A run without Prefect: the same work items, units and run record as the flow, one after another
+in this process (tests and benches; a failure propagates as it happened)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from archival.plan.units import Plan, UnitResult
+from archival.record.failpoints import failpoint
+from archival.record.runs import write_run_record
+from archival.run.context import RunContext, shared_snapshots
+from archival.run.work import run_item, work_items
+
+
+def run_inline(plan: Plan, ctx: RunContext) -> list[UnitResult]:
+    results: list[UnitResult] = []
+    with shared_snapshots(ctx, {u.source for u in plan.due}):
+        for item in work_items(list(plan.due)):
+            results += run_item(ctx, item, ctx.lineage, raise_errors=True)
+    write_run_record(ctx.store, ctx.run_id, run_header(plan, ctx), results)
+    failpoint("run:record")
+    return results
+
+
+def run_header(plan: Plan, ctx: RunContext) -> dict:
+    return {"project": plan.project, "target": ctx.target, "as_of": plan.as_of.isoformat(),
+            "selectors": list(plan.selectors), "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "skipped_up_to_date": len(plan.units) - len(plan.due),
+            "notes": [f"{n.level}: {n.table}: {n.message}" for n in plan.notes]}

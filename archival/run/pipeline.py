@@ -1,0 +1,193 @@
+"""The executor of a unit's stage list (plan/stages.py). The first stage opens the source snapshot, the
+stream stages are built from their dataclasses (one factory each, below) and every batch passes them
+in order, the last stage records. The list the executor runs is the list the plan shows; the stage
+clock names each stage as it runs, so a unit's result says what ran and what it cost."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+
+from archival.archive.fingerprint import RowFingerprint
+from archival.archive.read import ArchiveReader
+from archival.archive.state import archived_periods
+from archival.check.contract import ContractStage
+from archival.check.registry import load_project_checks
+from archival.extract.rows_read import RowsRead
+from archival.extract.snapshot import UnitSnapshot, open_snapshot
+from archival.plan import stages as st
+from archival.plan.units import NULL_PERIOD, OUT_OF_RANGE, ExportUnit
+from archival.record.commit import DataPolicyError
+from archival.run.clock import StageClock
+from archival.run.context import RunContext
+from archival.source.types import scale_floor
+from archival.write.delta import VersionFilter
+from archival.write.departures import PeriodDepartures, TableDepartures, valid_census
+from archival.write.parts import PartsStage, PartWriter
+from archival.write.pii import PiiTransform
+from archival.write.quarantine import QuarantineSink, quarantine_schema
+
+
+class Transform(Protocol):
+    """A stream stage: batches in, batches out (fewer rows, other columns, or none)."""
+
+    name: str
+
+    def feed(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]: ...
+    def finish(self) -> Iterator[pa.RecordBatch]: ...
+    def close(self) -> None: ...
+
+
+def out_of_range_reason(table) -> str:
+    return f"cursor ({', '.join(table.cursor)}): outside the plausible range"
+
+
+class UnitRun:
+    """One attempt at a unit: its archive state, scratch folder, clock, snapshot and stream. Closing it
+    releases everything, on success or failure (temp parts of a failed attempt are removed)."""
+
+    def __init__(self, ctx: RunContext, unit: ExportUnit, connection: duckdb.DuckDBPyConnection | None = None):
+        self.ctx, self.unit, self.connection = ctx, unit, connection
+        self.domain = ctx.project.domain(unit.domain)
+        assert self.domain is not None
+        self.table = self.domain.table(unit.table)
+        assert self.table is not None
+        self.source = ctx.project.source_of(self.domain)
+        self.clock = StageClock()
+        self.stack, self.source_stack = ExitStack(), ExitStack()
+        self.work = ctx.work_root / unit.id.replace("/", "__")
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.archived = archived_periods(ctx.store, unit.domain, unit.table)
+        current = self.archived.get(unit.period)
+        self.current = current.stored if current else None
+        latest = self.archived[max(self.archived)].stored if self.archived else None
+        self.reference = self.current or latest  # what drift is measured against
+        self.reader = ArchiveReader(ctx.store, self.stack)
+        self.snapshot: UnitSnapshot | None = None
+        self.pii: PiiTransform | None = None
+        self.quarantine: PartWriter | None = None
+        self.chain: list[Transform] = []
+
+    def __enter__(self) -> UnitRun:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for transform in self.chain:
+            transform.close()
+        if self.pii is not None:
+            self.pii.close()  # idempotent: it may be in the chain too
+        if self.quarantine is not None and exc[0] is not None:
+            self.quarantine.abort()
+        self.source_stack.close()
+        self.stack.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def open_snapshot(self, stage: st.Snapshot) -> None:
+        tuning, unit, table = self.ctx.tuning, self.unit, self.table
+        with self.clock.stage("snapshot"):
+            floor = scale_floor([c.model_dump() for c in self.reference.manifest.columns] if self.reference else [])
+            self.snapshot = self.source_stack.enter_context(open_snapshot(
+                self.source, self.ctx.project.root, table, unit, batch_rows=tuning.batch_rows,
+                memory_limit=tuning.memory_limit, threads=tuning.threads, clustered=stage.clustered,
+                shared_snapshot=self.ctx.shared_snapshots.get(self.source.name), scale_floor=floor,
+                connection=self.connection))
+        if unit.period == NULL_PERIOD and table.null_cursor == "fail":
+            raise DataPolicyError(f"{table.location}: {self.snapshot.source_row_count} row(s) of "
+                                  f"{table.qualified_name} have a NULL cursor and null_cursor is 'fail'")
+        load_project_checks(self.ctx.project.root)
+        self.pii = PiiTransform(table, self.snapshot.arrow_schema, self.ctx.pii_key, threads=tuning.threads)
+
+    def build(self, stage: st.Stage) -> Transform:
+        transform = FACTORIES[type(stage)](stage, self)
+        self.chain.append(transform)
+        return transform
+
+    def drive(self) -> None:
+        """Every batch of the snapshot through the chain, then each stage's remainder through the rest."""
+        assert self.snapshot is not None
+        for batch in self.clock.timed("read", self.snapshot.batches):
+            self._push(0, batch)
+        for index, transform in enumerate(self.chain):
+            with self.clock.stage(transform.name):
+                out = list(transform.finish())
+            for batch in out:
+                self._push(index + 1, batch)
+
+    def _push(self, index: int, batch: pa.RecordBatch) -> None:
+        if index == len(self.chain):
+            return
+        transform = self.chain[index]
+        with self.clock.stage(transform.name):
+            out = list(transform.feed(batch))
+        for produced in out:
+            self._push(index + 1, produced)
+
+    def find(self, kind: type) -> Any:
+        return next((t for t in self.chain if isinstance(t, kind)), None)
+
+    def quarantine_sink(self) -> Callable[[pa.Table], None]:
+        assert self.pii is not None
+        tuning = self.ctx.tuning
+        self.quarantine = PartWriter(self.work / "quarantine", "parquet", quarantine_schema(self.pii),
+                                     row_group_rows=tuning.row_group_rows, target_file_bytes=tuning.target_file_bytes)
+        return QuarantineSink(self.quarantine, self.pii)
+
+
+def _naive_if_needed(since: datetime | None, run: UnitRun) -> datetime | None:
+    """The lookback bound in the cursor column's own terms: naive columns hold wall time of the zone."""
+    if since is None:
+        return None
+    first = next(c for c in run.snapshot.columns if c.name == run.table.cursor[0])
+    return since.astimezone(ZoneInfo(run.table.timezone)).replace(tzinfo=None) if first.is_naive_timestamp else since
+
+
+def _versions(stage: st.VersionFilter, run: UnitRun) -> Transform:
+    current = [run.current.manifest] if run.current else []
+    return VersionFilter(run.table, run.reader.data(current), run.reader.quarantined(current),
+                         run.reader.tombstones(current), _naive_if_needed(stage.since, run),
+                         threads=run.ctx.tuning.threads)
+
+
+def _departures(stage: st.Departures, run: UnitRun) -> Transform:
+    if stage.scope == "period":
+        return PeriodDepartures(run.find(VersionFilter))
+    snap, table, manifests = run.snapshot, run.table, [a.manifest for a in run.archived.values()]
+    return TableDepartures(table.primary_key, run.reader.data(manifests), run.reader.tombstones(manifests),
+                           valid_census([a.stored for a in run.archived.values()]),
+                           lambda: snap.count_all(run.source.type, table.relation),
+                           lambda: snap.all_keys(table.relation, table.primary_key))
+
+
+def _contract(stage: st.Contract, run: UnitRun) -> Transform:
+    def refuse(bad: pa.Table) -> None:
+        raise AssertionError("only on_invalid: quarantine sets rows aside")
+
+    sink = run.quarantine_sink() if run.table.on_invalid == "quarantine" else refuse
+    return ContractStage(run.table, run.snapshot.arrow_schema, sink,
+                         out_of_range_reason(run.table) if stage.reject_all else None)
+
+
+def _parts(stage: st.Parts, run: UnitRun) -> Transform:
+    tuning = run.ctx.tuning
+    return PartsStage(PartWriter(run.work / "parts", stage.format, run.pii.schema, row_group_rows=tuning.row_group_rows,
+                                 target_file_bytes=tuning.target_file_bytes))
+
+
+FACTORIES: dict[type, Callable[[Any, UnitRun], Transform]] = {
+    st.Read: lambda stage, run: RowsRead(run.table, stage.key_checksum),
+    st.VersionFilter: _versions,
+    st.Departures: _departures,
+    st.Contract: _contract,
+    st.Pii: lambda stage, run: run.pii,
+    st.Fingerprint: lambda stage, run: RowFingerprint(threads=run.ctx.tuning.threads),
+    st.Parts: _parts,
+}
+
+__all__ = ["FACTORIES", "OUT_OF_RANGE", "Transform", "UnitRun", "out_of_range_reason"]
