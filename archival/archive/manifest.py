@@ -29,6 +29,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
+class SchemaColumn(_Model):
+    name: str
+    type: str
+    """Arrow type, after PII rules."""
+    nullable: bool
+
+
 class FileEntry(_Model):
     """One archived file."""
 
@@ -37,6 +44,9 @@ class FileEntry(_Model):
     rows: int = Field(ge=0)
     bytes: int = Field(ge=0)
     sha256: str = Field(pattern=SHA256)
+    columns: list[SchemaColumn] | None = None
+    """The file's own schema where it differs from the manifest's: a file written before the source's
+    schema changed (a CSV file cannot say which columns and types it holds)."""
 
     @property
     def format(self) -> Literal["parquet", "csv"]:
@@ -56,13 +66,6 @@ class SourceRef(_Model):
     name: str
     type: Literal["postgres", "mysql", "sqlite"]
     relation: str
-
-
-class SchemaColumn(_Model):
-    name: str
-    type: str
-    """Arrow type, after PII rules."""
-    nullable: bool
 
 
 class Fingerprint(_Model):

@@ -55,7 +55,8 @@ class ArchiveReader:
         return ArchivedFile(self.stack.enter_context(self.store.local_copy(entry.path)), fmt, columns)
 
     def data(self, manifests: Iterable[Manifest]) -> list[ArchivedFile]:
-        return [self._local(f, m.format, tuple(m.columns)) for m in manifests for f in m.files]
+        """Each file with its own schema: the manifest's, or the one it was written with before a drift."""
+        return [self._local(f, m.format, tuple(f.columns or m.columns)) for m in manifests for f in m.files]
 
     def tombstones(self, manifests: Iterable[Manifest]) -> list[ArchivedFile]:
         return [self._local(f, "parquet", ()) for m in manifests for f in m.tombstones]

@@ -81,15 +81,15 @@ class UnitCommit:
         self._checks(produced, out)
         out = self._drift(out)
         out = self._parts(produced, out)
-        failpoint("record:parts")
+        failpoint("record:parts", self.unit.id)
         base = self.current.manifest if self.current and self.unit.delta else None
         draft = next_manifest(self.unit, self.domain, self.table, self.source, self.run_id, out, base)
         moved = self._orphans(draft)
-        failpoint("record:orphans")
+        failpoint("record:orphans", self.unit.id)
         published = publish_manifest(self.store, draft, self.current)
-        failpoint("record:manifest")
+        failpoint("record:manifest", self.unit.id)
         self._audit(published)
-        failpoint("record:audit")
+        failpoint("record:audit", self.unit.id)
         if lineage:
             lineage.complete(self.unit.id, self.unit.qualified_table,
                              f"{self.unit.domain}/{self.unit.table}/period={self.unit.period}",
@@ -147,12 +147,21 @@ class UnitCommit:
         found = period_leftovers(self.unit.domain, self.unit.table, self.unit.period, objects, self.current, named)
         return set_aside(self.store, found, self.run_id, self.unit.id) if found else 0
 
+    def _unrecorded(self, stored: StoredManifest | None) -> bool:
+        """A version a crash kept from its audit entry (only runs without a run record can leave one)."""
+        return stored is not None and stored.manifest.run_id not in self.completed_runs \
+            and not recorded(self.store, stored)
+
     def _audit(self, published: Published) -> None:
-        stored = published.stored
-        if not published.written and (stored.manifest.run_id in self.completed_runs or recorded(self.store, stored)):
-            return
+        """The new version's entry; and the entry of any current version that lost its own."""
+        if published.written and self._unrecorded(self.current):
+            self._append(self.current, recovered=True)
+        if published.written or self._unrecorded(published.stored):
+            self._append(published.stored, recovered=not published.written)
+
+    def _append(self, stored: StoredManifest, recovered: bool) -> None:
         entry = {"action": "publish", "run_id": self.run_id, "unit": self.unit.id, "manifest": stored.path,
                  "manifest_sha256": stored.sha256, "at": stored.manifest.created_at}
-        if not published.written:
+        if recovered:
             entry["recovered"] = f"written by run {stored.manifest.run_id}, which was interrupted before this entry"
         audit.append(self.store, entry)

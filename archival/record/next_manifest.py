@@ -51,6 +51,15 @@ class UnitOutput:
     schema_change: SchemaChange | None = None
 
 
+def _carried(base: Manifest | None, schema: list[SchemaColumn]) -> list[FileEntry]:
+    """The files a delta keeps, each naming its own schema once the period's schema has moved on."""
+    if base is None:
+        return []
+    if base.columns == schema:
+        return list(base.files)
+    return [f if f.columns else f.model_copy(update={"columns": base.columns}) for f in base.files]
+
+
 def _window(unit: ExportUnit) -> ManifestWindow | None:
     if unit.window is None:
         return None
@@ -67,7 +76,7 @@ def _documentation(domain: Domain, table: Table) -> Documentation:
 def next_manifest(unit: ExportUnit, domain: Domain, table: Table, source: Source, run_id: str, out: UnitOutput,
                   base: Manifest | None) -> Manifest:
     """`base`: the current version when the unit extends it (a delta), else None."""
-    files = (base.files if base else []) + out.files
+    files = _carried(base, out.schema) + out.files
     tombstones = (base.tombstones if base else []) + out.tombstones
     quarantine = (base.quarantine if base else []) + out.quarantine
     violations = Counter(out.violations)

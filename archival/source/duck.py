@@ -193,6 +193,10 @@ def attach(con: duckdb.DuckDBPyConnection, source: Source, root: Path, alias: st
         if path is None or not path.exists():
             raise SourceError(f"source '{source.name}': sqlite database {source.path} does not exist")
         target, secret = str(path), None
+        # one SQLite connection per DuckDB transaction: with parallel scans each thread reads through a
+        # connection of its own, so a count, the rows of one query, or two related tables could each
+        # see another snapshot while the app writes (WAL mode)
+        con.execute("SET sqlite_disable_multithreaded_scans = true")
     else:
         secret = resolve_dsn(source)
         target = mysql_dsn(secret.value) if source.type == "mysql" else secret.value

@@ -20,7 +20,7 @@ FindingKind = Literal["missing", "size", "sha256", "extra", "manifest", "audit",
 MANIFEST_PATH = re.compile(r"^(?P<d>[^/]+)/(?P<t>[^/]+)/_manifests/period=(?P<p>[^/]+)/v(?P<v>\d{6})\.json$")
 TABLE_PATH = re.compile(r"^(?P<d>[a-z][a-z0-9_]*)/(?P<t>[a-z][a-z0-9_]*)/")
 QUARANTINE_PATH = re.compile(r"^_quarantine/(?P<d>[^/]+)/(?P<t>[^/]+)/")
-SYSTEM = ("_runs/", "_lineage/", "_audit/")
+SYSTEM = ("_runs/", "_lineage/", "_audit/", "_orphans/", "_locks/")  # no table data (orphans: set aside, recorded)
 SCRATCH = ".work/"  # running exports' scratch space under a local root: not the archive
 
 

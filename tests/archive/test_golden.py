@@ -39,3 +39,15 @@ def test_this_release_adds_nothing_to_an_unchanged_golden_archive(golden):
     assert results and {r.outcome for r in results} == {"unchanged"}, [(r.unit_id, r.outcome) for r in results]
     after = {k: v for k, v in archive_files(golden).items() if not k.startswith(("_runs/", "_lineage/"))}
     assert after == before
+
+
+def test_this_release_continues_the_csv_domain_the_old_release_could_not(golden):
+    """0.1.0 archived helpdesk_csv once and failed its second run; this release picks up the edits made
+    since (a renamed company, updated tickets, a late comment, hard deletes) on top of the old files."""
+    _, results = run_units(golden, SECOND_RUN, select=["domain:helpdesk_csv"])
+    assert "failed" not in {r.outcome for r in results}
+    written = {r.unit_id for r in results if r.outcome == "written"}
+    assert {"helpdesk_csv.customers/full", "helpdesk_csv.tickets/2026-Q4"} <= written
+    assert any(r.details.get("tombstoned") for r in results)  # the hard-deleted ticket
+    report = verify_archive(LocalStore(golden / "archive"), deep=True)
+    assert report.ok, [str(f) for f in report.findings]

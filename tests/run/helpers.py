@@ -24,3 +24,18 @@ def archive_files(folder: Path) -> dict[str, bytes]:
     root = folder / "archive"
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and ".work" not in p.parts and "_locks" not in p.parts}
+
+
+def archived_sql(folder: Path, domain: str, table: str, columns: list[str] | None = None) -> str:
+    """A DuckDB subquery over a table's current archived rows, whatever their format: through the one
+    archive reader, as the product reads them (a local archive: files are read in place)."""
+    from contextlib import ExitStack
+
+    from archival.archive.read import ArchiveReader, rows_sql
+    from archival.archive.state import archived_periods
+    from archival.archive.store import LocalStore
+
+    store = LocalStore(folder / "archive")
+    with ExitStack() as stack:
+        files = ArchiveReader(store, stack).data(a.manifest for a in archived_periods(store, domain, table).values())
+    return f"({rows_sql(files, columns)})"

@@ -18,7 +18,7 @@ from archival.archive.store import LocalStore
 from archival.record.commit import DataPolicyError
 from archival.verify.check import verify_archive
 from tests.conftest import write_project
-from tests.run.helpers import run_units
+from tests.run.helpers import archived_sql, run_units
 
 T0 = datetime(2026, 3, 10, 12, 0)
 INCR = """domain: app
@@ -36,20 +36,24 @@ tables:
 """
 
 
-def _sqlite(tmp_path, spec, extra=""):
+@pytest.fixture(params=["parquet", "csv"])
+def fmt(request) -> str:
+    """The SQLite tests run on a Parquet and on a CSV archive: every mode, every later run."""
+    return request.param
+
+
+def _sqlite(tmp_path, spec, extra="", fmt="parquet"):
     db = sqlite3.connect(tmp_path / "app.db", isolation_level=None)
     db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, created_at DATETIME, updated_at DATETIME, val TEXT)")
-    write_project(tmp_path, "  s: {type: sqlite, path: app.db}", {"app": spec.format(extra=extra)})
+    write_project(tmp_path, "  s: {type: sqlite, path: app.db}", {"app": spec.format(extra=f"{extra}, format: {fmt}")})
     return db
 
 
 def _versions(folder, table="items"):
-    store = LocalStore(folder / "archive")
-    files = []
-    for m in archived_periods(store, "app", table).values():
-        files += [str(folder / "archive" / f["path"]) for f in json.loads(store.read_bytes(m.path))["files"]]
-    return duckdb.sql(f"SELECT id, coalesce(updated_at, created_at) AS c, val FROM read_parquet({files}, "
-                      "hive_partitioning=false, union_by_name=true) ORDER BY id, c").fetchall() if files else []
+    if not archived_periods(LocalStore(folder / "archive"), "app", table):
+        return []
+    return duckdb.sql(f"SELECT id, coalesce(updated_at, created_at) AS c, val FROM {archived_sql(folder, 'app', table)}"
+                      " ORDER BY id, c").fetchall()
 
 
 def _manifest(folder, period, table="items"):
@@ -57,8 +61,8 @@ def _manifest(folder, period, table="items"):
     return json.loads((folder / "archive" / m.path).read_bytes())
 
 
-def test_every_version_once_in_the_period_of_its_cursor(tmp_path):
-    db = _sqlite(tmp_path, INCR)
+def test_every_version_once_in_the_period_of_its_cursor(tmp_path, fmt):
+    db = _sqlite(tmp_path, INCR, fmt=fmt)
     db.executemany("INSERT INTO items VALUES (?, ?, NULL, ?)", [(i, T0, f"v{i}") for i in range(1, 6)])
     run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
     next_day = T0 + timedelta(days=1)
@@ -74,15 +78,15 @@ def test_every_version_once_in_the_period_of_its_cursor(tmp_path):
     assert {r.outcome for r in again} <= {"unchanged"}
     assert sorted(p.read_bytes() for p in (tmp_path / "archive").rglob("v*.json")) == before
     # the latest version per key
-    latest = duckdb.sql(f"""SELECT id, val FROM read_parquet('{tmp_path}/archive/app/items/*/*.parquet',
-        hive_partitioning=true) QUALIFY row_number() OVER (PARTITION BY id
+    latest = duckdb.sql(f"""SELECT id, val FROM {archived_sql(tmp_path, 'app', 'items')}
+        QUALIFY row_number() OVER (PARTITION BY id
         ORDER BY coalesce(updated_at, created_at) DESC) = 1 ORDER BY id""").fetchall()
     assert latest == [(1, "edited"), (2, "edited"), (3, "v3"), (4, "v4"), (5, "v5")]
     assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
 
 
-def test_late_commit_below_watermark_is_picked_up_by_lookback(tmp_path):
-    db = _sqlite(tmp_path, INCR)
+def test_late_commit_below_watermark_is_picked_up_by_lookback(tmp_path, fmt):
+    db = _sqlite(tmp_path, INCR, fmt=fmt)
     db.execute("INSERT INTO items VALUES (1, ?, NULL, 'a')", (T0,))
     run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
     late = T0 + timedelta(minutes=30)  # committed after the run, stamped before its upper bound
@@ -94,8 +98,8 @@ def test_late_commit_below_watermark_is_picked_up_by_lookback(tmp_path):
     assert manifest["source_summary"]["rows_new"] == 1
 
 
-def test_window_late_rows_and_deletes_in_a_closed_period(tmp_path):
-    db = _sqlite(tmp_path, WINDOW)
+def test_window_late_rows_and_deletes_in_a_closed_period(tmp_path, fmt):
+    db = _sqlite(tmp_path, WINDOW, fmt=fmt)
     db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'x')", [(i, T0, ) for i in range(1, 4)])
     run_units(tmp_path, datetime(2026, 3, 12, tzinfo=UTC))
     db.execute("INSERT INTO items VALUES (10, ?, NULL, 'late')", (T0 + timedelta(hours=3),))
@@ -115,8 +119,8 @@ def test_window_late_rows_and_deletes_in_a_closed_period(tmp_path):
     assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
 
 
-def test_null_cursor_partition_and_fail_policy(tmp_path):
-    db = _sqlite(tmp_path, INCR)
+def test_null_cursor_partition_and_fail_policy(tmp_path, fmt):
+    db = _sqlite(tmp_path, INCR, fmt=fmt)
     db.execute("INSERT INTO items VALUES (1, ?, NULL, 'a')", (T0,))
     db.execute("INSERT INTO items VALUES (2, NULL, NULL, 'no time')")
     _, results = run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
@@ -129,8 +133,8 @@ def test_null_cursor_partition_and_fail_policy(tmp_path):
         run_units(tmp_path, (T0 + timedelta(hours=2)).replace(tzinfo=UTC), select=["table:app.items"])
 
 
-def test_drift_evolve_records_and_freeze_fails(tmp_path):
-    db = _sqlite(tmp_path, INCR)
+def test_drift_evolve_records_and_freeze_fails(tmp_path, fmt):
+    db = _sqlite(tmp_path, INCR, fmt=fmt)
     db.execute("INSERT INTO items VALUES (1, ?, NULL, 'a')", (T0,))
     run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
     db.execute("ALTER TABLE items ADD COLUMN priority TEXT")
@@ -138,8 +142,7 @@ def test_drift_evolve_records_and_freeze_fails(tmp_path):
     _, results = run_units(tmp_path, (T0 + timedelta(hours=2)).replace(tzinfo=UTC))
     change = _manifest(tmp_path, "2026-03-10")["schema_change"]
     assert change["added"] == ["priority"] and change["removed"] == []
-    rows = duckdb.sql(f"SELECT id, priority FROM read_parquet('{tmp_path}/archive/app/items/*/*.parquet', "
-                      "union_by_name=true) ORDER BY id").fetchall()
+    rows = duckdb.sql(f"SELECT id, priority FROM {archived_sql(tmp_path, 'app', 'items')} ORDER BY id").fetchall()
     assert rows == [(1, None), (2, "high")]
     assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
 
@@ -151,8 +154,8 @@ def test_drift_evolve_records_and_freeze_fails(tmp_path):
         run_units(tmp_path, (T0 + timedelta(hours=3)).replace(tzinfo=UTC))
 
 
-def test_thousand_rows_on_one_edge_land_once(tmp_path):
-    db = _sqlite(tmp_path, INCR)
+def test_thousand_rows_on_one_edge_land_once(tmp_path, fmt):
+    db = _sqlite(tmp_path, INCR, fmt=fmt)
     midnight = datetime(2026, 3, 11)
     db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'e')", [(i, midnight) for i in range(1, 1001)])
     db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'b')",
@@ -292,8 +295,8 @@ relations:
     assert (orphans, orders) == (0, 500)
 
 
-def test_hard_deletes_in_incremental_tables_become_tombstones(tmp_path):
-    db = _sqlite(tmp_path, INCR)
+def test_hard_deletes_in_incremental_tables_become_tombstones(tmp_path, fmt):
+    db = _sqlite(tmp_path, INCR, fmt=fmt)
     db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'v')", [(i, T0) for i in range(1, 6)])
     run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
     later = T0 + timedelta(days=1)
@@ -311,7 +314,7 @@ def test_hard_deletes_in_incremental_tables_become_tombstones(tmp_path):
     assert cli.main(["reconcile", "--project-dir", str(tmp_path)]) == 0
 
 
-def test_delete_check_starts_from_the_key_census_only_while_it_holds(tmp_path, monkeypatch):
+def test_delete_check_starts_from_the_key_census_only_while_it_holds(tmp_path, monkeypatch, fmt):
     import archival.write.departures as departures_module
 
     censuses = []
@@ -322,7 +325,7 @@ def test_delete_check_starts_from_the_key_census_only_while_it_holds(tmp_path, m
         return real(*args)
 
     monkeypatch.setattr(departures_module, "departed_keys", spy)
-    db = _sqlite(tmp_path, INCR)
+    db = _sqlite(tmp_path, INCR, fmt=fmt)
     db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'v')", [(i, T0) for i in range(1, 6)])
     run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
     later = T0 + timedelta(days=1)
