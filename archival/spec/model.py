@@ -22,6 +22,7 @@ Tier = Literal["hot", "cool", "cold"]
 NullCursor = Literal["partition", "fail"]
 Drift = Literal["evolve", "freeze"]
 TargetType = Literal["local", "s3"]
+RetentionEnd = Literal["keep", "delete"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Retention:
     hot: Duration | None = None
     cool: Duration | None = None
     cold: Duration | None = None
-    then: Literal["keep", "delete"] = "keep"
+    then: RetentionEnd = "keep"
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ Schema (`archival schema`) and for docs/specs.md. Every rule carries `meta` with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
+from archival.spec import model as m
 from archival.spec import values as v
 
 Rule = dict[str, Any]
@@ -25,7 +26,9 @@ def _str(doc: str, **kw: Any) -> Rule:
     return {"type": "string", "empty": False, **kw, "meta": _meta(doc, default, example)}
 
 
-def _choice(doc: str, allowed: list[str], default: str | None = None) -> Rule:
+def _choice(doc: str, vocabulary: Any, default: str | None = None) -> Rule:
+    """A value from a `Literal` vocabulary of the model: the words are written once, there."""
+    allowed = list(get_args(vocabulary))
     return {"type": "string", "allowed": allowed, "meta": _meta(doc, default, allowed[0])}
 
 
@@ -50,7 +53,7 @@ RETENTION: Rule = {
         "hot": _duration("How long files stay in the hot tier.", example="90d"),
         "cool": _duration("How long after that they stay in the cool tier.", example="1y"),
         "cold": _duration("How long after that they stay in the cold tier.", example="7y"),
-        "then": _choice("What happens after the last tier.", ["keep", "delete"], default="keep"),
+        "then": _choice("What happens after the last tier.", m.RetentionEnd, default="keep"),
     },
     "meta": _meta("Storage lifecycle of archived files (applied by the retention step).",
                   example={"hot": "90d", "cool": "1y", "cold": "7y", "then": "delete"}),
@@ -70,7 +73,7 @@ COLUMN: Rule = {
         "max_length": {"type": "integer", "min": 0, "meta": _meta("Longest allowed text, in characters.",
                                                                  example=255)},
         "pii": _choice("Personal data handling before anything touches disk: drop the column, hash it "
-                       "(keyed HMAC-SHA256 with pii.hash_key) or mask it.", ["drop", "hash", "mask"]),
+                       "(keyed HMAC-SHA256 with pii.hash_key) or mask it.", m.PiiRule),
         "checks": _names("Named checks registered in Python.", v.NAME_PATTERN, ["valid_email"]),
         "description": _str("What the column holds."),
     },
@@ -81,18 +84,18 @@ COLUMN: Rule = {
 TABLE_DEFAULTS: dict[str, Rule] = {
     "mode": _choice("full: the whole table each run; window: closed periods of an immutable time "
                     "column; incremental: row versions by a last-modified column.",
-                    ["full", "window", "incremental"], default="full"),
+                    m.Mode, default="full"),
     "period": _choice("Calendar period that partitions the archive by data time (window/incremental).",
-                      ["day", "week", "month", "quarter", "year"], default="month"),
+                      m.Grain, default="month"),
     "lag": _duration("Never read rows newer than the source's now() minus this.", default="1h"),
     "lookback": _duration("Re-read this far behind the watermark to catch late commits (incremental).",
                           default="1d", example="1d"),
-    "on_invalid": _choice("What a row that breaks the contract does.", ["fail", "quarantine", "warn"],
+    "on_invalid": _choice("What a row that breaks the contract does.", m.OnInvalid,
                           default="fail"),
     "null_cursor": _choice("Rows whose cursor is NULL: their own `period=null` partition, or fail.",
-                           ["partition", "fail"], default="partition"),
+                           m.NullCursor, default="partition"),
     "drift": _choice("Source schema changes: evolve records a new schema version; freeze fails with the diff.",
-                     ["evolve", "freeze"], default="evolve"),
+                     m.Drift, default="evolve"),
     "since": {"type": ["string", "date", "datetime"], "check_with": "instant",
               "meta": _meta("Earliest plausible cursor value (a date or an ISO 8601 instant, in the domain's calendar "
                             "zone unless it says otherwise; rounded down to its period's start). A row whose cursor "
@@ -101,8 +104,8 @@ TABLE_DEFAULTS: dict[str, Rule] = {
                             example="2020-01-01")},
     "timezone": _str("Zone that timestamp-without-time-zone columns hold.", check_with="timezone",
                      default="UTC", example="UTC"),
-    "format": _choice("File format of the archive.", ["parquet", "csv"], default="parquet"),
-    "tier": _choice("Storage tier new files start in.", ["hot", "cool", "cold"], default="hot"),
+    "format": _choice("File format of the archive.", m.FileFormat, default="parquet"),
+    "tier": _choice("Storage tier new files start in.", m.Tier, default="hot"),
     "retention": RETENTION,
 }
 
@@ -173,7 +176,7 @@ DOMAIN: Rule = {
 SOURCE: Rule = {
     "type": "dict",
     "schema": {
-        "type": _choice("Database kind.", ["postgres", "mysql", "sqlite"]),
+        "type": _choice("Database kind.", m.SourceType),
         "dsn": _str("Connection string (postgres, mysql). " + v.SECRET_HINT + "; a literal DSN may not "
                     "hold a password.", check_with="dsn", example="env:SALES_DB_DSN"),
         "path": _str("Database file (sqlite), relative to the project directory.", example="data/helpdesk.db"),
@@ -188,7 +191,7 @@ SOURCE: Rule = {
 TARGET: Rule = {
     "type": "dict",
     "schema": {
-        "type": _choice("Where files go.", ["local", "s3"]),
+        "type": _choice("Where files go.", m.TargetType),
         "path": _str("Folder of a local target, relative to the project directory.", example="./archive"),
         "bucket": _str("S3 bucket.", example="acme-archive"),
         "prefix": _str("Key prefix inside the bucket.", example="lowcode"),

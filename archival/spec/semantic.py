@@ -62,6 +62,7 @@ def check_domain(doc: YamlDocument, project: dict[str, Any] | None) -> list[Spec
             errors.append(doc.error(("source",), f"source '{data['source']}' is not declared in archival.yaml",
                                     _did_you_mean(data["source"], sources, "declared sources")))
     defaults = data.get("defaults", {})
+    errors += _unused_defaults(doc, data["tables"], defaults)
     # without a valid archival.yaml the hash key is unknown: do not report a consequence twice
     hash_key = project is None or bool(project.get("pii", {}).get("hash_key"))
     for name, table in data["tables"].items():
@@ -76,12 +77,28 @@ def check_domain(doc: YamlDocument, project: dict[str, Any] | None) -> list[Spec
     return errors
 
 
+# Keys that only mean something for a table with a cursor (mode window or incremental).
+CURSOR_KEYS = ("cursor", "period", "lag", "lookback", "null_cursor", "since")
+
+
+def _unused_defaults(doc: YamlDocument, tables: dict[str, Any], defaults: dict[str, Any]) -> list[SpecError]:
+    """A default that no table inherits does nothing: refused rather than silently ignored."""
+    errors = []
+    modes = {name: t.get("mode", defaults.get("mode", "full")) for name, t in tables.items()}
+    for key in CURSOR_KEYS:
+        if key in defaults and all(mode == "full" for mode in modes.values()):
+            errors.append(doc.error(("defaults", key), f"defaults.{key} applies to no table: every table of this "
+                                    "domain is mode full", "remove it, or give a table mode window or incremental",
+                                    key=True))
+    return errors
+
+
 def _check_table(doc: YamlDocument, name: str, table: dict[str, Any], defaults: dict[str, Any],
                  hash_key: bool) -> list[SpecError]:
     at, errors = ("tables", name), []
     mode = table.get("mode", defaults.get("mode", "full"))
     if mode == "full":
-        for key in ("cursor", "period", "lookback", "since"):
+        for key in CURSOR_KEYS:
             if key in table:
                 errors.append(doc.error((*at, key), f"'{key}' has no meaning in mode full (table '{name}')",
                                         "set mode: window or incremental, or remove the key", key=True))

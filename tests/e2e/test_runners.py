@@ -20,7 +20,7 @@ from archival.run.runners import RunnerError, task_runner
 from archival.spec.load import load_project
 from archival.verify.check import verify_archive
 from tests.conftest import write_project
-from tests.run.test_operations import AS_OF, SPEC
+from tests.e2e.test_operations import AS_OF, SPEC
 
 
 def _project(folder: Path, db: Path) -> Path:

@@ -16,7 +16,7 @@ from archival.run import work as work_module
 from archival.run.limits import Admission, global_limit_name
 from archival.spec.load import load_project
 from tests.conftest import write_project
-from tests.run.test_operations import AS_OF
+from tests.e2e.test_operations import AS_OF
 
 SPEC = """domain: {name}
 owner: o@example.com
