@@ -7,8 +7,8 @@ Strategy per unit, chosen from the source:
   work_mem, spilling to disk). So the cursor's index serves a period (DuckDB's ctid-range scan reads
   the whole table even for one month), no DuckDB sort holds the table in memory, and the type rules
   that need a cast (source/types.py: wide numerics to decimal(38,S), time with time zone and
-  interval to text) run in PostgreSQL. Measured on 5M rows (bench/): 25 s and 736 MiB peak, against
-  34 s and 1.7 GiB with a DuckDB sort.
+  interval to text) run in PostgreSQL. Against DuckDB's parallel ctid scan and a DuckDB sort this cut a
+  5M-row export's peak memory from 1.7 GiB to under 400 MiB (docs/performance.md has the current figures).
 - `scan`: the attached catalog (SQLite, MySQL): DuckDB pushes simple filters down and sorts.
 - `clustered`: MySQL/MariaDB units that read a whole table keyed by one integer column: the
   attached catalog without ORDER BY. InnoDB returns a full scan in primary-key order (its clustered
