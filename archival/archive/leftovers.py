@@ -1,15 +1,20 @@
 """What an interrupted attempt can leave in a period's folders: parts that no manifest names (the
-attempt died between publishing parts and its manifest) and temp files of writes cut short. A file is
-an orphan when it is newer than the period's current manifest and that manifest does not name it:
-files that older versions named are older than the current one, and a later attempt's own files are
-named by the manifest it writes. Times are the store's own, so clocks of writers do not matter."""
+attempt died between publishing parts and its manifest) and temp files of writes cut short.
+
+A file is an orphan when no manifest version of its period names it. Reading every version of a
+period on every run would cost too much (a full table gains a version with each change), so the
+store's timestamps are a prefilter: only a file newer than the current manifest and not named by it
+is a candidate, and only candidates are checked against the older versions. Timestamps are not
+trusted further than that: an archive copied or checked out anew gives every file a new time, and
+then the older versions decide. When one of them cannot be read, nothing is called an orphan."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from archival.archive import layout
-from archival.archive.manifest import StoredManifest
+from archival.archive.manifest import ManifestError, StoredManifest, read_manifest
 from archival.archive.store import ArchiveStore, ObjectInfo
 
 
@@ -42,10 +47,26 @@ def period_objects(store: ArchiveStore, domain: str, table: str, period: str,
     return objects + ([store.info(current.path)] if current else [])
 
 
+def named_by_older_versions(store: ArchiveStore, domain: str, table: str, period: str,
+                            current: StoredManifest) -> Callable[[], set[str] | None]:
+    """Every path that a version before `current` names; None when one of them cannot be read."""
+    def named() -> set[str] | None:
+        paths: set[str] = set()
+        for version in range(1, current.manifest.version):
+            try:
+                older = read_manifest(store, layout.manifest_path(domain, table, period, version)).manifest
+            except (ManifestError, OSError):
+                return None
+            paths |= {f.path for f in [*older.files, *older.tombstones, *older.quarantine]}
+        return paths
+    return named
+
+
 def period_leftovers(domain: str, table: str, period: str, objects: list[ObjectInfo],
-                     current: StoredManifest | None, named: set[str] = frozenset()) -> Leftovers:
+                     current: StoredManifest | None, named: set[str] = frozenset(),
+                     older: Callable[[], set[str] | None] | None = None) -> Leftovers:
     """`objects`: the table's objects (table_objects); `named`: paths a manifest about to be written
-    will name, besides the current one's."""
+    will name, besides the current one's; `older`: what older versions name (asked only if needed)."""
     folders = period_folders(domain, table, period)
     manifest_path = current.path if current else None
     since = next((o.modified for o in objects if o.path == manifest_path), None)
@@ -61,4 +82,7 @@ def period_leftovers(domain: str, table: str, period: str, objects: list[ObjectI
             found.temps.append(obj)
         elif obj.path not in keep and (since is None or obj.modified >= since):
             found.orphans.append(obj)
+    if found.orphans and current is not None and current.manifest.version > 1:
+        known = older() if older is not None else None
+        found.orphans[:] = [] if known is None else [o for o in found.orphans if o.path not in known]
     return found

@@ -6,7 +6,7 @@ manifests of runs without a run record can lack their entry (a run writes its re
 from __future__ import annotations
 
 from archival.archive.audit_log import recorded
-from archival.archive.leftovers import period_leftovers, table_objects
+from archival.archive.leftovers import named_by_older_versions, period_leftovers, table_objects
 from archival.archive.state import ArchivedPeriod
 from archival.archive.store import ArchiveStore
 from archival.spec.model import Table
@@ -20,7 +20,8 @@ def repairs(store: ArchiveStore, table: Table, archived: dict[str, ArchivedPerio
     objects = table_objects(store, table.domain, table.name)
     found = {}
     for period, current in archived.items():
-        left = period_leftovers(table.domain, table.name, period, objects, current.stored)
+        left = period_leftovers(table.domain, table.name, period, objects, current.stored,
+                                older=named_by_older_versions(store, table.domain, table.name, period, current.stored))
         reasons = [f"{len(left.orphans)} file(s) that no manifest names"] if left.orphans else []
         if left.temps:
             reasons.append(f"{len(left.temps)} temp file(s) of interrupted writes")

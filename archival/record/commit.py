@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from archival.archive import layout
 from archival.archive.audit_log import recorded
-from archival.archive.leftovers import period_leftovers, period_objects
+from archival.archive.leftovers import named_by_older_versions, period_leftovers, period_objects
 from archival.archive.manifest import FileEntry, SchemaChange, StoredManifest
 from archival.archive.store import ArchiveStore
 from archival.plan.units import ExportUnit
@@ -143,8 +143,11 @@ class UnitCommit:
 
     def _orphans(self, draft) -> int:
         named = {f.path for f in [*draft.files, *draft.tombstones, *draft.quarantine]}
-        objects = period_objects(self.store, self.unit.domain, self.unit.table, self.unit.period, self.current)
-        found = period_leftovers(self.unit.domain, self.unit.table, self.unit.period, objects, self.current, named)
+        unit = self.unit
+        objects = period_objects(self.store, unit.domain, unit.table, unit.period, self.current)
+        older = named_by_older_versions(self.store, unit.domain, unit.table, unit.period, self.current) \
+            if self.current else None
+        found = period_leftovers(unit.domain, unit.table, unit.period, objects, self.current, named, older)
         return set_aside(self.store, found, self.run_id, self.unit.id) if found else 0
 
     def _unrecorded(self, stored: StoredManifest | None) -> bool:

@@ -4,6 +4,7 @@ edits, hard deletes, a late row and a quarantined row between them, Parquet and 
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime
 
@@ -51,3 +52,17 @@ def test_this_release_continues_the_csv_domain_the_old_release_could_not(golden)
     assert any(r.details.get("tombstoned") for r in results)  # the hard-deleted ticket
     report = verify_archive(LocalStore(golden / "archive"), deep=True)
     assert report.ok, [str(f) for f in report.findings]
+
+
+def test_new_file_times_do_not_make_orphans(golden):
+    """A copied or freshly checked-out archive gives every file a new time. Files that older manifest
+    versions name (the renamed customers' first snapshot) must stay where they are: time is only a
+    prefilter, the manifest versions decide."""
+    archive = golden / "archive"
+    for path in archive.rglob("*"):
+        if path.is_file():  # every data file now looks newer than every manifest
+            stamp = 1_000_000_000 if "_manifests" in path.parts else 2_000_000_000
+            os.utime(path, (stamp, stamp))
+    run_units(golden, SECOND_RUN, select=["domain:helpdesk"])
+    assert not (archive / "_orphans").exists()
+    assert verify_archive(LocalStore(archive), deep=True).ok
