@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,8 @@ from archival import __version__
 from archival.archive.audit_log import AuditChainError
 from archival.archive.manifest import manifest_schema_text
 from archival.archive.state import ArchiveStateError
-from archival.archive.targets import TargetError, open_store
+from archival.archive.store import ArchiveUnavailable
+from archival.archive.targets import TargetError, open_store, probe_writable
 from archival.check.fit import contract_misfits
 from archival.plan.build import build_plan
 from archival.plan.compile import table_identity
@@ -22,6 +24,7 @@ from archival.record.rebaseline import rebaseline
 from archival.run.runners import RUNNER_KINDS
 from archival.run.summary import render_summary
 from archival.source.probe import probe_tables
+from archival.source.secrets import SecretError, resolve
 from archival.source.types import types_markdown
 from archival.spec.docs import specs_markdown
 from archival.spec.errors import SpecErrors
@@ -38,6 +41,7 @@ OK, FAILED, USAGE = 0, 1, 2
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project-dir", type=Path, default=Path("."), help="folder holding archival.yaml")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     parser.add_argument("-s", "--select", action="append", metavar="SELECTOR",
                         help="domain:NAME, table:DOMAIN.TABLE or tag:NAME (repeatable; wildcards allowed)")
 
@@ -129,8 +133,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.connect:
         facts = probe_tables(project, tables)
         mismatches = [f.problem for f in facts.values() if f.problem and f.probed]
-        mismatches += contract_misfits(tables, facts)
+        mismatches += contract_misfits(tables, facts) + _pii_key_problems(project, tables)
         unreachable = sorted({f.problem for f in facts.values() if f.problem and not f.probed})
+        unreachable += _target_problems(project)
         for problem in mismatches + unreachable:
             print(problem, file=sys.stderr)
         if mismatches:
@@ -140,6 +145,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     checked = " and its sources" if args.connect else ""
     print(f"ok: {project.name}: {len(domains)} domain(s), {len(tables)} table(s){checked} valid")
     return OK
+
+
+def _pii_key_problems(project: Project, tables: list[Table]) -> list[str]:
+    if project.pii_hash_key is None or not any(c.pii == "hash" for t in tables for c in t.columns):
+        return []
+    try:
+        resolve(project.pii_hash_key, "pii.hash_key")
+    except SecretError as exc:
+        return [f"archival.yaml: {exc}"]
+    return []
+
+
+def _target_problems(project: Project) -> list[str]:
+    problems = []
+    for name in sorted(project.targets):
+        try:
+            probe_writable(open_store(project, name))
+        except (ArchiveUnavailable, SecretError) as exc:
+            problems.append(f"target '{name}': {exc}")
+    return problems
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -170,26 +195,34 @@ def cmd_plan(args: argparse.Namespace) -> int:
         sys.stdout.write(render_markdown(plan))
     else:
         sys.stdout.write(render_text(plan, verbose=args.verbose))
-    return USAGE if plan.has_errors else OK
+    if plan.has_errors:
+        return USAGE
+    if plan.unreachable:
+        print(f"archival plan: could not reach {', '.join(plan.unreachable)}: what depends on it is marked unknown "
+              "(not checked); --offline plans without asking the sources", file=sys.stderr)
+        return FAILED
+    return OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from archival.run.flow import PlanRefused, run_project  # imports Prefect: only `run` pays for it
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phone home unless asked for
+    from archival.run.flow import run_outcome  # imports Prefect: only `run` pays for it
+    from archival.run.refusal import RunRefused
     from archival.run.runners import RunnerError, SchedulerUnreachable
 
-    project, _ = _load(args)  # spec and selector errors end here, before any flow starts
+    _load(args)  # spec and selector errors end here, before any flow starts
     try:
-        summary = run_project(args.project_dir, runner=args.runner, dask_address=args.dask_address,
+        summary = run_outcome(args.project_dir, runner=args.runner, dask_address=args.dask_address,
                               workers=args.workers, select=args.select, target=args.target, as_of=args.as_of,
                               retry_failed=args.retry_failed, metrics_file=args.metrics_file,
                               ignore_quiet_hours=args.ignore_quiet_hours, progress=not args.no_progress)
     except RunnerError as exc:
         print(f"archival run: {exc}", file=sys.stderr)
         return FAILED if isinstance(exc, SchedulerUnreachable) else USAGE
-    except PlanRefused as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return USAGE
+    if isinstance(summary, RunRefused):
+        for line in summary.lines:
+            print(line, file=sys.stderr)
+        return summary.code
     sys.stdout.write(render_summary(summary.results, summary.run_id, summary.target))
     return FAILED if summary.failed else OK
 
@@ -264,8 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     except (SelectorError, TargetError, UnknownPeriod) as exc:
         print(f"archival: {exc}", file=sys.stderr)
         return USAGE
-    except (ArchiveStateError, AuditChainError) as exc:  # a damaged archive: `verify` names all of it
-        print(f"archival: {exc}", file=sys.stderr)
+    except (ArchiveStateError, AuditChainError, ArchiveUnavailable, SecretError) as exc:
+        print(f"archival {args.command}: {exc}", file=sys.stderr)
+        return USAGE if isinstance(exc, SecretError) else FAILED
+    except Exception as exc:  # noqa: BLE001 - ends the command (exit 1), it never carries on
+        if getattr(args, "debug", False):
+            raise
+        print(f"archival {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("  (run again with --debug for the traceback)", file=sys.stderr)
         return FAILED
 
 

@@ -193,6 +193,18 @@ def _drain_prefect_workers() -> None:
 
 
 @pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's S3 (and KMS) server on 127.0.0.1: a real HTTP endpoint, one per test session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def small_demo_db(tmp_path_factory) -> Path:
     """The demo helpdesk at 1% scale (about 3,800 rows), generated once per session; copy before writing."""
     from archival.demo.helpdesk import generate

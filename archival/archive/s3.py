@@ -15,18 +15,75 @@ from pathlib import Path
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-from archival.archive.store import ArchiveConflict, ObjectInfo
+from archival.archive.store import ArchiveConflict, ArchiveUnavailable, ObjectInfo
 
 PART_BYTES = 64 * 1024 * 1024
 STORAGE_CLASSES = {"hot": "STANDARD", "cool": "STANDARD_IA", "cold": "GLACIER_IR"}
 RETRIES = Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=10, read_timeout=60)
 
 
+_REFUSALS = {"NoSuchBucket": "the bucket does not exist", "AccessDenied": "access is denied",
+             "AllAccessDisabled": "access is denied",
+             "InvalidAccessKeyId": "the access key is not known to the endpoint",
+             "SignatureDoesNotMatch": "the secret key does not match the access key",
+             "ExpiredToken": "the credentials have expired"}
+
+
+class _Client:
+    """The boto3 client, with the failures an operator must fix (no credentials, a missing bucket,
+    access denied, an endpoint that does not answer) raised as ArchiveUnavailable naming the bucket;
+    every other error (404, 412, throttling) passes unchanged to the code that handles it."""
+
+    def __init__(self, client: Any, where: str):
+        self._client, self._where = client, where
+
+    def get_paginator(self, name: str) -> _Paginator:
+        return _Paginator(self._client.get_paginator(name), self._where)
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+        if not callable(call):
+            return call
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            with _translated(self._where):
+                return call(*args, **kwargs)
+        return guarded
+
+
+class _Paginator:
+    def __init__(self, paginator: Any, where: str):
+        self._paginator, self._where = paginator, where
+
+    def paginate(self, **kwargs: Any) -> Iterator[Any]:
+        with _translated(self._where):
+            yield from self._paginator.paginate(**kwargs)
+
+
+@contextmanager
+def _translated(where: str) -> Iterator[None]:
+    try:
+        yield
+    except NoCredentialsError:
+        raise ArchiveUnavailable(f"{where}: no AWS credentials were found: give the target `credentials: "
+                                 "prefect-block:aws-credentials/NAME`, or set AWS_ACCESS_KEY_ID and "
+                                 "AWS_SECRET_ACCESS_KEY") from None
+    except EndpointConnectionError as exc:
+        raise ArchiveUnavailable(f"{where}: the endpoint does not answer ({exc.kwargs.get('endpoint_url', '')}); "
+                                 "check the target's endpoint_url and the network") from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _REFUSALS:
+            raise ArchiveUnavailable(f"{where}: {_REFUSALS[code]} ({code}); check the target's bucket and "
+                                     "credentials") from None
+        raise
+
+
 class S3Store:
     def __init__(self, client: Any, bucket: str, prefix: str | None = None):
-        self.client, self.bucket = client, bucket
+        self.client, self.bucket = _Client(client, f"s3://{bucket}"), bucket
         self.prefix = (prefix or "").strip("/")
 
     def _key(self, path: str) -> str:

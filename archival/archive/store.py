@@ -3,6 +3,8 @@ appended to or overwritten; `put_new` refuses an existing name unless the bytes 
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import os
 import secrets
@@ -16,6 +18,29 @@ from typing import Protocol
 
 class ArchiveConflict(Exception):
     """An object already exists under a deterministic name with different content."""
+
+
+class ArchiveUnavailable(Exception):
+    """The archive cannot be written or reached (a read-only folder, a full disk, a missing bucket, no
+    credentials): the message names the place and what to do."""
+
+
+_WRITE_HINTS = {errno.EROFS: "its file system is mounted read-only", errno.EACCES: "this user may not write there",
+                errno.EPERM: "this user may not write there",
+                errno.ENOSPC: "the disk is full: free space and run again; nothing past this file was published",
+                errno.EDQUOT: "the disk quota is exhausted: free space and run again"}
+
+
+def _writes(method):
+    """A write of the local store: an OSError becomes ArchiveUnavailable naming the file and the cause."""
+    @functools.wraps(method)
+    def write(self, path, *args, **kwargs):
+        try:
+            return method(self, path, *args, **kwargs)
+        except OSError as exc:
+            hint = _WRITE_HINTS.get(exc.errno, exc.strerror or str(exc))
+            raise ArchiveUnavailable(f"cannot write {self.root / path} in the archive: {hint}") from None
+    return write
 
 
 @dataclass(frozen=True)
@@ -81,6 +106,7 @@ class LocalStore:
         stat = self._full(path).stat()
         return ObjectInfo(path, stat.st_size, stat.st_mtime)
 
+    @_writes
     def move(self, path: str, new_path: str) -> None:
         """Take a file out of its folder (an orphan a crash left): rename, same file system."""
         target = self._full(new_path)
@@ -89,6 +115,7 @@ class LocalStore:
         _fsync_dir(target.parent)
         _fsync_dir(self._full(path).parent)
 
+    @_writes
     def remove_dead_temp(self, path: str) -> bool:
         """Remove a `.tmp-` file whose writer (the pid in its name) is no longer running on this host;
         a live writer's file stays. True if it was removed."""
@@ -101,12 +128,14 @@ class LocalStore:
         self._full(path).unlink(missing_ok=True)
         return True
 
+    @_writes
     def replace(self, path: str, data: bytes) -> None:
         target = self._full(path)
         tmp = _temp_name(target)
         tmp.write_bytes(data)
         os.replace(tmp, target)
 
+    @_writes
     def delete(self, path: str) -> None:
         self._full(path).unlink(missing_ok=True)
 
@@ -127,6 +156,7 @@ class LocalStore:
         """Scratch space on the archive's own file system, so publishing is a link, not a copy."""
         return self.root / ".work"
 
+    @_writes
     def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None) -> bool:
         """Publish a complete local file under `path`, create-only. True if written, False if a file
         with the same sha256 was already there (a rerun); ArchiveConflict if different bytes are."""
@@ -154,6 +184,7 @@ class LocalStore:
     def exists(self, path: str) -> bool:
         return self._full(path).is_file()
 
+    @_writes
     def put_new(self, path: str, data: bytes) -> bool:
         """Create `path` with `data`. True if written, False if identical bytes were already there."""
         target = self._full(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from archival.archive.store import ArchiveStore, LocalStore
 from archival.spec.model import Project
 
@@ -44,3 +46,11 @@ def _s3_store(target) -> ArchiveStore:
     client = session.client("s3", endpoint_url=target.endpoint_url, region_name=target.region, config=RETRIES)
     assert target.bucket is not None
     return S3Store(client, target.bucket, target.prefix)
+
+
+def probe_writable(store: ArchiveStore) -> None:
+    """Create and remove a small object: ArchiveUnavailable (naming the place and the fix) when the
+    target cannot be written, a bucket is missing or credentials are refused."""
+    path = f"_locks/.probe-{secrets.token_hex(4)}"
+    store.put_new(path, b"archival validate --connect\n")
+    store.delete(path)

@@ -54,5 +54,7 @@ def build_plan(project: Project, tables: list[Table], *, target: str | None = No
                              repairs(store, table, archived[table.qualified_name], completed))
         units += u
         notes += n
+    unreachable = sorted({project.domain(t.domain).source for t in tables  # type: ignore[union-attr]
+                          if not facts[t.qualified_name].reachable})
     return Plan(project=project.name, as_of=as_of, target=target_name(project, target), selectors=selectors,
-                units=tuple(units), notes=tuple(notes), offline=offline)
+                units=tuple(units), notes=tuple(notes), offline=offline, unreachable=tuple(unreachable))

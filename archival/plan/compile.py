@@ -76,6 +76,7 @@ class _UnitMaker:
                  shared: str | None, repairs: dict[str, str]):
         self.table, self.source, self.sha, self.archived, self.shared = table, source, sha, archived, shared
         self.repairs = repairs
+        self.unreachable = False
 
     def __call__(self, period: str, status: UnitStatus, reason: str, window: Window | None = None) -> ExportUnit:
         current = self.archived.get(period)
@@ -91,6 +92,8 @@ class _UnitMaker:
 
     def status(self, period: str, refresh: bool) -> tuple[UnitStatus, str]:
         status, reason = _status(self.archived.get(period), self.sha, refresh or period in self.repairs)
+        if status == "up_to_date" and self.unreachable:
+            return "unknown", f"archived as v{self.archived[period].version}; not checked: the source did not answer"
         return status, (f"{self.repairs[period]}; {reason}" if period in self.repairs else reason)
 
 
@@ -103,6 +106,7 @@ def compile_table(project: Project, table: Table, facts: TableFacts, archived: d
     source = project.source_of(domain)
     unit = _UnitMaker(table, source, table_fingerprint(table, source), archived,
                       shared_transaction(domain, table, source), repairs or {})
+    unit.unreachable = not facts.reachable
     units, notes = _table_units(project, table, facts, as_of, accepted_identity, unit)
     return unit.staged(units), notes
 

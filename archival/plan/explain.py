@@ -40,8 +40,13 @@ def summarize(plan: Plan) -> list[TableSummary]:
     return rows
 
 
-def _counts(counter: Counter) -> list[str]:
-    return [str(counter.get(s, 0) or "") for s in STATUSES]
+def _shown(plan: Plan) -> tuple[str, ...]:
+    """The status columns: `unknown` only when a source could not be reached."""
+    return tuple(s for s in STATUSES if s != "unknown" or any(u.status == "unknown" for u in plan.units))
+
+
+def _counts(counter: Counter, shown: tuple[str, ...]) -> list[str]:
+    return [str(counter.get(s, 0) or "") for s in shown]
 
 
 def _header(plan: Plan) -> str:
@@ -54,18 +59,20 @@ def render_markdown(plan: Plan) -> str:
     lines = [f"**{_header(plan)}**", ""]
     if plan.selectors:
         lines += [f"Selected: `{' '.join(plan.selectors)}`", ""]
-    lines += ["| table | mode | new | changed | refresh | up to date | periods |",
-              "|---|---|---:|---:|---:|---:|---|"]
+    shown = _shown(plan)
+    lines += ["| table | mode | " + " | ".join(s.replace("_", " ") for s in shown) + " | periods |",
+              "|---|---|" + "---:|" * len(shown) + "---|"]
     for row in summarize(plan):
-        lines.append(f"| `{row.table}` | {row.mode} | " + " | ".join(_counts(row.counts)) + f" | {row.spans} |")
+        lines.append(f"| `{row.table}` | {row.mode} | " + " | ".join(_counts(row.counts, shown)) + f" | {row.spans} |")
     lines += _notes(plan, markdown=True)
     return "\n".join(lines) + "\n"
 
 
 def render_text(plan: Plan, verbose: int = 0) -> str:
     """`verbose`: 1 lists every unit with its stage names, 2 also describes each stage."""
-    rows = [("TABLE", "MODE", "NEW", "CHANGED", "REFRESH", "UP TO DATE", "PERIODS")]
-    rows += [(r.table, r.mode, *_counts(r.counts), r.spans) for r in summarize(plan)]
+    shown = _shown(plan)
+    rows = [("TABLE", "MODE", *(s.replace("_", " ").upper() for s in shown), "PERIODS")]
+    rows += [(r.table, r.mode, *_counts(r.counts, shown), r.spans) for r in summarize(plan)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = [_header(plan), ""]
     for row in rows:

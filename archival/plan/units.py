@@ -17,9 +17,10 @@ SPECIAL_PERIODS = (NULL_PERIOD, OUT_OF_RANGE)  # labels that are not calendar pe
 
 # new: never archived; changed: archived under another spec fingerprint (re-exported as a new
 # manifest version); refresh: re-read every run, writes only if rows differ (full tables, periods an
-# incremental run reaches); up_to_date: archived with this spec, closed, skipped.
-UnitStatus = Literal["new", "changed", "refresh", "up_to_date"]
-STATUSES: tuple[UnitStatus, ...] = ("new", "changed", "refresh", "up_to_date")
+# incremental run reaches); up_to_date: archived with this spec, closed, skipped; unknown: archived,
+# but its source could not be reached to check it (not run).
+UnitStatus = Literal["new", "changed", "refresh", "up_to_date", "unknown"]
+STATUSES: tuple[UnitStatus, ...] = ("new", "changed", "refresh", "up_to_date", "unknown")
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class ExportUnit:
 
     @property
     def due(self) -> bool:
-        return self.status != "up_to_date"
+        return self.status not in ("up_to_date", "unknown")
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Plan:
     units: tuple[ExportUnit, ...]
     notes: tuple[PlanNote, ...] = field(default_factory=tuple)
     offline: bool = False
+    unreachable: tuple[str, ...] = ()  # sources that could not be reached: what depends on them is unknown
 
     @property
     def due(self) -> tuple[ExportUnit, ...]:

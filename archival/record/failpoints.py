@@ -1,18 +1,30 @@
-"""Fault injection for crash tests (as FoundationDB and TiKV do it): with ARCHIVAL_FAILPOINT=<name> in
-the environment, the process kills itself with SIGKILL when it reaches that point, exactly as the OOM
-killer or a power cut would; `<name>@<unit id>` limits it to one unit. Names: record:parts,
-record:orphans, record:manifest, record:audit, run:record. Unset (always, outside tests), a failpoint
-costs one dictionary lookup."""
+"""Fault injection for crash and race tests, as TiKV's failpoints do it. ARCHIVAL_FAILPOINT names a
+point, optionally one unit, and an action:
+
+    ARCHIVAL_FAILPOINT=record:manifest                      SIGKILL at that point (as the OOM killer would)
+    ARCHIVAL_FAILPOINT=record:parts@shop.orders/full        only in that unit
+    ARCHIVAL_FAILPOINT=record:parts@shop.orders/full=sleep:5  wait there 5 seconds (a slow unit)
+
+Points: record:parts, record:orphans, record:manifest, record:audit, run:record. Unset (always,
+outside tests), a failpoint costs one dictionary lookup."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 ENV = "ARCHIVAL_FAILPOINT"
 
 
 def failpoint(name: str, unit: str = "") -> None:
     wanted = os.environ.get(ENV)
-    if wanted and wanted in (name, f"{name}@{unit}"):
+    if not wanted:
+        return
+    point, _, action = wanted.partition("=")
+    if point not in (name, f"{name}@{unit}"):
+        return
+    if action.startswith("sleep:"):
+        time.sleep(float(action.removeprefix("sleep:")))
+    else:
         os.kill(os.getpid(), signal.SIGKILL)

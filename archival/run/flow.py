@@ -12,6 +12,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
+from prefect.states import Failed, State
 
 from archival.plan.units import ExportUnit, Plan, UnitResult
 from archival.record.failpoints import failpoint
@@ -23,17 +24,10 @@ from archival.run.inline import run_header
 from archival.run.limits import server_configured, sync_global_limits
 from archival.run.prepare import prepare
 from archival.run.progress import RunProgress
+from archival.run.refusal import PlanRefused, RunRefused, refusal
 from archival.run.runners import RunnerKind, task_runner
 from archival.run.tasks import run_items
 from archival.run.work import work_items
-
-
-class PlanRefused(Exception):
-    """The plan has errors (exit 2): nothing was run."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 @dataclass
@@ -59,10 +53,25 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
                  run_id: str | None = None, as_of: datetime | None = None,
                  tuning: Tuning | None = None, retry_failed: str | None = None,
                  metrics_file: str | None = None, ignore_quiet_hours: bool = False,
-                 progress: bool = False) -> RunSummary:
+                 progress: bool = False) -> RunSummary | State:
     """`retry_failed`: a run id; only the units that failed in that run (and are still due) run again.
     `metrics_file`: where to write the run's OpenMetrics text file. `progress`: a live bar when stderr
-    is a terminal (plain log lines otherwise)."""
+    is a terminal (plain log lines otherwise). An error an operator can fix (a refused plan, a lock
+    another run holds, a missing secret, an archive that cannot be written) ends the run as a Failed
+    state carrying a RunRefused: one log line, no traceback."""
+    try:
+        return _run(project_dir, select, target, run_id, as_of, tuning, retry_failed, metrics_file,
+                    ignore_quiet_hours, progress)
+    except Exception as exc:
+        refused = refusal(exc)
+        if refused is None:
+            raise  # not one an operator can fix: Prefect records it with its traceback
+        return Failed(message="; ".join(refused.lines)[:1000], data=refused)
+
+
+def _run(project_dir: str, select: list[str] | None, target: str | None, run_id: str | None,
+         as_of: datetime | None, tuning: Tuning | None, retry_failed: str | None, metrics_file: str | None,
+         ignore_quiet_hours: bool, progress: bool) -> RunSummary:
     started = time.perf_counter()
     with prepare(project_dir, select, target, as_of=as_of, tuning=tuning, run_id=run_id,
                  ignore_quiet_hours=ignore_quiet_hours, global_limits=server_configured()) as (plan, ctx):
@@ -109,3 +118,13 @@ def run_project(project_dir: Path, runner: RunnerKind = "thread", dask_address: 
     """Run the flow with the chosen task runner (see archival.run.runners)."""
     chosen = archival_run.with_options(task_runner=task_runner(runner, dask_address, workers))
     return chosen(str(project_dir), **kwargs)
+
+
+def run_outcome(project_dir: Path, runner: RunnerKind = "thread", dask_address: str | None = None,
+                workers: int | None = None, **kwargs: Any) -> RunSummary | RunRefused:
+    """The run's summary, or the refusal it ended on (an unexpected error is raised)."""
+    state = run_project(project_dir, runner, dask_address, workers, return_state=True, **kwargs)
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, BaseException) and not isinstance(outcome, RunRefused):
+        raise outcome
+    return outcome

@@ -36,6 +36,7 @@ class TableFacts:
     range_counts: dict[str, tuple[int, str]] | None = None
     out_of_range: OutOfRange | None = None  # rows whose cursor lies outside the plausible range
     reads: tuple[ColumnRead, ...] = ()  # the columns an export reads, with their type rules
+    reachable: bool = True  # False: the source did not answer (not: --offline)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def probe_tables(project: Project, tables: list[Table],
                     facts[table.qualified_name] = _probe_table(con, source, table, request)
         except duck.SourceError as exc:
             for table in group:
-                facts.setdefault(table.qualified_name, TableFacts(problem=f"source not reachable: {exc}"))
+                facts.setdefault(table.qualified_name, TableFacts(problem=f"source not reachable: {exc}",
+                                                                  reachable=False))
     return facts
 
 
