@@ -20,7 +20,7 @@ from archival.check.fit import contract_misfits
 from archival.plan.build import build_plan
 from archival.plan.compile import table_identity
 from archival.plan.explain import render_json, render_markdown, render_text
-from archival.record.rebaseline import rebaseline
+from archival.record.rebaseline import NothingToRebaseline, changes_to_accept, rebaseline
 from archival.run.runners import RUNNER_KINDS
 from archival.run.summary import render_summary
 from archival.source.probe import probe_tables
@@ -267,9 +267,14 @@ def cmd_rebaseline(args: argparse.Namespace) -> int:
         return USAGE
     project, tables = _load(args)
     store = open_store(project, args.target)
-    for table in tables:
-        path = rebaseline(store, table, args.reason)
-        print(f"{table.qualified_name}: new baseline {table_identity(table)} recorded in {path}")
+    try:  # every table first: a refusal records nothing
+        accepted = [(table, changes_to_accept(store, project, table)) for table in tables]
+    except NothingToRebaseline as exc:
+        print(f"archival rebaseline: {exc}", file=sys.stderr)
+        return USAGE
+    for table, changes in accepted:
+        path = rebaseline(store, table, changes, args.reason)
+        print(f"{table.qualified_name}: new baseline {table_identity(table)} ({', '.join(changes)}) recorded in {path}")
     return OK
 
 

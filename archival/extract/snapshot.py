@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -18,6 +19,7 @@ from archival.extract.query import ExtractQuery, build_query, count_query
 from archival.plan.units import ExportUnit
 from archival.source import duck
 from archival.source.columns import SourceColumn, source_columns
+from archival.source.cursor import bound_literal, cursor_expr
 from archival.source.shared import adopt
 from archival.source.types import ColumnRead, TypeRefused, choose_scale, declared_scale, read_rule
 from archival.spec.model import Source, Table
@@ -198,3 +200,21 @@ def shared_transaction(source: Source, root: Path, memory_limit: str = "1GB",
         finally:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
+
+
+def keys_since(source: Source, root: Path, table: Table, since: datetime) -> pa.Table:
+    """Keys of the rows whose cursor is at or after `since` (UTC), asked of the source; reconcile leaves
+    these out: the archive cannot hold them before the next run."""
+    with contextlib.ExitStack() as stack:
+        con = stack.enter_context(duck.POOL.connection((source.type,)))
+        try:
+            duck.attach(con, source, root)
+            first = next(c for c in source_columns(con, "src", source.type, table) if c.name == table.cursor[0])
+            bound = bound_literal(since, first.is_naive_timestamp, table.timezone, False)
+            keys = ", ".join(quote_ident(k) for k in table.primary_key)
+            return con.execute(f"SELECT {keys} FROM {qualified('src', table.relation)} "
+                               f"WHERE {cursor_expr(table.cursor, quote_ident)} >= {bound}").to_arrow_table()
+        except duck.SourceError as exc:
+            raise ExtractError(str(exc)) from None
+        except duckdb.Error as exc:
+            raise ExtractError(f"reading {table.qualified_name} failed: {exc}") from None

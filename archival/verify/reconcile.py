@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
+import pyarrow as pa
 
 from archival.archive.manifest import Manifest
 from archival.archive.read import ArchiveReader, rows_sql
 from archival.archive.state import archived_periods
 from archival.archive.store import ArchiveStore
 from archival.chunks import arrow_chunks
-from archival.extract.snapshot import open_snapshot
+from archival.extract.snapshot import keys_since, open_snapshot
 from archival.plan.periods import parse_label
 from archival.plan.units import OUT_OF_RANGE, SPECIAL_PERIODS, ExportUnit, Window
 from archival.source.cursor import cursor_expr
@@ -51,6 +52,7 @@ class PeriodReport:
     extra: int = 0
     different: int = 0
     quarantined: int = 0
+    newer: int = 0  # keys left out: their source row is newer than the archive's watermark
     missing_keys: list = field(default_factory=list)
     extra_keys: list = field(default_factory=list)
     different_keys: list = field(default_factory=list)
@@ -131,6 +133,20 @@ def _archive_hashes(con: duckdb.DuckDBPyConnection, reader: ArchiveReader, table
     con.execute(f"CREATE TABLE q AS SELECT DISTINCT {keys} FROM {source}")
 
 
+def _leave_out_newer(con: duckdb.DuckDBPyConnection, table: Table, newer: pa.Table | None) -> int:
+    """Drop from both sides the keys the archive cannot hold yet; how many keys that was here."""
+    if newer is None or newer.num_rows == 0:
+        return 0
+    keys = _keys_sql(table)
+    con.register("newer_keys", newer)
+    count = con.execute(f"SELECT count(*) FROM (SELECT {keys} FROM src UNION SELECT {keys} FROM arc) "
+                        f"SEMI JOIN newer_keys USING ({keys})").fetchone()[0]
+    for side in ("src", "arc"):
+        con.execute(f"DELETE FROM {side} WHERE ({keys}) IN (SELECT ({keys}) FROM newer_keys)")
+    con.unregister("newer_keys")
+    return count
+
+
 def _compare(con: duckdb.DuckDBPyConnection, table: Table, label: str) -> PeriodReport:
     join = " AND ".join(f"s.{quote_ident(k)} = a.{quote_ident(k)}" for k in table.primary_key)
     q_join = " AND ".join(f"x.{quote_ident(k)} = q.{quote_ident(k)}" for k in table.primary_key)
@@ -149,9 +165,11 @@ def _compare(con: duckdb.DuckDBPyConnection, table: Table, label: str) -> Period
 
 
 def reconcile_period(project: Project, store: ArchiveStore, table: Table, label: str, manifest: Manifest,
-                     pii_key: bytes | None, work: Path, table_manifests: list[Manifest] | None = None) -> PeriodReport:
+                     pii_key: bytes | None, work: Path, table_manifests: list[Manifest] | None = None,
+                     newer: pa.Table | None = None) -> PeriodReport:
     """`table_manifests`: for incremental tables, the current manifests of every period (a key's
-    delete is recorded where it was seen gone, its versions stay where their cursors put them)."""
+    delete is recorded where it was seen gone, its versions stay where their cursors put them).
+    `newer`: keys whose source row is newer than the archive's watermark, left out on both sides."""
     con = duckdb.connect()
     # a row hash per key on both sides: bounded memory, the rest spills to the work folder
     con.execute(f"SET temp_directory = {sql_literal(str(work / 'reconcile-spill'))}")
@@ -163,7 +181,10 @@ def reconcile_period(project: Project, store: ArchiveStore, table: Table, label:
             everything = table_manifests or [manifest]
             _archive_hashes(con, reader, table, manifest, present, everything if table_manifests else [manifest],
                             everything)
-        return _compare(con, table, label)
+        left_out = _leave_out_newer(con, table, newer)
+        report = _compare(con, table, label)
+        report.newer = left_out
+        return report
     finally:
         con.close()
 
@@ -176,15 +197,27 @@ def reconcile(project: Project, store: ArchiveStore, tables: list[Table], pii_ke
         periods = archived_periods(store, table.domain, table.name)
         seen_labels |= set(periods)
         manifests = [a.manifest for a in periods.values()] if table.mode == "incremental" else None
+        newer = _newer_keys(project, table, manifests) if manifests else None
         for label, archived in sorted(periods.items()):
             if period is None or label == period:
                 reports.append(reconcile_period(project, store, table, label, archived.manifest, pii_key, work,
-                                                manifests))
+                                                manifests, newer))
     if period is not None and not reports:
         # a typo must not read as "all match"
         known = ", ".join(sorted(seen_labels)[-12:]) or "none"
         raise UnknownPeriod(f"no selected table has an archived period '{period}'; archived periods: {known}")
     return reports
+
+
+def _newer_keys(project: Project, table: Table, manifests: list[Manifest]) -> pa.Table | None:
+    """An incremental table's keys edited after the archive's watermark (the bound up to which the last
+    run read): the next run archives them, so comparing them now would only raise false alarms."""
+    marks = [datetime.fromisoformat(m.watermark) for m in manifests if m.watermark]
+    if not marks:
+        return None
+    domain = project.domain(table.domain)
+    assert domain is not None
+    return keys_since(project.source_of(domain), project.root, table, max(marks))
 
 
 class UnknownPeriod(ValueError):

@@ -38,6 +38,10 @@ def reports_text(reports: list[PeriodReport], relations: list[RelationReport] | 
         sample = f"; orphans the source does not have: {rel.sample}" if rel.sample else ""
         lines.append(f"relation {rel.relation}: source orphans {rel.source_orphans}, archive orphans "
                      f"{rel.archive_orphans}: {rel.status}{sample}")
+    for r in reports:
+        if r.newer:
+            lines.append(f"{r.table} {r.period}: {r.newer} key(s) left out: edited after the archive's watermark, "
+                         "the next run archives them")
     bad = sum(r.status != "ok" for r in [*reports, *(relations or [])])
     lines.append(f"\nreconcile: {len(reports)} period(s), {len(relations or [])} relation(s), "
                  + (f"{bad} mismatched" if bad else "all match"))

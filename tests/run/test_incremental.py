@@ -253,6 +253,11 @@ def test_changing_key_cursor_or_period_is_refused_until_rebaseline(tmp_path, cap
     _, results = run_units(tmp_path, datetime(2026, 3, 13, tzinfo=UTC))
     assert results and all(r.outcome == "written" for r in results)
     assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
+    capsys.readouterr()
+    # the archive is keyed as the spec says now: a rebaseline would accept nothing and is refused
+    assert cli.main(["rebaseline", "--project-dir", str(tmp_path), "-s", "table:app.items", "--reason", "again"]) == 2
+    err = capsys.readouterr().err
+    assert "app.items: nothing to rebaseline: its archived periods are keyed as the spec says" in err
 
 
 def test_related_tables_read_as_of_one_instant(pg_dsn, tmp_path, monkeypatch):
@@ -350,3 +355,20 @@ def test_delete_check_starts_from_the_key_census_only_while_it_holds(tmp_path, m
     assert censuses[-1] is None and "key_census" not in _manifest(tmp_path, "2026-03-11")
     assert _manifest(tmp_path, "2026-03-12")["key_census"]["live"] == 4  # 1, 5, 6, 7
     assert verify_archive(LocalStore(tmp_path / "archive"), deep=True).ok
+
+
+def test_reconcile_leaves_out_what_changed_after_the_watermark(tmp_path, capsys):
+    db = _sqlite(tmp_path, INCR)
+    db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'v')", [(i, T0) for i in range(1, 6)])
+    run_units(tmp_path, (T0 + timedelta(hours=1)).replace(tzinfo=UTC))
+    after = T0 + timedelta(hours=3)  # past the last run's watermark (T0 + 1h, lag 0s)
+    db.execute("UPDATE items SET updated_at = ?, val = 'edited' WHERE id = 1", (after,))
+    db.execute("INSERT INTO items VALUES (6, ?, NULL, 'new')", (after,))
+    capsys.readouterr()
+    assert cli.main(["reconcile", "--project-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "app.items 2026-03-10: 2 key(s) left out: edited after the archive's watermark" in out
+    # an edit stamped before the watermark is a real difference the archive does not hold
+    db.execute("UPDATE items SET val = 'silent' WHERE id = 2")
+    assert cli.main(["reconcile", "--project-dir", str(tmp_path)]) == 1
+    assert "different keys [2]" in capsys.readouterr().out
