@@ -20,6 +20,7 @@ from archival.check.fit import contract_misfits
 from archival.plan.build import build_plan
 from archival.plan.compile import table_identity
 from archival.plan.explain import render_json, render_markdown, render_text
+from archival.plan.refresh import NothingToRefresh, Refresh
 from archival.record.rebaseline import NothingToRebaseline, changes_to_accept, rebaseline
 from archival.run.runners import RUNNER_KINDS
 from archival.run.summary import render_summary
@@ -35,6 +36,7 @@ from archival.spec.select import SelectorError, parse_selectors, select_tables
 from archival.verify.check import verify_archive
 from archival.verify.reconcile import UnknownPeriod, reconcile_project
 from archival.verify.reconcile_report import all_ok, reports_json, reports_text
+from archival.verify.repair import repair_request
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -69,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true", help="do not contact the sources")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="list every unit and its stages (-vv: describe each stage)")
+    _refresh_options(p)
 
     p = sub.add_parser("run", help="export the due units (a Prefect flow on the local ephemeral server)")
     _common(p)
@@ -84,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="Dask scheduler for --runner dask (default: a temporary local cluster)")
     p.add_argument("--workers", type=int, help="processes or local Dask workers (threads: pool size)")
     p.add_argument("--no-progress", action="store_true", help="plain log lines even in a terminal")
+    _refresh_options(p)
 
     p = sub.add_parser("verify", help="check files, sizes, hashes, manifests and the audit chain")
     _common(p)
@@ -95,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="archive target (default: archive.default)")
     p.add_argument("--period", help="only this period label, e.g. 2026-10")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--repair", action="store_true",
+                   help="refresh exactly the periods found different (a run, audited), then compare them again")
+    p.add_argument("--no-progress", action="store_true", help="plain log lines even in a terminal (with --repair)")
 
     p = sub.add_parser("deployments", help="write the Prefect deployments of prefect.yaml from the specs")
     _common(p)
@@ -112,6 +119,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--docs", action="store_true", help="print docs/specs.md instead")
     p.add_argument("--types", action="store_true", help="print docs/types.md: source types and archive types")
     return parser
+
+
+def _refresh_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--refresh", action="store_true",
+                   help="re-read the selected archived periods from the source; a new version where rows differ")
+    p.add_argument("--period", help="with --refresh: only this period label, e.g. 2026-10")
+    p.add_argument("--reason", help="with --refresh: why (required for run; recorded in the audit chain)")
+
+
+def _refresh_request(args: argparse.Namespace, tables: list[Table], required: bool) -> Refresh | None:
+    """The refresh the options ask for; RefreshUsage when they are incomplete."""
+    if not args.refresh:
+        if args.period or args.reason:
+            raise RefreshUsage("--period and --reason go with --refresh")
+        return None
+    if not args.select:
+        raise RefreshUsage("--refresh needs --select (table:DOMAIN.TABLE, domain:NAME, ...); it never applies to "
+                           "everything")
+    if required and not args.reason:
+        raise RefreshUsage("--refresh needs --reason \"...\": it is recorded in the audit chain")
+    units = tuple(f"{t.qualified_name}/{args.period}" for t in tables) if args.period else ()
+    return Refresh(args.reason or "plan only", units)
+
+
+class RefreshUsage(ValueError):
+    """--refresh options that do not go together (exit 2)."""
 
 
 def _instant(text: str) -> datetime:
@@ -188,7 +221,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     project, tables = _load(args)
     plan = build_plan(project, tables, target=args.target, as_of=args.as_of, offline=args.offline,
-                      selectors=tuple(str(s) for s in parse_selectors(args.select)))
+                      selectors=tuple(str(s) for s in parse_selectors(args.select)),
+                      refresh=_refresh_request(args, tables, required=False))
     if args.format == "json":
         sys.stdout.write(render_json(plan))
     elif args.format == "markdown":
@@ -205,17 +239,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    _, tables = _load(args)  # spec and selector errors end here, before any flow starts
+    return _run(args, args.select, _refresh_request(args, tables, required=True))
+
+
+def _run(args: argparse.Namespace, select: list[str] | None, refresh: Refresh | None) -> int:
+    """The Prefect flow on the selection; prints its summary or the refusal it ended on."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phone home unless asked for
     from archival.run.flow import run_outcome  # imports Prefect: only `run` pays for it
     from archival.run.refusal import RunRefused
     from archival.run.runners import RunnerError, SchedulerUnreachable
 
-    _load(args)  # spec and selector errors end here, before any flow starts
     try:
-        summary = run_outcome(args.project_dir, runner=args.runner, dask_address=args.dask_address,
-                              workers=args.workers, select=args.select, target=args.target, as_of=args.as_of,
-                              retry_failed=args.retry_failed, metrics_file=args.metrics_file,
-                              ignore_quiet_hours=args.ignore_quiet_hours, progress=not args.no_progress)
+        summary = run_outcome(args.project_dir, runner=getattr(args, "runner", "thread"),
+                              dask_address=getattr(args, "dask_address", None), workers=getattr(args, "workers", None),
+                              select=select, target=args.target, as_of=getattr(args, "as_of", None),
+                              retry_failed=getattr(args, "retry_failed", None),
+                              metrics_file=getattr(args, "metrics_file", None),
+                              ignore_quiet_hours=getattr(args, "ignore_quiet_hours", False),
+                              progress=not args.no_progress, refresh=refresh)
     except RunnerError as exc:
         print(f"archival run: {exc}", file=sys.stderr)
         return FAILED if isinstance(exc, SchedulerUnreachable) else USAGE
@@ -243,6 +285,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     project, tables = _load(args)
     reports, relations = reconcile_project(project, tables, target=args.target, period=args.period)
+    sys.stdout.write(reports_json(reports, relations) if args.json else reports_text(reports, relations))
+    if all_ok(reports, relations) or not args.repair:
+        return OK if all_ok(reports, relations) else FAILED
+    refresh = repair_request(reports)
+    if refresh is None:
+        print("archival reconcile --repair: only relations differ; they follow from rows: refresh the tables' "
+              "periods with `archival run --refresh`", file=sys.stderr)
+        return FAILED
+    print(f"\nrepair: {refresh.reason}", file=sys.stderr)
+    code = _run(args, sorted({f"table:{u.split('/', 1)[0]}" for u in refresh.units}), refresh)
+    if code != OK:
+        return code
+    again = [t for t in tables if any(u.startswith(f"{t.qualified_name}/") for u in refresh.units)]
+    reports, relations = reconcile_project(project, again, target=args.target, period=args.period)
+    reports = [r for r in reports if f"{r.table}/{r.period}" in refresh.units]
+    print("\nafter the repair:", file=sys.stderr)
     sys.stdout.write(reports_json(reports, relations) if args.json else reports_text(reports, relations))
     return OK if all_ok(reports, relations) else FAILED
 
@@ -299,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpecErrors as exc:
         print(exc.render(), file=sys.stderr)
         return USAGE
-    except (SelectorError, TargetError, UnknownPeriod) as exc:
+    except (SelectorError, TargetError, UnknownPeriod, RefreshUsage, NothingToRefresh) as exc:
         print(f"archival: {exc}", file=sys.stderr)
         return USAGE
     except (ArchiveStateError, AuditChainError, ArchiveUnavailable, SecretError) as exc:

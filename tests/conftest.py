@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -25,6 +26,22 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+
+
+@pytest.fixture(autouse=True)
+def _prefect_console_follows_capture():
+    """Prefect's console log handler keeps the sys.stderr of the moment its logging was configured,
+    which may be an earlier test's capsys stream (closed after that test): each test points it at its
+    own, so a flow's log lines are captured instead of ending in "I/O operation on closed file"."""
+    import logging
+
+    handlers = sys.modules.get("prefect.logging.handlers")
+    if handlers is None:
+        return
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, handlers.PrefectConsoleHandler):
+                handler.stream = handler.console.file = sys.stderr  # not setStream: it flushes the closed one
 
 
 def unavailable(what: str, exc: Exception) -> None:

@@ -11,6 +11,7 @@ from archival.archive.store import ArchiveStore
 from archival.archive.targets import open_store, target_name
 from archival.plan.compile import compile_table, plausible_range
 from archival.plan.periods import parse_label
+from archival.plan.refresh import Refresh
 from archival.plan.repairs import repairs
 from archival.plan.units import Plan
 from archival.source.probe import ProbeRequest, TableFacts, probe_tables
@@ -33,12 +34,15 @@ def _archived_windows(project: Project, table: Table, archived) -> dict[str, tup
 
 def build_plan(project: Project, tables: list[Table], *, target: str | None = None, as_of: datetime | None = None,
                offline: bool = False, selectors: tuple[str, ...] = (), store: ArchiveStore | None = None,
-               completed: frozenset[str] | None = None) -> Plan:
-    """`store`, `completed`: the run's archive and its completed runs, when a run already has them."""
+               completed: frozenset[str] | None = None, refresh: Refresh | None = None) -> Plan:
+    """`store`, `completed`: the run's archive and its completed runs, when a run already has them.
+    `refresh`: archived periods to re-read on purpose (NothingToRefresh when one is not archived)."""
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     store = store or open_store(project, target)
     completed = completed if completed is not None else frozenset(completed_runs(store))
     archived = {t.qualified_name: archived_periods(store, t.domain, t.name) for t in tables}
+    if refresh is not None:
+        refresh.check(archived)
     if offline:
         facts = {t.qualified_name: TableFacts(problem="not probed (--offline)") for t in tables}
     else:
@@ -51,10 +55,11 @@ def build_plan(project: Project, tables: list[Table], *, target: str | None = No
     for table in tables:
         u, n = compile_table(project, table, facts[table.qualified_name], archived[table.qualified_name], as_of,
                              accepted.get(table.qualified_name),
-                             repairs(store, table, archived[table.qualified_name], completed))
+                             repairs(store, table, archived[table.qualified_name], completed), refresh)
         units += u
         notes += n
     unreachable = sorted({project.domain(t.domain).source for t in tables  # type: ignore[union-attr]
                           if not facts[t.qualified_name].reachable})
     return Plan(project=project.name, as_of=as_of, target=target_name(project, target), selectors=selectors,
-                units=tuple(units), notes=tuple(notes), offline=offline, unreachable=tuple(unreachable))
+                units=tuple(units), notes=tuple(notes), offline=offline, unreachable=tuple(unreachable),
+                refresh=refresh.reason if refresh else None)

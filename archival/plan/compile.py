@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from archival.archive.state import ArchivedPeriod
 from archival.plan.periods import parse_label, period_containing, periods_between
+from archival.plan.refresh import Refresh
 from archival.plan.stage_list import shared_transaction, stages_for
 from archival.plan.units import NULL_PERIOD, OUT_OF_RANGE, SPECIAL_PERIODS, ExportUnit, PlanNote, UnitStatus, Window
 from archival.source.probe import TableFacts
@@ -73,39 +74,48 @@ class _UnitMaker:
     """Makes the ExportUnits of one table (all share its mode, source and spec fingerprint)."""
 
     def __init__(self, table: Table, source: Source, sha: str, archived: dict[str, ArchivedPeriod],
-                 shared: str | None, repairs: dict[str, str]):
+                 shared: str | None, repairs: dict[str, str], refresh: Refresh | None):
         self.table, self.source, self.sha, self.archived, self.shared = table, source, sha, archived, shared
-        self.repairs = repairs
+        self.repairs, self.refresh = repairs, refresh
+        self.refreshed = refresh.periods(table.qualified_name, archived) if refresh else frozenset()
         self.unreachable = False
 
     def __call__(self, period: str, status: UnitStatus, reason: str, window: Window | None = None) -> ExportUnit:
         current = self.archived.get(period)
         delta = (current is not None and current.spec_sha256 == self.sha and self.table.mode != "full"
                  and period not in SPECIAL_PERIODS)
+        refresh = self.refresh.reason if self.refresh and period in self.refreshed else None
         return ExportUnit(self.table.domain, self.table.name, period, self.table.mode, self.source.name, self.sha,
-                          status, reason, window, current.version if current else None, delta=delta,
-                          shared_transaction=self.shared)
+                          status, reason, window, current.version if current else None,
+                          delta=delta and refresh is None, shared_transaction=self.shared, refresh=refresh,
+                          rewrite=delta and refresh is not None)
 
     def staged(self, units: list[ExportUnit]) -> list[ExportUnit]:
         """The units with their stage lists (the last step, once detect_deletes and the like are set)."""
         return [replace(u, stages=stages_for(u, self.table, self.source)) for u in units]
 
     def status(self, period: str, refresh: bool) -> tuple[UnitStatus, str]:
-        status, reason = _status(self.archived.get(period), self.sha, refresh or period in self.repairs)
+        asked = period in self.refreshed
+        status, reason = _status(self.archived.get(period), self.sha, refresh or asked or period in self.repairs)
         if status == "up_to_date" and self.unreachable:
             return "unknown", f"archived as v{self.archived[period].version}; not checked: the source did not answer"
+        if asked:
+            assert self.refresh is not None
+            reason = f"refresh asked for ({self.refresh.reason}); {reason}"
         return status, (f"{self.repairs[period]}; {reason}" if period in self.repairs else reason)
 
 
 def compile_table(project: Project, table: Table, facts: TableFacts, archived: dict[str, ArchivedPeriod],
                   as_of: datetime, accepted_identity: dict[str, object] | None = None,
-                  repairs: dict[str, str] | None = None) -> tuple[list[ExportUnit], list[PlanNote]]:
-    """`repairs`: periods an interrupted run left unfinished (plan/repairs.py): their units are due."""
+                  repairs: dict[str, str] | None = None,
+                  refresh: Refresh | None = None) -> tuple[list[ExportUnit], list[PlanNote]]:
+    """`repairs`: periods an interrupted run left unfinished (plan/repairs.py): their units are due.
+    `refresh`: periods re-read on purpose (plan/refresh.py)."""
     domain = project.domain(table.domain)
     assert domain is not None
     source = project.source_of(domain)
     unit = _UnitMaker(table, source, table_fingerprint(table, source), archived,
-                      shared_transaction(domain, table, source), repairs or {})
+                      shared_transaction(domain, table, source), repairs or {}, refresh)
     unit.unreachable = not facts.reachable
     units, notes = _table_units(project, table, facts, as_of, accepted_identity, unit)
     return unit.staged(units), notes
@@ -187,7 +197,7 @@ def _incremental_units(table: Table, unit: _UnitMaker, first: datetime, as_of: d
         touched = reread_from is None or period.end > reread_from
         status, reason = unit.status(period.label, refresh=touched)
         start = period.start
-        if touched and status == "refresh" and reread_from is not None:
+        if touched and status == "refresh" and reread_from is not None and period.label not in unit.refreshed:
             start = max(period.start, reread_from)
             reason = f"re-read from {reread_from.isoformat()} (watermark - lookback); " + reason
         units.append(unit(period.label, status, reason, Window(table.cursor, start, min(period.end, upper))))

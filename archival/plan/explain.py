@@ -51,8 +51,9 @@ def _counts(counter: Counter, shown: tuple[str, ...]) -> list[str]:
 
 def _header(plan: Plan) -> str:
     due = len(plan.due)
+    refresh = f" (a refresh, only the refreshed periods: {plan.refresh})" if plan.refresh else ""
     return (f"Plan for {plan.project} -> target '{plan.target}' as of {plan.as_of.isoformat(timespec='seconds')}: "
-            f"{due} of {len(plan.units)} unit(s) to run")
+            f"{due} of {len(plan.units)} unit(s) to run{refresh}")
 
 
 def render_markdown(plan: Plan) -> str:
@@ -107,12 +108,14 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         return {"id": u.id, "domain": u.domain, "table": u.table, "period": u.period, "mode": u.mode,
                 "source": u.source, "status": u.status, "reason": u.reason, "spec_sha256": u.spec_sha256,
                 "archived_version": u.archived_version, "stages": [stage_name(s) for s in u.stages],
+                **({"refresh": u.refresh} if u.refresh else {}),
                 "window": None if u.window is None else {"columns": list(u.window.columns),
                                                           "start": u.window.start.isoformat(),
                                                           "end": u.window.end.isoformat()}}
 
     return {"plan_version": PLAN_JSON_VERSION, "project": plan.project, "target": plan.target,
             "as_of": plan.as_of.isoformat(), "selectors": list(plan.selectors), "offline": plan.offline,
+            **({"refresh": plan.refresh} if plan.refresh else {}),
             "summary": {s: sum(1 for u in plan.units if u.status == s) for s in STATUSES},
             "units": [unit(u) for u in plan.units],
             "notes": [{"table": n.table, "level": n.level, "message": n.message} for n in plan.notes]}

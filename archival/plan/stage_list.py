@@ -11,6 +11,7 @@ from archival.plan.stages import (
     Pii,
     Read,
     Record,
+    Replace,
     Snapshot,
     Stage,
     VersionFilter,
@@ -48,7 +49,7 @@ def stages_for(unit: ExportUnit, table: Table, source: Source) -> tuple[Stage, .
     ]
     if unit.delta:
         stages.append(VersionFilter(unit.window.start if unit.mode == "incremental" and unit.window else None))
-    if unit.delta and unit.mode == "window":
+    if (unit.delta or unit.rewrite) and unit.mode == "window":
         stages.append(Departures("period"))
     elif unit.detect_deletes:
         stages.append(Departures("table"))
@@ -59,5 +60,7 @@ def stages_for(unit: ExportUnit, table: Table, source: Source) -> tuple[Stage, .
     rules = tuple((c.name, c.pii) for c in table.columns if c.pii in ("hash", "mask"))
     if rules:
         stages.append(Pii(rules))
+    if unit.rewrite:
+        stages.append(Replace())
     stages += [Fingerprint(), Parts(table.format), Record()]
     return tuple(stages)

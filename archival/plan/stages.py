@@ -2,7 +2,7 @@
 that say what each step does and with which settings. The plan stores the list on each ExportUnit;
 `archival plan -v` renders it and the executor (archival/run/unit.py) runs exactly that list:
 
-    snapshot -> read -> [versions] -> [departures] -> contract -> [pii] -> fingerprint -> parts -> record
+    snapshot -> read -> [versions] -> [departures] -> contract -> [pii] -> [replace] -> fingerprint -> parts -> record
 
 `snapshot` opens the unit's source transaction; the stages between it and `record` form a stream
 that every batch of rows passes in order; `record` publishes what the stream produced."""
@@ -54,6 +54,17 @@ class VersionFilter:
     def describe(self) -> str:
         return "versions: only versions the period lacks" + (f" (since {self.since.isoformat()})"
                                                              if self.since else "")
+
+
+@dataclass(frozen=True)
+class Replace:
+    """A refresh of a period archived under this spec (plan/refresh.py): every source row is read,
+    replaces the archived version it matches (key, cursor value) and adds the ones the period lacks;
+    archived versions the source no longer has are kept. The period's files are written anew as the
+    next version, only if its rows differ; tombstones and quarantine carry over."""
+
+    def describe(self) -> str:
+        return "replace: source rows replace the versions they match, archived versions the source lacks are kept"
 
 
 @dataclass(frozen=True)
@@ -123,8 +134,8 @@ class Record:
         return "record: " + ", ".join(self.steps)
 
 
-Stage = Snapshot | Read | VersionFilter | Departures | Contract | Pii | Fingerprint | Parts | Record
-STREAM = (Read, VersionFilter, Departures, Contract, Pii, Fingerprint, Parts)  # between snapshot and record
+Stage = Snapshot | Read | VersionFilter | Departures | Contract | Pii | Replace | Fingerprint | Parts | Record
+STREAM = (Read, VersionFilter, Departures, Contract, Pii, Replace, Fingerprint, Parts)  # between snapshot and record
 
 
 def stage_name(stage: Stage) -> str:

@@ -47,6 +47,8 @@ class ExportUnit:
     detect_deletes: bool = False  # incremental: this unit also compares key sets and tombstones departed keys
     delta: bool = False  # the period is archived under this spec: only versions it lacks are added
     shared_transaction: str | None = None  # units read in one transaction on one connection (plan/stage_list.py)
+    refresh: str | None = None  # the reason of a refresh asked for on purpose (plan/refresh.py), audited
+    rewrite: bool = False  # refresh of a period archived under this spec: source rows replace matching versions
     stages: tuple[Stage, ...] = ()  # what the executor runs, in order (plan/stages.py)
 
     @property
@@ -82,10 +84,11 @@ class Plan:
     notes: tuple[PlanNote, ...] = field(default_factory=tuple)
     offline: bool = False
     unreachable: tuple[str, ...] = ()  # sources that could not be reached: what depends on them is unknown
+    refresh: str | None = None  # a refresh run (plan/refresh.py): only the refreshed units are due
 
     @property
     def due(self) -> tuple[ExportUnit, ...]:
-        return tuple(u for u in self.units if u.due)
+        return tuple(u for u in self.units if u.due and (self.refresh is None or u.refresh))
 
     @property
     def has_errors(self) -> bool:

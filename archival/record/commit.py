@@ -53,6 +53,8 @@ class Produced:
     departed: pa.Table | None  # keys to tombstone
     rows_read: int
     filtered: bool  # a `versions` stage dropped rows the period already holds
+    carried: int = 0  # a refresh: archived versions written again (no source row replaced them)
+    set_aside_before: int = 0  # a refresh: invalid rows the period's quarantine already holds
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,16 @@ class UnitCommit:
     def commit(self, produced: Produced, out: UnitOutput, lineage: LineageEmitter | None) -> Committed:
         self._checks(produced, out)
         out = self._drift(out)
+        if self._same_rows(produced, out):
+            assert self.current is not None
+            published = Published(self.current, False)
+            self._audit(published)
+            return Committed(published, out, 0, 0, 0)
         out = self._parts(produced, out)
         failpoint("record:parts", self.unit.id)
-        base = self.current.manifest if self.current and self.unit.delta else None
-        draft = next_manifest(self.unit, self.domain, self.table, self.source, self.run_id, out, base)
+        base = self.current.manifest if self.current and (self.unit.delta or self.unit.rewrite) else None
+        draft = next_manifest(self.unit, self.domain, self.table, self.source, self.run_id, out, base,
+                              rewrite=self.unit.rewrite)
         moved = self._orphans(draft)
         failpoint("record:orphans", self.unit.id)
         published = publish_manifest(self.store, draft, self.current)
@@ -100,11 +108,21 @@ class UnitCommit:
     def _checks(self, produced: Produced, out: UnitOutput) -> None:
         written = sum(p.rows for p in produced.parts)
         set_aside_rows = sum(q.rows for q in produced.quarantined)
+        from_source = written - produced.carried
+        accounted = from_source + set_aside_rows + produced.set_aside_before
         if produced.rows_read != out.source_rows or out.rows_new != written or (
-                not produced.filtered and written + set_aside_rows != produced.rows_read):
+                not produced.filtered and accounted != produced.rows_read):
             raise UnitIntegrityError(f"{self.unit.id}: the source snapshot counted {out.source_rows} rows, "
-                                     f"{produced.rows_read} were read, {written} written and {set_aside_rows} set "
+                                     f"{produced.rows_read} were read, {from_source} written and {set_aside_rows} set "
                                      "aside; nothing was published")
+
+    def _same_rows(self, produced: Produced, out: UnitOutput) -> bool:
+        """A refresh that found the period's rows as archived: no new version (fingerprints are sums of
+        row hashes, so equal sums over equal counts mean the same rows)."""
+        current = self.current.manifest if self.current else None
+        return (self.unit.rewrite and current is not None and out.schema_change is None
+                and out.fingerprint == current.fingerprint.value and out.rows_new == current.row_count
+                and not produced.quarantined and (produced.departed is None or not produced.departed.num_rows))
 
     def _drift(self, out: UnitOutput) -> UnitOutput:
         if self.reference is None:
@@ -126,7 +144,9 @@ class UnitCommit:
         return entries
 
     def _parts(self, produced: Produced, out: UnitOutput) -> UnitOutput:
-        unit, base = self.unit, (self.current.manifest if self.current and self.unit.delta else None)
+        unit = self.unit
+        base = self.current.manifest if self.current and (unit.delta or unit.rewrite) else None
+        # a rewrite's files replace the period's, numbered after them so no name is reused
         files = self._publish(produced.parts, layout.period_dir(unit.domain, unit.table, unit.period),
                               len(base.files) if base else 0, EXTENSIONS[self.table.format])
         tombstones: list[FileEntry] = []
@@ -165,6 +185,8 @@ class UnitCommit:
     def _append(self, stored: StoredManifest, recovered: bool) -> None:
         entry = {"action": "publish", "run_id": self.run_id, "unit": self.unit.id, "manifest": stored.path,
                  "manifest_sha256": stored.sha256, "at": stored.manifest.created_at}
+        if self.unit.refresh and not recovered:
+            entry["refresh"] = self.unit.refresh
         if recovered:
             entry["recovered"] = f"written by run {stored.manifest.run_id}, which was interrupted before this entry"
         audit.append(self.store, entry)

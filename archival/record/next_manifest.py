@@ -74,13 +74,14 @@ def _documentation(domain: Domain, table: Table) -> Documentation:
 
 
 def next_manifest(unit: ExportUnit, domain: Domain, table: Table, source: Source, run_id: str, out: UnitOutput,
-                  base: Manifest | None) -> Manifest:
-    """`base`: the current version when the unit extends it (a delta), else None."""
-    files = _carried(base, out.schema) + out.files
+                  base: Manifest | None, rewrite: bool = False) -> Manifest:
+    """`base`: the current version when the unit extends it (a delta) or rewrites it (a refresh: its
+    files are replaced, its tombstones and quarantine carried), else None."""
+    files = out.files if rewrite else _carried(base, out.schema) + out.files
     tombstones = (base.tombstones if base else []) + out.tombstones
     quarantine = (base.quarantine if base else []) + out.quarantine
     violations = Counter(out.violations)
-    if base and base.contract:
+    if base and base.contract and not rewrite:  # a rewrite re-checked every row the source has
         violations.update(base.contract.violations)
     contract = Contract(on_invalid=table.on_invalid, violations=dict(violations)) if out.contract_recorded else None
     special = unit.period in SPECIAL_PERIODS
@@ -91,7 +92,7 @@ def next_manifest(unit: ExportUnit, domain: Domain, table: Table, source: Source
         format=table.format, timezone=table.timezone, schema=out.schema, files=files,
         row_count=sum(f.rows for f in files), tombstones=tombstones, deleted_rows=sum(t.rows for t in tombstones),
         fingerprint=Fingerprint(algorithm=ALGORITHM, value=combine(base.fingerprint.value, out.fingerprint)
-                                if base else out.fingerprint),
+                                if base and not rewrite else out.fingerprint),
         source_summary=SourceSummary(row_count=out.source_rows, rows_new=out.rows_new,
                                      max_cursor=out.max_cursor.isoformat() if out.max_cursor else None,
                                      read_strategy=out.read_strategy),

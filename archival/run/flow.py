@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.states import Failed, State
 
+from archival.plan.refresh import Refresh
 from archival.plan.units import ExportUnit, Plan, UnitResult
 from archival.record.failpoints import failpoint
 from archival.record.metrics import write_metrics
@@ -53,15 +54,16 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
                  run_id: str | None = None, as_of: datetime | None = None,
                  tuning: Tuning | None = None, retry_failed: str | None = None,
                  metrics_file: str | None = None, ignore_quiet_hours: bool = False,
-                 progress: bool = False) -> RunSummary | State:
+                 progress: bool = False, refresh: Refresh | None = None) -> RunSummary | State:
     """`retry_failed`: a run id; only the units that failed in that run (and are still due) run again.
     `metrics_file`: where to write the run's OpenMetrics text file. `progress`: a live bar when stderr
-    is a terminal (plain log lines otherwise). An error an operator can fix (a refused plan, a lock
+    is a terminal (plain log lines otherwise). `refresh`: archived periods re-read on purpose
+    (plan/refresh.py), each new version audited with its reason. An error an operator can fix (a refused plan, a lock
     another run holds, a missing secret, an archive that cannot be written) ends the run as a Failed
     state carrying a RunRefused: one log line, no traceback."""
     try:
         return _run(project_dir, select, target, run_id, as_of, tuning, retry_failed, metrics_file,
-                    ignore_quiet_hours, progress)
+                    ignore_quiet_hours, progress, refresh)
     except Exception as exc:
         refused = refusal(exc)
         if refused is None:
@@ -71,10 +73,11 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
 
 def _run(project_dir: str, select: list[str] | None, target: str | None, run_id: str | None,
          as_of: datetime | None, tuning: Tuning | None, retry_failed: str | None, metrics_file: str | None,
-         ignore_quiet_hours: bool, progress: bool) -> RunSummary:
+         ignore_quiet_hours: bool, progress: bool, refresh: Refresh | None) -> RunSummary:
     started = time.perf_counter()
     with prepare(project_dir, select, target, as_of=as_of, tuning=tuning, run_id=run_id,
-                 ignore_quiet_hours=ignore_quiet_hours, global_limits=server_configured()) as (plan, ctx):
+                 ignore_quiet_hours=ignore_quiet_hours, global_limits=server_configured(),
+                 refresh=refresh) as (plan, ctx):
         if plan.has_errors:  # a spec/source mismatch or a refused identity change: run nothing
             raise PlanRefused([f"{n.table}: {n.message}" for n in plan.notes if n.level == "error"])
         ctx.sweep_stale_work()

@@ -23,7 +23,11 @@ def run_inline(plan: Plan, ctx: RunContext) -> list[UnitResult]:
 
 
 def run_header(plan: Plan, ctx: RunContext) -> dict:
-    return {"project": plan.project, "target": ctx.target, "as_of": plan.as_of.isoformat(),
-            "selectors": list(plan.selectors), "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "skipped_up_to_date": len(plan.units) - len(plan.due),
-            "notes": [f"{n.level}: {n.table}: {n.message}" for n in plan.notes]}
+    header = {"project": plan.project, "target": ctx.target, "as_of": plan.as_of.isoformat(),
+              "selectors": list(plan.selectors), "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+              "skipped_up_to_date": len(plan.units) - len(plan.due),
+              "notes": [f"{n.level}: {n.table}: {n.message}" for n in plan.notes]}
+    refreshed = [u for u in plan.due if u.refresh]
+    if refreshed:
+        header["refresh"] = {"reason": refreshed[0].refresh, "units": [u.id for u in refreshed]}
+    return header

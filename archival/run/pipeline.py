@@ -32,7 +32,8 @@ from archival.write.delta import VersionFilter
 from archival.write.departures import PeriodDepartures, TableDepartures, valid_census
 from archival.write.parts import PartsStage, PartWriter
 from archival.write.pii import PiiTransform
-from archival.write.quarantine import QuarantineSink, quarantine_schema
+from archival.write.quarantine import QuarantineSink, SetAsideBefore, quarantine_schema
+from archival.write.replace import VersionReplace
 
 
 class Transform(Protocol):
@@ -73,6 +74,7 @@ class UnitRun:
         self.snapshot: UnitSnapshot | None = None
         self.pii: PiiTransform | None = None
         self.quarantine: PartWriter | None = None
+        self.sink: QuarantineSink | None = None
         self.chain: list[Transform] = []
 
     def __enter__(self) -> UnitRun:
@@ -132,12 +134,17 @@ class UnitRun:
     def find(self, kind: type) -> Any:
         return next((t for t in self.chain if isinstance(t, kind)), None)
 
-    def quarantine_sink(self) -> Callable[[pa.Table], None]:
+    def quarantine_sink(self) -> QuarantineSink:
         assert self.pii is not None
         tuning = self.ctx.tuning
         self.quarantine = PartWriter(self.work / "quarantine", "parquet", quarantine_schema(self.pii),
                                      row_group_rows=tuning.row_group_rows, target_file_bytes=tuning.target_file_bytes)
-        return QuarantineSink(self.quarantine, self.pii)
+        before = None
+        if self.unit.rewrite and self.current and self.current.manifest.quarantine:
+            before = SetAsideBefore(self.reader.quarantined([self.current.manifest]), self.pii.schema.names)
+            self.stack.callback(before.close)
+        self.sink = QuarantineSink(self.quarantine, self.pii, before)
+        return self.sink
 
 
 def _naive_if_needed(since: datetime | None, run: UnitRun) -> datetime | None:
@@ -157,7 +164,11 @@ def _versions(stage: st.VersionFilter, run: UnitRun) -> Transform:
 
 def _departures(stage: st.Departures, run: UnitRun) -> Transform:
     if stage.scope == "period":
-        return PeriodDepartures(run.find(VersionFilter))
+        versions = run.find(VersionFilter)
+        if versions is not None:
+            return PeriodDepartures(versions)
+        current = [run.current.manifest] if run.current else []  # a refresh: no `versions` stage saw the keys
+        return PeriodDepartures(None, run.table.primary_key, run.reader.data(current), run.reader.tombstones(current))
     snap, table, manifests = run.snapshot, run.table, [a.manifest for a in run.archived.values()]
     return TableDepartures(table.primary_key, run.reader.data(manifests), run.reader.tombstones(manifests),
                            valid_census([a.stored for a in run.archived.values()]),
@@ -174,6 +185,13 @@ def _contract(stage: st.Contract, run: UnitRun) -> Transform:
                          out_of_range_reason(run.table) if stage.reject_all else None)
 
 
+def _replace(stage: st.Replace, run: UnitRun) -> Transform:
+    assert run.current is not None and run.pii is not None
+    tuning = run.ctx.tuning
+    return VersionReplace(run.table, run.pii.schema, run.reader.data([run.current.manifest]), run.work,
+                          batch_rows=tuning.batch_rows, threads=tuning.threads)
+
+
 def _parts(stage: st.Parts, run: UnitRun) -> Transform:
     tuning = run.ctx.tuning
     return PartsStage(PartWriter(run.work / "parts", stage.format, run.pii.schema, row_group_rows=tuning.row_group_rows,
@@ -186,6 +204,7 @@ FACTORIES: dict[type, Callable[[Any, UnitRun], Transform]] = {
     st.Departures: _departures,
     st.Contract: _contract,
     st.Pii: lambda stage, run: run.pii,
+    st.Replace: _replace,
     st.Fingerprint: lambda stage, run: RowFingerprint(threads=run.ctx.tuning.threads),
     st.Parts: _parts,
 }

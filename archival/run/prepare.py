@@ -13,6 +13,7 @@ from archival.archive.audit_log import completed_runs
 from archival.archive.locks import TableLocks
 from archival.archive.targets import open_store, target_name
 from archival.plan.build import build_plan
+from archival.plan.refresh import Refresh
 from archival.plan.units import Plan
 from archival.run.context import RunContext, Tuning, new_run_id
 from archival.spec.load import load_project
@@ -22,7 +23,8 @@ from archival.spec.select import parse_selectors, select_tables
 @contextmanager
 def prepare(project_dir: Path | str, select: list[str] | None = None, target: str | None = None, *,
             as_of: datetime | None = None, tuning: Tuning | None = None, run_id: str | None = None,
-            ignore_quiet_hours: bool = False, global_limits: bool = False) -> Iterator[tuple[Plan, RunContext]]:
+            ignore_quiet_hours: bool = False, global_limits: bool = False,
+            refresh: Refresh | None = None) -> Iterator[tuple[Plan, RunContext]]:
     project = load_project(project_dir)
     selectors = parse_selectors(select)
     tables = select_tables(project, selectors)
@@ -31,7 +33,7 @@ def prepare(project_dir: Path | str, select: list[str] | None = None, target: st
     with TableLocks(store, run_id, [t.qualified_name for t in tables]):
         finished = frozenset(completed_runs(store))
         plan = build_plan(project, tables, target=target, as_of=as_of, selectors=tuple(str(s) for s in selectors),
-                          store=store, completed=finished)
+                          store=store, completed=finished, refresh=refresh)
         ctx = RunContext(project, store, target_name(project, target), run_id, tuning or Tuning(),
                          ignore_quiet_hours=ignore_quiet_hours, global_limits=global_limits, completed_runs=finished)
         ctx.load_pii_key()

@@ -10,6 +10,7 @@ from archival.archive.locks import LockHeld
 from archival.archive.state import ArchiveStateError
 from archival.archive.store import ArchiveUnavailable
 from archival.archive.targets import TargetError
+from archival.plan.refresh import NothingToRefresh
 from archival.source.secrets import SecretError
 from archival.spec.errors import SpecErrors
 from archival.spec.select import SelectorError
@@ -40,7 +41,7 @@ def refusal(exc: BaseException) -> RunRefused | None:
         return RunRefused(exc.problems, 2)
     if isinstance(exc, SpecErrors):
         return RunRefused([exc.render()], 2)
-    if isinstance(exc, SelectorError | TargetError | SecretError):
+    if isinstance(exc, SelectorError | TargetError | SecretError | NothingToRefresh):
         return RunRefused([f"archival run: {exc}"], 2)
     if isinstance(exc, LockHeld | ArchiveUnavailable | ArchiveStateError | AuditChainError):
         return RunRefused([f"archival run: {exc}"], 1)

@@ -1,6 +1,6 @@
 """Export one unit: run its stage list (the one `archival plan -v` shows) and return what it did.
 
-    snapshot -> read -> [versions] -> [departures] -> contract -> [pii] -> fingerprint -> parts -> record
+    snapshot -> read -> [versions] -> [departures] -> contract -> [pii] -> [replace] -> fingerprint -> parts -> record
 
 A MySQL table read whole is first read in its clustered index's order (no sort before the first row,
 extract/query.py); if the rows break key order, everything of that attempt is discarded and the unit
@@ -28,6 +28,7 @@ from archival.run.pipeline import UnitRun
 from archival.write.delta import VersionFilter
 from archival.write.departures import TableDepartures, next_census
 from archival.write.parts import PartsStage
+from archival.write.replace import VersionReplace
 
 
 def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None = None,
@@ -77,7 +78,10 @@ def _results(run: UnitRun) -> tuple[Produced, UnitOutput]:
     if isinstance(departures, TableDepartures):
         census = next_census(found, (a.path for p, a in run.archived.items() if p != run.unit.period))
     quarantined = run.quarantine.close() if run.quarantine is not None else []
-    produced = Produced(parts.parts, quarantined, found.keys if found else None, read.rows, versions is not None)
+    replaced = run.find(VersionReplace)
+    produced = Produced(parts.parts, quarantined, found.keys if found else None, read.rows, versions is not None,
+                        carried=replaced.carried if replaced else 0,
+                        set_aside_before=run.sink.skipped if run.sink else 0)
     snap = run.snapshot
     out = UnitOutput(files=[], tombstones=[], quarantine=[], fingerprint=fingerprint.value,
                      schema=[SchemaColumn(name=f.name, type=str(f.type), nullable=f.nullable) for f in run.pii.schema],
@@ -98,6 +102,8 @@ def _result(unit: ExportUnit, committed: Committed, seconds: float, stages: dict
         details["tombstoned"] = tombstoned
     if committed.set_aside:
         details["set_aside"] = committed.set_aside
+    if unit.refresh:
+        details["refresh"] = unit.refresh
     published = committed.published
     return UnitResult(unit.id, "written" if published.written else "unchanged", out.rows_new, committed.new_bytes,
                       committed.new_files, seconds, published.path, published.version, details=details, stages=stages)

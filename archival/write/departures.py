@@ -93,20 +93,44 @@ def departed_keys(key: tuple[str, ...], archived: list[ArchivedFile], tombstones
 
 class PeriodDepartures:
     """The `departures` stage of a window period: the keys the period holds that its source rows no
-    longer have (the `versions` stage saw every source key)."""
+    longer have. Behind a `versions` stage, that stage saw every source key; in a refresh (no
+    `versions` stage) this one collects them, with the period's archived and tombstone files."""
 
     name = "departures"
 
-    def __init__(self, versions: VersionFilter):
-        self.versions = versions
+    def __init__(self, versions: VersionFilter | None, key: tuple[str, ...] = (),
+                 archived: list[ArchivedFile] | None = None, tombstones: list[ArchivedFile] | None = None):
+        self.versions, self.key = versions, key
+        self.archived, self.tombstones = archived or [], tombstones or []
+        self.source_keys: list[pa.Table] = []
         self.found = Departures(None, None)
 
     def feed(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        if self.versions is None:
+            self.source_keys.append(pa.Table.from_batches([batch]).select(list(self.key)))
         yield batch
 
     def finish(self) -> Iterator[pa.RecordBatch]:
-        self.found = Departures(self.versions.departed_keys(), None)
+        keys = self.versions.departed_keys() if self.versions is not None else self._departed()
+        self.found = Departures(keys, None)
         return iter(())
+
+    def _departed(self) -> pa.Table | None:
+        if not self.archived:
+            return None
+        cols = ", ".join(quote_ident(k) for k in self.key)
+        con = duckdb.connect()
+        try:
+            gone = f"SELECT DISTINCT {cols} FROM ({rows_sql(self.archived, list(self.key))})"
+            if self.source_keys:
+                con.register("source_keys", pa.concat_tables(self.source_keys))
+                gone += f" ANTI JOIN source_keys USING ({cols})"
+            if self.tombstones:
+                gone = f"SELECT {cols} FROM ({gone}) ANTI JOIN ({rows_sql(self.tombstones, list(self.key))}) " \
+                       f"USING ({cols})"
+            return con.execute(f"{gone} ORDER BY {cols}").to_arrow_table()
+        finally:
+            con.close()
 
     def close(self) -> None:
         pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from archival.plan.refresh import Refresh
 from archival.plan.units import UnitResult
 from archival.run.context import RunContext, Tuning
 from archival.run.inline import run_inline
@@ -12,9 +13,10 @@ from archival.run.prepare import prepare
 
 
 def run_units(folder: Path, as_of: datetime, select: list[str] | None = None, tuning: Tuning | None = None,
-              target: str | None = None, check_plan: bool = True) -> tuple[RunContext, list[UnitResult]]:
+              target: str | None = None, check_plan: bool = True,
+              refresh: Refresh | None = None) -> tuple[RunContext, list[UnitResult]]:
     """`check_plan=False` runs the units of a plan with errors too (to see how a unit itself fails)."""
-    with prepare(folder, select, target, as_of=as_of, tuning=tuning) as (plan, ctx):
+    with prepare(folder, select, target, as_of=as_of, tuning=tuning, refresh=refresh) as (plan, ctx):
         errors = [n for n in plan.notes if n.level == "error"]
         assert not errors or not check_plan, errors
         return ctx, run_inline(plan, ctx)

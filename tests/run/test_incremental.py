@@ -231,7 +231,7 @@ def test_writer_racing_the_export_loses_nothing(pg_dsn, tmp_path, monkeypatch):
     assert current <= set(archived)  # every version the source holds now is archived
 
 
-def test_changing_key_cursor_or_period_is_refused_until_rebaseline(tmp_path, capsys):
+def test_changing_key_cursor_or_period_is_refused_until_rebaseline(tmp_path, capsys, prefect_server):
     db = _sqlite(tmp_path, WINDOW)
     db.executemany("INSERT INTO items VALUES (?, ?, NULL, 'x')", [(i, T0) for i in range(1, 4)])
     run_units(tmp_path, datetime(2026, 3, 12, tzinfo=UTC))
