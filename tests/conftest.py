@@ -110,6 +110,23 @@ def mysql_db():
         yield found
 
 
+@contextmanager
+def tmpfs(folder: Path, size: str, read_only: bool = False):
+    """A small file system mounted at `folder` (root only: the tests run as root here and in CI)."""
+    import subprocess
+
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+    if done.returncode:
+        reason = f"cannot mount a tmpfs here: {done.stderr.decode().strip()}"
+        pytest.fail(reason) if IN_CI else pytest.skip(reason)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
 def write_project(folder: Path, sources: str, specs: dict[str, str], extra: str = "") -> Path:
     """A project folder with the given `sources:` block (YAML, indented 2) and domain specs."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -156,6 +173,8 @@ def prefect_server():
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
 
+    from archival.run.server import drain_prefect_workers
+
     name = f"archival_t_prefect_{uuid.uuid4().hex[:12]}"
     try:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as admin:
@@ -175,7 +194,7 @@ def prefect_server():
                 with temporary_settings(updates={PREFECT_API_URL: server.api_url}), \
                         _temporary_global_settings_context(get_settings_context()):
                     yield server.api_url
-                    _drain_prefect_workers()  # while the server still answers
+                    drain_prefect_workers()  # while the server still answers
             finally:
                 server.stop()
                 SubprocessASGIServer._instances[None] = prior
@@ -184,29 +203,6 @@ def prefect_server():
     finally:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _drain_prefect_workers() -> None:
-    """Send the buffered logs and events now: after the server stops they would retry for a minute."""
-    import inspect
-
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-    from prefect.utilities.asyncutils import run_coro_as_sync
-
-    async def drain() -> None:
-        # inside a coroutine these return awaitables; await them on this loop
-        try:
-            result = APILogWorker.instance().drain()
-            if inspect.isawaitable(result):
-                await result
-        except RuntimeError:  # never started
-            pass
-        result = EventsWorker.drain_all()
-        if inspect.isawaitable(result):
-            await result
-
-    run_coro_as_sync(drain())
 
 
 @pytest.fixture(scope="session")

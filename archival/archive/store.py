@@ -132,8 +132,11 @@ class LocalStore:
     def replace(self, path: str, data: bytes) -> None:
         target = self._full(path)
         tmp = _temp_name(target)
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        finally:  # a write cut short (a full disk) leaves no temp file behind
+            tmp.unlink(missing_ok=True)
 
     @_writes
     def delete(self, path: str) -> None:
@@ -171,12 +174,12 @@ class LocalStore:
             return False
         except OSError:  # another file system: copy to a temp name beside the target, then link
             tmp = target.parent / _temp_name(target)
-            shutil.copyfile(local, tmp)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
             try:
+                shutil.copyfile(local, tmp)
+                with open(tmp, "rb") as handle:
+                    os.fsync(handle.fileno())
                 return self.put_file(path, tmp, sha256)
-            finally:
+            finally:  # also when the copy is cut short (a full disk)
                 tmp.unlink(missing_ok=True)
         _fsync_dir(target.parent)
         return True
@@ -190,11 +193,11 @@ class LocalStore:
         target = self._full(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / _temp_name(target)
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
             os.link(tmp, target)  # atomic create-only: fails if the name exists
         except FileExistsError:
             same = hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from archival.archive import layout
 from archival.archive.manifest import canonical_json
-from archival.archive.store import ArchiveStore
+from archival.archive.store import ArchiveStore, ArchiveUnavailable, LocalStore
+
+RECORD_BYTES_PER_UNIT = 2048  # a unit's line in the record is well under 1 KiB
 
 
 def totals(results: list[Any]) -> dict[str, Any]:
@@ -32,3 +38,29 @@ def failed_units(store: ArchiveStore, run_id: str) -> set[str]:
     """The units that failed in a run, from its run record."""
     record = json.loads(store.read_bytes(layout.run_path(run_id)))
     return {u["unit_id"] for u in record["units"] if u["outcome"] == "failed"}
+
+
+@contextmanager
+def record_space(store: ArchiveStore, work: Path, units: int) -> Iterator[None]:
+    """Hold the space of the run record on a local archive's file system while units run: a disk that
+    fills up during the run still takes the record (and `--retry-failed` can use it). The file lives
+    in the run's scratch folder, so a killed run's reservation is swept with it."""
+    if not isinstance(store, LocalStore):
+        yield
+        return
+    reserve = work / "run-record.reserve"
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        with open(reserve, "wb") as handle:
+            handle.write(b"\0" * (8192 + RECORD_BYTES_PER_UNIT * units))  # written, not sparse: really held
+            handle.flush()
+    except OSError as exc:
+        reserve.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ArchiveUnavailable(f"no space left on the file system of {store.describe()} before the run "
+                                     "started: free space and run again; nothing was run") from None
+        raise
+    try:
+        yield
+    finally:
+        reserve.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ import errno
 from typing import Literal
 
 from archival.archive.store import ArchiveConflict
+from archival.run.interrupt import Interrupted
 from archival.source.secrets import SecretError
 
 ErrorClass = Literal["transient", "systemic"]
@@ -23,8 +24,19 @@ _SYSTEMIC_WORDS = ("password authentication failed", "access denied", "permissio
                    "no space left")
 
 
+class DiskFull(Exception):
+    """A unit ran out of space in its scratch folder: the message names the folder and what to do."""
+
+
+def disk_full(exc: BaseException) -> bool:
+    """ENOSPC, however it arrives: an OSError, or the text of a pyarrow or DuckDB I/O error."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return "no space left on device" in str(exc).lower() or "disk quota exceeded" in str(exc).lower()
+
+
 def classify(exc: BaseException) -> ErrorClass:
-    if isinstance(exc, ArchiveConflict | SecretError):
+    if isinstance(exc, ArchiveConflict | SecretError | DiskFull | Interrupted):
         return "systemic"
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return "systemic"

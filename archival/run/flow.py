@@ -18,10 +18,11 @@ from archival.plan.refresh import Refresh
 from archival.plan.units import ExportUnit, Plan, UnitResult
 from archival.record.failpoints import failpoint
 from archival.record.metrics import write_metrics
-from archival.record.runs import failed_units, totals, write_run_record
+from archival.record.runs import failed_units, record_space, totals, write_run_record
 from archival.run.context import RunContext, Tuning, shared_snapshots
 from archival.run.gate import Quota
 from archival.run.inline import run_header
+from archival.run.interrupt import STOP
 from archival.run.limits import server_configured, sync_global_limits
 from archival.run.prepare import prepare
 from archival.run.progress import RunProgress
@@ -37,6 +38,7 @@ class RunSummary:
     target: str
     results: list[UnitResult] = field(default_factory=list)
     record_path: str | None = None
+    interrupted: str | None = None  # the run was asked to stop (run/interrupt.py)
 
     @property
     def failed(self) -> list[UnitResult]:
@@ -54,16 +56,18 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
                  run_id: str | None = None, as_of: datetime | None = None,
                  tuning: Tuning | None = None, retry_failed: str | None = None,
                  metrics_file: str | None = None, ignore_quiet_hours: bool = False,
-                 progress: bool = False, refresh: Refresh | None = None) -> RunSummary | State:
+                 progress: bool = False, refresh: Refresh | None = None,
+                 verbose: bool = False) -> RunSummary | State:
     """`retry_failed`: a run id; only the units that failed in that run (and are still due) run again.
     `metrics_file`: where to write the run's OpenMetrics text file. `progress`: a live bar when stderr
-    is a terminal (plain log lines otherwise). `refresh`: archived periods re-read on purpose
-    (plan/refresh.py), each new version audited with its reason. An error an operator can fix (a refused plan, a lock
-    another run holds, a missing secret, an archive that cannot be written) ends the run as a Failed
-    state carrying a RunRefused: one log line, no traceback."""
+    is a terminal (plain log lines otherwise; `verbose`: Prefect's INFO lines above the bar too).
+    `refresh`: archived periods re-read on purpose (plan/refresh.py), each new version audited with
+    its reason. An error an operator can fix (a refused plan, a lock another run holds, a missing
+    secret, an archive that cannot be written) ends the run as a Failed state carrying a RunRefused:
+    one log line, no traceback."""
     try:
         return _run(project_dir, select, target, run_id, as_of, tuning, retry_failed, metrics_file,
-                    ignore_quiet_hours, progress, refresh)
+                    ignore_quiet_hours, progress, refresh, verbose)
     except Exception as exc:
         refused = refusal(exc)
         if refused is None:
@@ -73,7 +77,7 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
 
 def _run(project_dir: str, select: list[str] | None, target: str | None, run_id: str | None,
          as_of: datetime | None, tuning: Tuning | None, retry_failed: str | None, metrics_file: str | None,
-         ignore_quiet_hours: bool, progress: bool, refresh: Refresh | None) -> RunSummary:
+         ignore_quiet_hours: bool, progress: bool, refresh: Refresh | None, verbose: bool) -> RunSummary:
     started = time.perf_counter()
     with prepare(project_dir, select, target, as_of=as_of, tuning=tuning, run_id=run_id,
                  ignore_quiet_hours=ignore_quiet_hours, global_limits=server_configured(),
@@ -85,8 +89,11 @@ def _run(project_dir: str, select: list[str] | None, target: str | None, run_id:
         if retry_failed:
             failed = failed_units(ctx.store, retry_failed)
             due = [u for u in due if u.id in failed]
-        summary = RunSummary(ctx.run_id, ctx.target, _execute(ctx, due, progress))
+        with record_space(ctx.store, ctx.work_root, len(due)):
+            summary = RunSummary(ctx.run_id, ctx.target, _execute(ctx, due, progress, verbose))
         header = run_header(plan, ctx) | ({"retry_of": retry_failed} if retry_failed else {})
+        if STOP.requested:
+            summary.interrupted = header["interrupted"] = STOP.reason
         summary.record_path = write_run_record(ctx.store, ctx.run_id, header, summary.results)
         failpoint("run:record")
     if metrics_file:
@@ -96,13 +103,13 @@ def _run(project_dir: str, select: list[str] | None, target: str | None, run_id:
     return summary
 
 
-def _execute(ctx: RunContext, due: list[ExportUnit], progress: bool) -> list[UnitResult]:
+def _execute(ctx: RunContext, due: list[ExportUnit], progress: bool, verbose: bool) -> list[UnitResult]:
     with shared_snapshots(ctx, {u.source for u in due}) as problems:
         for problem in problems:
             get_run_logger().warning(problem)
         if ctx.global_limits:
             sync_global_limits(ctx.project, {u.source for u in due})
-        with RunProgress(len(due), get_run_logger(), live=None if progress else False) as bar:
+        with RunProgress(len(due), get_run_logger(), live=None if progress else False, verbose=verbose) as bar:
             return run_items(ctx, work_items(due), Quota(ctx.project.limits), bar)
 
 

@@ -32,10 +32,13 @@ def global_limit_name(source_name: str) -> str:
 
 
 def server_configured() -> bool:
-    """A Prefect server that other runs share; the ephemeral one a bare CLI run starts is private."""
+    """A Prefect server that other runs share; the temporary one a bare CLI run starts is private."""
     from prefect.settings import get_current_settings
 
-    return bool(get_current_settings().api.url)
+    from archival.run.server import PRIVATE_URLS
+
+    url = get_current_settings().api.url
+    return bool(url) and url not in PRIVATE_URLS
 
 
 def sync_global_limits(project: Project, source_names: set[str]) -> dict[str, int]:
@@ -85,6 +88,12 @@ class Admission:
 
     def finished(self, unit: ExportUnit) -> None:
         self.in_flight[unit.source] -= 1
+
+    def withdraw(self, source: str) -> list:
+        """The waiting items of one source (its breaker opened), in plan order."""
+        left = [item for item in self.waiting if item.source == source]
+        self.waiting = [item for item in self.waiting if item.source != source]
+        return left
 
     def withdraw_all(self) -> list[ExportUnit]:
         """Units that will not start in this run (the quota is spent), in plan order."""

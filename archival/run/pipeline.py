@@ -25,8 +25,10 @@ from archival.extract.snapshot import UnitSnapshot, open_snapshot
 from archival.plan import stages as st
 from archival.plan.units import NULL_PERIOD, OUT_OF_RANGE, ExportUnit
 from archival.record.commit import DataPolicyError
+from archival.record.failpoints import failpoint
 from archival.run.clock import StageClock
 from archival.run.context import RunContext
+from archival.run.interrupt import STOP
 from archival.source.types import scale_floor
 from archival.write.delta import VersionFilter
 from archival.write.departures import PeriodDepartures, TableDepartures, valid_census
@@ -100,6 +102,8 @@ class UnitRun:
                 memory_limit=tuning.memory_limit, threads=tuning.threads, clustered=stage.clustered,
                 shared_snapshot=self.ctx.shared_snapshots.get(self.source.name), scale_floor=floor,
                 connection=self.connection))
+        if self.snapshot.connection is not None:  # a stop interrupts a query that runs long (a sort, a scan)
+            self.source_stack.enter_context(STOP.while_running(self.snapshot.connection.interrupt))
         if unit.period == NULL_PERIOD and table.null_cursor == "fail":
             raise DataPolicyError(f"{table.location}: {self.snapshot.source_row_count} row(s) of "
                                   f"{table.qualified_name} have a NULL cursor and null_cursor is 'fail'")
@@ -115,6 +119,8 @@ class UnitRun:
         """Every batch of the snapshot through the chain, then each stage's remainder through the rest."""
         assert self.snapshot is not None
         for batch in self.clock.timed("read", self.snapshot.batches):
+            failpoint("unit:batch", self.unit.id)
+            STOP.check()  # a run asked to stop: nothing of this unit is published
             self._push(0, batch)
         for index, transform in enumerate(self.chain):
             with self.clock.stage(transform.name):

@@ -18,8 +18,10 @@ class RunProgress:
     """Told when units start and finish, by the flow process that admits them."""
 
     def __init__(self, total: int, logger: logging.Logger | logging.LoggerAdapter, stream: TextIO | None = None,
-                 live: bool | None = None):
-        self.total, self.logger = total, logger
+                 live: bool | None = None, verbose: bool = False):
+        """`verbose`: under a live bar, Prefect's INFO lines too (else only its warnings), printed above it."""
+        self.total, self.logger, self.verbose = total, logger, verbose
+        self._handlers: list[tuple[logging.Handler, object, int]] = []
         self.done = self.rows = 0
         self.running: list[str] = []
         self.started_at = time.perf_counter()
@@ -36,11 +38,24 @@ class RunProgress:
     def __enter__(self) -> RunProgress:
         if self._bar:
             self._bar.start()
+            self._route_prefect_lines()
         return self
 
     def __exit__(self, *exc) -> None:
         if self._bar:
+            for handler, console, level in self._handlers:
+                handler.console, handler.level = console, level  # type: ignore[attr-defined]
             self._bar.stop()
+
+    def _route_prefect_lines(self) -> None:
+        """Prefect's console lines print above the bar (through its console) instead of cutting through
+        it; per-task INFO lines only with `verbose` (they stay in the Prefect API either way)."""
+        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+            for handler in getattr(logger, "handlers", ()):
+                if type(handler).__name__ == "PrefectConsoleHandler" and self._bar is not None:
+                    self._handlers.append((handler, handler.console, handler.level))
+                    handler.console = self._bar.console
+                    handler.setLevel(max(handler.level, logging.INFO if self.verbose else logging.WARNING))
 
     def started(self, unit: ExportUnit) -> None:
         self.running.append(unit.id)

@@ -18,9 +18,11 @@ from prefect.runtime import task_run as task_run_runtime
 from prefect.tasks import exponential_backoff
 
 from archival.plan.units import UnitResult
+from archival.run.breaker import SourceBreaker, target_trouble
 from archival.run.context import RunContext
 from archival.run.errors import classify
 from archival.run.gate import Quota, in_quiet_hours
+from archival.run.interrupt import STOP, Interrupted
 from archival.run.limits import Admission, global_slot
 from archival.run.progress import RunProgress
 from archival.run.unit import failed_result
@@ -67,18 +69,24 @@ def export_item_task(ctx: RunContext, item: WorkItem) -> list[UnitResult]:
 
 def run_items(ctx: RunContext, items: list[WorkItem], quota: Quota, progress: RunProgress) -> list[UnitResult]:
     admission = Admission(ctx.project, items)
+    breaker = SourceBreaker(ctx.project.limits.pause_source_after)
     ended: queue.Queue = queue.Queue()
     in_flight: dict[Any, tuple[WorkItem, float, Any]] = {}
     results: dict[str, UnitResult] = {}
     logger = get_run_logger()
+
+    def defer(left: list[WorkItem], reason: str) -> None:
+        units = [u for item in left for u in item.units]
+        for unit in units:
+            results[unit.id] = UnitResult(unit.id, "deferred", error=reason)
+        if units:  # one line for all of them, not one per unit
+            logger.warning("%d unit(s) deferred to the next run: %s", len(units), reason)
+        progress.skipped(len(units))
+
     while admission.waiting or in_flight:
-        spent = quota.exhausted()
+        spent = STOP.reason if STOP.requested else quota.exhausted()
         if spent:  # what has not started waits for the next run, oldest period first
-            left = [u for item in admission.withdraw_all() for u in item.units]
-            for unit in left:
-                results[unit.id] = UnitResult(unit.id, "deferred", error=spent)
-                logger.info("%s: deferred to the next run: %s", unit.id, spent)
-            progress.skipped(len(left))
+            defer(admission.withdraw_all(), spent)
         for item in admission.admit():
             future = export_item_task.submit(ctx, item)
             in_flight[future.task_run_id] = (item, time.perf_counter(), future)
@@ -88,10 +96,16 @@ def run_items(ctx: RunContext, items: list[WorkItem], quota: Quota, progress: Ru
             break
         item, started, future = in_flight.pop(ended.get())
         admission.finished(item)
-        for result in _collect(ctx, item, started, future):
+        collected = _collect(ctx, item, started, future)
+        for result in collected:
             quota.add(result.rows, result.bytes)
             results[result.unit_id] = result
             progress.finished(result)
+        if breaker.record(item.source, collected):
+            defer(admission.withdraw(item.source), breaker.open[item.source])
+        blocked = target_trouble(collected)
+        if blocked:
+            defer(admission.withdraw_all(), blocked)
     return [results[u.id] for item in items for u in item.units]
 
 
@@ -100,7 +114,11 @@ def _collect(ctx: RunContext, item: WorkItem, started: float, future: Any) -> li
         return future.result()
     except Exception as exc:  # noqa: BLE001 - one item's failure must not hide the others
         done = {r.unit_id: r for r in exc.results} if isinstance(exc, ItemFailed) else {}
-        cause, attempts = _cause(exc), _attempts(future.task_run_id)
+        cause = _cause(exc)
+        if isinstance(cause, Interrupted):  # stopped on purpose, published nothing: due next run
+            return [done.get(u.id) or UnitResult(u.id, "deferred", seconds=time.perf_counter() - started,
+                                                 error=str(cause)) for u in item.units]
+        attempts = _attempts(future.task_run_id)
         failed = []
         for unit in item.units:
             if unit.id in done:

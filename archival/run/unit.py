@@ -15,6 +15,7 @@ import duckdb
 
 from archival.archive.fingerprint import RowFingerprint
 from archival.archive.manifest import SchemaColumn
+from archival.archive.store import ArchiveUnavailable, LocalStore
 from archival.check.contract import ContractStage
 from archival.extract.rows_read import RowsRead
 from archival.extract.snapshot import KeyOrderError
@@ -24,6 +25,8 @@ from archival.record.commit import Committed, Produced, UnitCommit
 from archival.record.lineage import LineageEmitter
 from archival.record.next_manifest import UnitOutput
 from archival.run.context import RunContext
+from archival.run.errors import DiskFull, disk_full
+from archival.run.interrupt import STOP, Interrupted
 from archival.run.pipeline import UnitRun
 from archival.write.delta import VersionFilter
 from archival.write.departures import TableDepartures, next_census
@@ -65,7 +68,19 @@ def _attempt(ctx: RunContext, unit: ExportUnit, stages: tuple[st.Stage, ...], li
     except Exception as exc:
         if lineage and not isinstance(exc, KeyOrderError):  # that one is retried, sorted
             lineage.fail(unit.id, unit.qualified_table, str(exc))
+        if disk_full(exc) and not isinstance(exc, ArchiveUnavailable):  # the store names its own file
+            raise DiskFull(_disk_full_message(ctx, unit)) from None
+        if STOP.requested and not isinstance(exc, Interrupted):  # a query the stop interrupted
+            raise Interrupted(STOP.reason) from exc
         raise
+
+
+def _disk_full_message(ctx: RunContext, unit: ExportUnit) -> str:
+    local = isinstance(ctx.store, LocalStore)
+    where = f"on the file system of target '{ctx.target}'" if local else "under TMPDIR"
+    fix = "free space and run again" if local else "free space or point TMPDIR at a larger disk, and run again"
+    return (f"{unit.id}: no space left on device in the run's scratch folder {ctx.work_root} ({where}): {fix}; "
+            "nothing of this unit was published")
 
 
 def _results(run: UnitRun) -> tuple[Produced, UnitOutput]:

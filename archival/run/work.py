@@ -13,6 +13,7 @@ from archival.plan.units import ExportUnit, UnitResult
 from archival.record.lineage import LineageEmitter
 from archival.run.context import RunContext
 from archival.run.errors import classify
+from archival.run.interrupt import Interrupted
 from archival.run.unit import export_unit, failed_result
 
 
@@ -67,7 +68,7 @@ def run_item(ctx: RunContext, item: WorkItem, lineage: LineageEmitter | None, ra
             try:
                 results.append(export_unit(ctx, unit, lineage, connection))
             except Exception as exc:
-                if raise_errors:
+                if raise_errors or isinstance(exc, Interrupted):
                     raise
                 if classify(exc) == "transient":
                     raise ItemFailed(exc, results) from exc

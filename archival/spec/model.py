@@ -154,6 +154,7 @@ class Limits:
     max_parallel_per_source: int = 2
     max_rows_per_run: int | None = None
     max_bytes_per_run: int | None = None
+    pause_source_after: int = 2  # failed work items in a row before a source's other units wait (run/breaker.py)
 
 
 @dataclass(frozen=True)

@@ -229,6 +229,10 @@ PROJECT: Rule = {
             "max_bytes_per_run": {"type": "integer", "min": 1,
                                   "meta": _meta("Defer units beyond this many bytes to the next run.",
                                                 example=10_000_000_000)},
+            "pause_source_after": {"type": "integer", "min": 1,
+                                   "meta": _meta("After this many units of one source fail in a row on a connection, "
+                                                 "authentication or other transient error (after their retries), "
+                                                 "its remaining units are deferred to the next run.", 2, 2)},
         },
         "meta": _meta("Load control."),
     },

@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from archival import cli
-from tests.conftest import IN_CI, ROOT, write_project
+from tests.conftest import ROOT, tmpfs, write_project
 
 AS_OF = "2026-12-01T00:00:00Z"
 SPEC = """domain: shop
@@ -69,14 +69,8 @@ def test_missing_pii_key(project, prefect_server, capsys, monkeypatch):
 @pytest.fixture
 def read_only_archive(project):
     """The archive folder on a file system mounted read-only (as root, permissions would not stop us)."""
-    archive = project / "archive"
-    archive.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,ro", "tmpfs", str(archive)], capture_output=True)
-    if done.returncode:
-        reason = f"cannot mount a read-only tmpfs here: {done.stderr.decode().strip()}"
-        pytest.fail(reason) if IN_CI else pytest.skip(reason)
-    yield archive
-    subprocess.run(["umount", str(archive)], check=False)
+    with tmpfs(project / "archive", "4m", read_only=True) as archive:
+        yield archive
 
 
 def test_read_only_archive(project, read_only_archive, prefect_server, capsys):

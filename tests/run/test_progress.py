@@ -51,3 +51,25 @@ def test_no_progress_forces_plain_lines_even_in_a_terminal(caplog):
     with caplog.at_level(logging.INFO, logger="test.progress"):
         _drive(RunProgress(3, logging.getLogger("test.progress"), stream=stream, live=False))
     assert stream.getvalue() == "" and len(caplog.records) == 2
+
+
+def test_prefect_lines_print_above_the_bar_and_task_info_only_when_verbose():
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    own = io.StringIO()
+    handler = PrefectConsoleHandler(stream=own)
+    logger = logging.getLogger("prefect.test_progress_lines")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        for verbose in (False, True):
+            stream = _Tty()
+            with RunProgress(3, logging.getLogger("test.progress"), stream=stream, verbose=verbose):
+                logger.info("task lines here")
+                logger.warning("shop.orders/2026-01: slow source")
+            out = stream.getvalue()
+            assert "slow source" in out and ("task lines here" in out) == verbose
+        assert own.getvalue() == ""  # nothing cut through the bar on the handler's own stream
+        assert handler.console.file is own and handler.level == logging.NOTSET  # restored afterwards
+    finally:
+        logger.removeHandler(handler)

@@ -1,0 +1,53 @@
+"""`archival` command line. Parses arguments, calls the stages, renders, and maps outcomes to exit
+status: 0 ok, 1 the job or the data failed, 2 bad usage or bad spec. Holds no logic of its own."""
+
+from __future__ import annotations
+
+import sys
+
+from archival.archive.audit_log import AuditChainError
+from archival.archive.state import ArchiveStateError
+from archival.archive.store import ArchiveUnavailable
+from archival.archive.targets import TargetError
+from archival.cli.commands import (
+    cmd_deployments,
+    cmd_ls,
+    cmd_plan,
+    cmd_rebaseline,
+    cmd_schema,
+    cmd_validate,
+    cmd_verify,
+)
+from archival.cli.common import FAILED, USAGE, RefreshUsage
+from archival.cli.parser import build_parser
+from archival.cli.run import cmd_reconcile, cmd_run
+from archival.plan.refresh import NothingToRefresh
+from archival.source.secrets import SecretError
+from archival.spec.errors import SpecErrors
+from archival.spec.select import SelectorError
+from archival.verify.reconcile import UnknownPeriod
+
+COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd_run, "verify": cmd_verify,
+            "rebaseline": cmd_rebaseline, "reconcile": cmd_reconcile,
+            "deployments": cmd_deployments, "schema": cmd_schema}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SpecErrors as exc:
+        print(exc.render(), file=sys.stderr)
+        return USAGE
+    except (SelectorError, TargetError, UnknownPeriod, RefreshUsage, NothingToRefresh) as exc:
+        print(f"archival: {exc}", file=sys.stderr)
+        return USAGE
+    except (ArchiveStateError, AuditChainError, ArchiveUnavailable, SecretError) as exc:
+        print(f"archival {args.command}: {exc}", file=sys.stderr)
+        return USAGE if isinstance(exc, SecretError) else FAILED
+    except Exception as exc:  # noqa: BLE001 - ends the command (exit 1), it never carries on
+        if getattr(args, "debug", False):
+            raise
+        print(f"archival {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("  (run again with --debug for the traceback)", file=sys.stderr)
+        return FAILED

@@ -1,0 +1,158 @@
+"""The commands that read specs, sources and the archive (all but `run` and `reconcile`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from archival.archive.manifest import manifest_schema_text
+from archival.archive.store import ArchiveUnavailable
+from archival.archive.targets import open_store, probe_writable
+from archival.check.fit import contract_misfits
+from archival.cli.common import FAILED, OK, USAGE, load, refresh_request
+from archival.plan.build import build_plan
+from archival.plan.compile import table_identity
+from archival.plan.explain import render_json, render_markdown, render_text
+from archival.record.rebaseline import NothingToRebaseline, changes_to_accept, rebaseline
+from archival.source.probe import probe_tables
+from archival.source.secrets import SecretError, resolve
+from archival.source.types import types_markdown
+from archival.spec.docs import specs_markdown
+from archival.spec.jsonschema import json_schema_text
+from archival.spec.load import load_project
+from archival.spec.model import Project, Table
+from archival.spec.select import parse_selectors
+from archival.verify.check import verify_archive
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    project, tables = load(args)
+    domains = {t.domain for t in tables}
+    if args.connect:
+        facts = probe_tables(project, tables)
+        mismatches = [f.problem for f in facts.values() if f.problem and f.probed]
+        mismatches += contract_misfits(tables, facts) + _pii_key_problems(project, tables)
+        unreachable = sorted({f.problem for f in facts.values() if f.problem and not f.probed})
+        unreachable += _target_problems(project)
+        for problem in mismatches + unreachable:
+            print(problem, file=sys.stderr)
+        if mismatches:
+            return USAGE
+        if unreachable:
+            return FAILED
+    checked = " and its sources" if args.connect else ""
+    print(f"ok: {project.name}: {len(domains)} domain(s), {len(tables)} table(s){checked} valid")
+    return OK
+
+
+def _pii_key_problems(project: Project, tables: list[Table]) -> list[str]:
+    if project.pii_hash_key is None or not any(c.pii == "hash" for t in tables for c in t.columns):
+        return []
+    try:
+        resolve(project.pii_hash_key, "pii.hash_key")
+    except SecretError as exc:
+        return [f"archival.yaml: {exc}"]
+    return []
+
+
+def _target_problems(project: Project) -> list[str]:
+    problems = []
+    for name in sorted(project.targets):
+        try:
+            probe_writable(open_store(project, name))
+        except (ArchiveUnavailable, SecretError) as exc:
+            problems.append(f"target '{name}': {exc}")
+    return problems
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    project, tables = load(args)
+    rows = [{"table": t.qualified_name, "mode": t.mode, "period": t.period, "cursor": list(t.cursor),
+             "primary_key": list(t.primary_key), "source": project.domain(t.domain).source,  # type: ignore[union-attr]
+             "relation": t.relation, "format": t.format, "tags": list(t.tags), "spec": str(t.location)}
+            for t in tables]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return OK
+    header = ("TABLE", "MODE", "PERIOD", "CURSOR", "KEY", "SOURCE", "RELATION")
+    body = [(r["table"], r["mode"], r["period"] or "-", ",".join(r["cursor"]) or "-", ",".join(r["primary_key"]),
+             r["source"], r["relation"]) for r in rows]
+    widths = [max(len(x[i]) for x in [header, *body]) for i in range(len(header))]
+    for row in [header, *body]:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    project, tables = load(args)
+    plan = build_plan(project, tables, target=args.target, as_of=args.as_of, offline=args.offline,
+                      selectors=tuple(str(s) for s in parse_selectors(args.select)),
+                      refresh=refresh_request(args, tables, required=False))
+    if args.format == "json":
+        sys.stdout.write(render_json(plan))
+    elif args.format == "markdown":
+        sys.stdout.write(render_markdown(plan))
+    else:
+        sys.stdout.write(render_text(plan, verbose=args.verbose))
+    if plan.has_errors:
+        return USAGE
+    if plan.unreachable:
+        print(f"archival plan: could not reach {', '.join(plan.unreachable)}: what depends on it is marked unknown "
+              "(not checked); --offline plans without asking the sources", file=sys.stderr)
+        return FAILED
+    return OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    project, tables = load(args)
+    wanted = {(t.domain, t.name) for t in tables}
+    report = verify_archive(open_store(project, args.target), deep=args.deep,
+                            include=lambda d, t: (d, t) in wanted)
+    for finding in report.findings:
+        print(finding, file=sys.stderr)
+    depth = f", {report.rows_checked:,} rows re-read" if args.deep else ""
+    verdict = "ok" if report.ok else f"{len(report.findings)} problem(s)"
+    print(f"verify: {report.manifests} manifest(s), {report.files} file(s), {report.bytes:,} bytes{depth}: {verdict}")
+    return OK if report.ok else FAILED
+
+
+def cmd_deployments(args: argparse.Namespace) -> int:
+    from archival.run.deployments import sync_file  # ruamel: only this command pays for it
+
+    project = load_project(args.project_dir)
+    path = Path(args.project_dir) / "prefect.yaml"
+    stale = sync_file(path, project, args.work_pool, write=not args.check)
+    if args.check and stale:
+        print(f"{path} is out of date with specs/: run `archival deployments`", file=sys.stderr)
+        return FAILED
+    state = "updated" if stale and not args.check else "current"
+    print(f"{path} is {state}: {len(project.domains)} generated deployment(s)")
+    return OK
+
+
+def cmd_rebaseline(args: argparse.Namespace) -> int:
+    if not args.select:
+        print("archival: rebaseline needs --select table:DOMAIN.TABLE; it never applies to everything", file=sys.stderr)
+        return USAGE
+    project, tables = load(args)
+    store = open_store(project, args.target)
+    try:  # every table first: a refusal records nothing
+        accepted = [(table, changes_to_accept(store, project, table)) for table in tables]
+    except NothingToRebaseline as exc:
+        print(f"archival rebaseline: {exc}", file=sys.stderr)
+        return USAGE
+    for table, changes in accepted:
+        path = rebaseline(store, table, changes, args.reason)
+        print(f"{table.qualified_name}: new baseline {table_identity(table)} ({', '.join(changes)}) recorded in {path}")
+    return OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    if args.types:
+        sys.stdout.write(types_markdown())
+    else:
+        sys.stdout.write(specs_markdown() if args.docs else manifest_schema_text() if args.kind == "manifest"
+                         else json_schema_text(args.kind))
+    return OK

@@ -1,0 +1,100 @@
+"""`archival run` (the Prefect flow, stopped cleanly by a signal) and `archival reconcile`, whose
+`--repair` runs the flow for the periods it found different."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from archival.cli.common import FAILED, OK, USAGE, load, refresh_request
+from archival.plan.refresh import Refresh
+from archival.run.summary import render_summary
+from archival.verify.reconcile import reconcile_project
+from archival.verify.reconcile_report import all_ok, reports_json, reports_text
+from archival.verify.repair import repair_request
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _, tables = load(args)  # spec and selector errors end here, before any flow starts
+    return run_flow(args, args.select, refresh_request(args, tables, required=True))
+
+
+def run_flow(args: argparse.Namespace, select: list[str] | None, refresh: Refresh | None) -> int:
+    """The Prefect flow on the selection; prints its summary or the refusal it ended on. The first
+    SIGINT/SIGTERM stops the run cleanly (exit 130/143, run/interrupt.py)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phone home unless asked for
+    problem = tmpdir_problem()
+    if problem:
+        print(f"archival run: {problem}", file=sys.stderr)
+        return FAILED
+    from archival.run.flow import run_outcome  # imports Prefect: only `run` pays for it
+    from archival.run.interrupt import EXIT_CODES, stop_on_signals
+    from archival.run.refusal import RunRefused
+    from archival.run.repeats import once_per_warning
+    from archival.run.runners import RunnerError, SchedulerUnreachable
+    from archival.run.server import ServerFailed, prefect_api
+
+    try:
+        with stop_on_signals() as stop, prefect_api(), once_per_warning(debug=args.debug):
+            summary = run_outcome(args.project_dir, runner=getattr(args, "runner", "thread"),
+                                  dask_address=getattr(args, "dask_address", None),
+                                  workers=getattr(args, "workers", None), select=select, target=args.target,
+                                  as_of=getattr(args, "as_of", None), retry_failed=getattr(args, "retry_failed", None),
+                                  metrics_file=getattr(args, "metrics_file", None),
+                                  ignore_quiet_hours=getattr(args, "ignore_quiet_hours", False),
+                                  progress=not args.no_progress, refresh=refresh,
+                                  verbose=bool(getattr(args, "verbose", 0)))
+            stopped = EXIT_CODES.get(stop.signal) if stop.requested else None  # type: ignore[call-overload]
+    except (RunnerError, ServerFailed) as exc:
+        print(f"archival run: {exc}", file=sys.stderr)
+        return FAILED if isinstance(exc, SchedulerUnreachable | ServerFailed) else USAGE
+    if isinstance(summary, RunRefused):
+        for line in summary.lines:
+            print(line, file=sys.stderr)
+        return stopped or summary.code
+    sys.stdout.write(render_summary(summary.results, summary.run_id, summary.target))
+    if stopped:
+        print(f"archival run: {summary.interrupted or 'interrupted'}; the run record is {summary.record_path}; "
+              "what did not run is due next time", file=sys.stderr)
+        return stopped
+    return FAILED if summary.failed else OK
+
+
+def tmpdir_problem() -> str | None:
+    """TMPDIR holds scratch files of S3 runs and of the Prefect server: name it when it cannot be used."""
+    import tempfile
+
+    folder = tempfile.gettempdir()
+    try:
+        with tempfile.TemporaryFile() as probe:
+            probe.write(b"\0" * 65536)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        return (f"TMPDIR {folder} cannot be used: {exc.strerror or exc}; free space there or point TMPDIR at "
+                "another folder")
+    return None
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    project, tables = load(args)
+    reports, relations = reconcile_project(project, tables, target=args.target, period=args.period)
+    sys.stdout.write(reports_json(reports, relations) if args.json else reports_text(reports, relations))
+    if all_ok(reports, relations) or not args.repair:
+        return OK if all_ok(reports, relations) else FAILED
+    refresh = repair_request(reports)
+    if refresh is None:
+        print("archival reconcile --repair: only relations differ; they follow from rows: refresh the tables' "
+              "periods with `archival run --refresh`", file=sys.stderr)
+        return FAILED
+    print(f"\nrepair: {refresh.reason}", file=sys.stderr)
+    code = run_flow(args, sorted({f"table:{u.split('/', 1)[0]}" for u in refresh.units}), refresh)
+    if code != OK:
+        return code
+    again = [t for t in tables if any(u.startswith(f"{t.qualified_name}/") for u in refresh.units)]
+    reports, relations = reconcile_project(project, again, target=args.target, period=args.period)
+    reports = [r for r in reports if f"{r.table}/{r.period}" in refresh.units]
+    print("\nafter the repair:", file=sys.stderr)
+    sys.stdout.write(reports_json(reports, relations) if args.json else reports_text(reports, relations))
+    return OK if all_ok(reports, relations) else FAILED

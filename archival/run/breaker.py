@@ -1,0 +1,61 @@
+"""A circuit breaker per source, and one for the archive. During an outage every admitted unit would
+spend its retries (about 15 s each) and fail on its own; instead, once `limits.pause_source_after`
+work items of one source have failed in a row on a connection, authentication or other transient
+error (after their retries), the source's remaining units are deferred to the next run with one
+message. A success in between closes the breaker again; data errors (a contract, a drift policy)
+never open it. An archive that cannot take writes (a full disk, a read-only mount) defers every unit
+not started yet at once."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from archival.plan.units import UnitResult
+
+_UNREACHABLE = ("could not connect", "connection refused", "unable to connect", "authentication failed",
+                "access denied", "could not translate host name", "name or service not known", "no route to host",
+                "can't connect", "unknown mysql server host", "connection timed out", "server closed the connection")
+
+
+TARGET_TROUBLE = ("ArchiveUnavailable:", "DiskFull:")  # the archive cannot take writes: no unit can finish
+
+
+def target_trouble(results: list[UnitResult]) -> str | None:
+    """Why the archive cannot take the run's other units (a full disk, a read-only mount, no bucket)."""
+    for result in results:
+        if result.outcome == "failed" and (result.error or "").startswith(TARGET_TROUBLE):
+            why = " ".join(result.error.split(": ", 1)[1].split())[:300]
+            return f"the archive cannot be written ({why}); deferred to the next run"
+    return None
+
+
+def source_trouble(result: UnitResult) -> bool:
+    """A failure that says the source (or the way to it) is down, not that one table's data is bad."""
+    if result.outcome != "failed":
+        return False
+    text = (result.error or "").lower()
+    return result.error_class == "transient" or any(word in text for word in _UNREACHABLE)
+
+
+class SourceBreaker:
+    def __init__(self, threshold: int):
+        self.threshold = threshold
+        self.failures: Counter[str] = Counter()
+        self.last: dict[str, str] = {}
+        self.open: dict[str, str] = {}  # source -> why its remaining units are deferred
+
+    def record(self, source: str, results: list[UnitResult]) -> bool:
+        """Count an item's results; True when this opens the breaker of `source`."""
+        if any(r.outcome == "written" or r.outcome == "unchanged" for r in results):
+            self.failures[source] = 0
+            return False
+        trouble = [r for r in results if source_trouble(r)]
+        if not trouble:
+            return False
+        self.failures[source] += 1
+        self.last[source] = " ".join((trouble[0].error or "").split())  # one line
+        if self.failures[source] >= self.threshold and source not in self.open:
+            self.open[source] = (f"source '{source}' failed {self.failures[source]} times in a row "
+                                 f"(last: {self.last[source][:200]}); deferred to the next run")
+            return True
+        return False

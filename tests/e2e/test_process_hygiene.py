@@ -1,0 +1,244 @@
+"""What an operator's terminal and the kernel do to a run: Ctrl-C signals the whole process group, the
+OOM killer SIGKILLs the main process, disks fill up. The run stops cleanly and says so (exit 130, a
+run record, nothing half-published), the temporary Prefect server never outlives the command, and a
+full disk is named with its path; the rerun after each is exact."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, tmpfs, write_project
+
+AS_OF = "2026-12-01T00:00:00Z"
+SPEC = """domain: shop
+owner: o@example.com
+source: app
+tables:
+  comments: {relation: ticket_comments, primary_key: [id], mode: window, cursor: created_at, period: month}
+  tickets: {relation: tickets, primary_key: [id], mode: incremental, cursor: [updated_at, created_at]}
+  customers: {relation: customers, primary_key: [id], mode: full}
+"""
+
+
+@pytest.fixture
+def project(tmp_path, small_demo_db):
+    (tmp_path / "data").mkdir()
+    shutil.copy(small_demo_db, tmp_path / "data" / "app.db")
+    return write_project(tmp_path / "p", "  app: {type: sqlite, path: ../data/app.db}", {"shop": SPEC})
+
+
+def _env(tmp_path, **extra) -> dict[str, str]:
+    """A bare CLI run: no PREFECT_API_URL, so the command starts its own temporary server."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    return {**env, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect-home"), **extra}
+
+
+def _archival(*args, env, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "archival.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]  # a zombie is gone already
+    except OSError:
+        return False
+
+
+def _servers_of(parent: int) -> list[int]:
+    """The temporary Prefect servers this command started (they run in sessions of their own)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"archival.run.server_child" in cmd and str(parent).encode() in cmd:
+                found.append(int(entry))
+    return found
+
+
+class Lines:
+    """A process's stderr, read as it comes."""
+
+    def __init__(self, stream):
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True).start()
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            assert time.monotonic() < deadline, f"no '{text}' in: {''.join(self.lines)[-3000:]}"
+            time.sleep(0.1)
+
+
+def _leftovers(archive) -> list[str]:
+    return [str(p) for p in archive.rglob(".tmp-*")]
+
+
+def test_ctrl_c_stops_the_run_cleanly_and_the_rerun_is_exact(project, tmp_path):
+    env = _env(tmp_path, ARCHIVAL_FAILPOINT="unit:batch=sleep:1")  # every unit takes a second or more
+    run = _archival("run", "--project-dir", str(project), "--as-of", AS_OF, "--no-progress", env=env,
+                    start_new_session=True)  # its own process group, as a terminal's foreground job
+    err = Lines(run.stderr)
+    err.wait_for("[2/")  # units have finished, others run
+    servers = _servers_of(run.pid)
+    assert len(servers) == 1
+    started = time.monotonic()
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C does: the whole group
+    out = run.stdout.read()
+    code = run.wait(timeout=60)
+    took = time.monotonic() - started
+    assert code == 130 and took < 10, (code, took, "".join(err.lines)[-3000:])
+    assert "interrupted: the run was asked to stop (SIGINT)" in out and "Traceback" not in "".join(err.lines)
+    records = list((project / "archive" / "_runs").glob("*.json"))
+    assert len(records) == 1
+    record = json.loads(records[0].read_bytes())
+    assert record["interrupted"] == "interrupted: the run was asked to stop (SIGINT)"
+    assert record["totals"]["outcomes"].get("deferred", 0) > 0
+    assert not _leftovers(project / "archive") and not any(_alive(pid) for pid in servers)
+
+    env.pop("ARCHIVAL_FAILPOINT")
+    rerun = _archival("run", "--project-dir", str(project), "--as-of", AS_OF, "--no-progress", env=env)
+    out, errors = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, errors[-3000:]
+    for command in (["verify", "--deep"], ["reconcile"]):
+        check = _archival(*command, "--project-dir", str(project), env=env)
+        out, errors = check.communicate(timeout=300)
+        assert check.returncode == 0, out + errors
+
+
+def test_the_temporary_server_dies_with_a_killed_command(project, tmp_path):
+    env = _env(tmp_path, ARCHIVAL_FAILPOINT="unit:batch=sleep:30")
+    run = _archival("run", "--project-dir", str(project), "--as-of", AS_OF, "--no-progress", env=env)
+    err = Lines(run.stderr)
+    err.wait_for("Beginning flow run")
+    servers = _servers_of(run.pid)
+    assert len(servers) == 1 and _alive(servers[0])
+    run.kill()  # SIGKILL, as the OOM killer does: no handler runs
+    run.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while _alive(servers[0]):
+        assert time.monotonic() < deadline, "the temporary Prefect server outlived its command"
+        time.sleep(0.2)
+
+
+def test_full_archive_disk_names_the_path_keeps_the_record_and_the_rerun_is_exact(project, tmp_path):
+    env = _env(tmp_path)
+    with tmpfs(project / "archive", "200k") as archive:
+        run = _archival("run", "--project-dir", str(project), "--as-of", AS_OF, "--no-progress", env=env)
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 1, out + err
+        assert "Traceback" not in out + err
+        failed = [line for line in out.splitlines() if "no space left" in line.lower() or "disk is full" in line]
+        assert failed and all(str(archive) in line for line in failed), out
+        records = list((archive / "_runs").glob("*.json"))
+        assert len(records) == 1 and json.loads(records[0].read_bytes())["totals"]["outcomes"]["failed"] >= 1
+        assert not _leftovers(archive) and not any((archive / ".work").glob("*/*"))
+        subprocess.run(["mount", "-o", "remount,size=64m", str(archive)], check=True)
+        rerun = _archival("run", "--project-dir", str(project), "--as-of", AS_OF, "--no-progress", env=env)
+        out, err = rerun.communicate(timeout=300)
+        assert rerun.returncode == 0, out + err
+        for command in (["verify", "--deep"], ["reconcile"]):
+            check = _archival(*command, "--project-dir", str(project), env=env)
+            out, err = check.communicate(timeout=300)
+            assert check.returncode == 0, out + err
+
+
+def test_a_full_tmpdir_is_named_as_such(project, tmp_path):
+    with tmpfs(tmp_path / "tmp", "64k") as folder:
+        (folder / "filler").write_bytes(b"\0" * 60_000)
+        run = _archival("run", "--project-dir", str(project), "--as-of", AS_OF, env=_env(tmp_path, TMPDIR=str(folder)))
+        out, err = run.communicate(timeout=120)
+    assert run.returncode == 1 and err.strip() == (f"archival run: TMPDIR {folder} cannot be used: No space left on "
+                                                   "device; free space there or point TMPDIR at another folder")
+    assert not (project / "archive").exists()
+
+
+class Proxy:
+    """A TCP forwarder to PostgreSQL that a test can cut, as a network outage would."""
+
+    def __init__(self, port: int):
+        import socket
+
+        self.target, self.socket = port, socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.open: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.socket.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def cut(self) -> None:
+        import socket
+
+        self.socket.close()
+        for s in self.open:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+
+def test_a_source_that_goes_down_defers_its_units_with_one_message(pg_dsn, tmp_path, prefect_server):
+    import psycopg
+
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute("CREATE TABLE events (id int PRIMARY KEY, created_at timestamp, v text)")
+        con.execute("INSERT INTO events SELECT g, timestamp '2025-01-01' + g * interval '1 day', 'e' || g "
+                    "FROM generate_series(1, 600) g")
+    proxy = Proxy(5432)
+    dsn = pg_dsn.replace("port=5432", f"port={proxy.port}") + " connect_timeout=3"
+    spec = ("domain: app\nowner: o@example.com\nsource: pg\ntables:\n  events: {relation: public.events, "
+            "primary_key: [id], mode: window, cursor: created_at, period: month}\n")
+    folder = write_project(tmp_path / "p", "  pg: {type: postgres, dsn: env:APP_DSN}", {"app": spec})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "APP_DSN": dsn, "PREFECT_API_URL": prefect_server,
+           "ARCHIVAL_FAILPOINT": "unit:batch=sleep:1"}
+    run = _archival("run", "--project-dir", str(folder), "--as-of", "2026-11-01T00:00:00Z", "--no-progress", env=env)
+    err = Lines(run.stderr)
+    err.wait_for("[1/")
+    proxy.cut()
+    out = run.stdout.read()
+    assert run.wait(timeout=300) == 1, "".join(err.lines)[-3000:]
+    deferred = [line for line in out.splitlines() if "source 'pg' failed 2 times in a row" in line]
+    assert len(deferred) == 1 and "deferred to the next run: app.events 20" in deferred[0], out
+    record = json.loads(next((folder / "archive" / "_runs").glob("*.json")).read_bytes())
+    outcomes = record["totals"]["outcomes"]
+    assert outcomes["failed"] <= 3 and outcomes["deferred"] >= 10, outcomes  # not one retry cycle per unit
+    assert "Traceback" not in out + "".join(err.lines)

@@ -1,0 +1,29 @@
+"""The circuit breakers' decisions (run/breaker.py); tests/e2e/test_process_hygiene.py shows them in a run."""
+
+from __future__ import annotations
+
+from archival.plan.units import UnitResult
+from archival.run.breaker import SourceBreaker, target_trouble
+
+
+def _failed(error: str, error_class: str = "systemic") -> UnitResult:
+    return UnitResult("d.t/2026-01", "failed", error=error, error_class=error_class)
+
+
+def test_opens_after_failures_in_a_row_on_connection_errors_only():
+    breaker = SourceBreaker(2)
+    assert not breaker.record("pg", [_failed("ContractError: d.t row id=1: not_null")])  # data: never counts
+    assert not breaker.record("pg", [_failed("IOException: connection refused", "transient")])
+    assert not breaker.record("pg", [UnitResult("d.t/2026-02", "written")])  # a success closes it again
+    assert not breaker.record("pg", [_failed('IOException: password authentication failed for user "x"')])
+    assert breaker.record("pg", [_failed("OperationalError: timeout expired", "transient")])
+    assert "source 'pg' failed 2 times in a row (last: OperationalError: timeout expired)" in breaker.open["pg"]
+    assert not breaker.record("pg", [_failed("x: connection refused", "transient")])  # opened once, said once
+    assert not breaker.record("mysql", [_failed("x: connection refused", "transient")])  # per source
+
+
+def test_an_archive_that_cannot_take_writes_stops_every_unit():
+    assert target_trouble([_failed("ContractError: bad row")]) is None
+    why = target_trouble([_failed("DiskFull: d.t/2026-01: no space left on device in /a/.work/r (...)")])
+    assert why == ("the archive cannot be written (d.t/2026-01: no space left on device in /a/.work/r (...)); "
+                   "deferred to the next run")
