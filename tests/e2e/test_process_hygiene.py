@@ -242,3 +242,50 @@ def test_a_source_that_goes_down_defers_its_units_with_one_message(pg_dsn, tmp_p
     outcomes = record["totals"]["outcomes"]
     assert outcomes["failed"] <= 3 and outcomes["deferred"] >= 10, outcomes  # not one retry cycle per unit
     assert "Traceback" not in out + "".join(err.lines)
+
+
+def test_tmpdir_filling_up_during_an_s3_run(tmp_path, moto_endpoint, prefect_server):
+    """An S3 run's parts are made under TMPDIR: the unit that does not fit fails naming TMPDIR, the
+    others and the run record land in the bucket, and the rerun with room is exact."""
+    import sqlite3
+
+    import boto3
+
+    db = sqlite3.connect(tmp_path / "app.db")
+    db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    db.executemany("INSERT INTO notes VALUES (?, ?)", [(i, os.urandom(48).hex()) for i in range(20_000)])
+    db.execute("CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT)")
+    db.executemany("INSERT INTO tags VALUES (?, ?)", [(i, f"t{i}") for i in range(50)])
+    db.commit()
+    bucket = f"hygiene-{os.getpid()}-{time.monotonic_ns()}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_API_URL": prefect_server, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    s3.create_bucket(Bucket=bucket)
+    spec = ("domain: app\nowner: o@example.com\nsource: s\ntables:\n  notes: {relation: notes, primary_key: [id], "
+            "mode: full}\n  tags: {relation: tags, primary_key: [id], mode: full}\n")
+    folder = write_project(tmp_path / "p", "  s: {type: sqlite, path: ../app.db}", {"app": spec})
+    target = f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}}}"
+    text = (folder / "archival.yaml").read_text().replace("default: local", "default: s3").replace(
+        "    local: {type: local, path: ./archive}", f"    local: {{type: local, path: ./archive}}\n{target}")
+    (folder / "archival.yaml").write_text(text)
+    with tmpfs(tmp_path / "tmp", "1m") as scratch:
+        (scratch / "filler").write_bytes(b"\0" * 700_000)  # room for small files, not for 20,000 notes
+        run = _archival("run", "--project-dir", str(folder), "--no-progress", env={**env, "TMPDIR": str(scratch)})
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 1, out + err
+        assert "Traceback" not in out + err
+        assert f"app.notes/full: [systemic] DiskFull: app.notes/full: no space left on device in the run's scratch " \
+               f"folder {scratch}/archival-work/" in out and "(under TMPDIR): free space or point TMPDIR" in out, out
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        assert any(k.startswith("_runs/") for k in keys) and any(k.startswith("app/tags/") for k in keys)
+        assert not any(k.startswith("app/notes/") for k in keys) and not any(".tmp-" in k for k in keys)
+        assert not list((scratch / "archival-work").glob("*/*"))
+        (scratch / "filler").unlink()
+        rerun = _archival("run", "--project-dir", str(folder), "--no-progress", env={**env, "TMPDIR": str(scratch)})
+        out, err = rerun.communicate(timeout=300)
+        assert rerun.returncode == 0, out + err
+    check = _archival("verify", "--deep", "--project-dir", str(folder), env=env)
+    out, err = check.communicate(timeout=300)
+    assert check.returncode == 0, out + err
