@@ -10,16 +10,10 @@ from typing import Literal
 from archival.archive.store import ArchiveConflict
 from archival.run.interrupt import Interrupted
 from archival.source.secrets import SecretError
+from archival.source.transient import TRANSIENT_WORDS as _TRANSIENT_WORDS
 
 ErrorClass = Literal["transient", "systemic"]
 
-_TRANSIENT_WORDS = (
-    "connection reset", "connection refused", "server closed the connection", "terminating connection",
-    "could not connect", "connection timed out", "timeout", "timed out", "lost connection", "gone away",
-    "too many connections", "remaining connection slots", "lock wait timeout", "deadlock detected",
-    "broken pipe", "temporarily unavailable", "throttl", "slowdown", "internal error", "service unavailable",
-    "unable to connect", "connection to server", "ssl syscall", "canceling statement due to conflict",
-)
 _SYSTEMIC_WORDS = ("password authentication failed", "access denied", "permission denied", "does not exist",
                    "no space left")
 

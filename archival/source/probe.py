@@ -4,6 +4,7 @@ cursor (source/cursor_stats.py)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from archival.source.cursor_stats import (
     native_null_count,
     out_of_range,
 )
+from archival.source.transient import transient
 from archival.source.types import ColumnRead, TypeRefused, read_rule
 from archival.spec.model import Project, Source, Table
 
@@ -82,6 +84,9 @@ def type_problems(source: Source, table: Table, columns: list[SourceColumn]) -> 
     return reads, problems
 
 
+PROBE_ATTEMPTS = 3  # a connection dropped mid-probe is asked again, twice, on a fresh one (not a source that is down)
+
+
 def probe_tables(project: Project, tables: list[Table],
                  requests: dict[str, ProbeRequest] | None = None) -> dict[str, TableFacts]:
     """Per table: its columns and their type rules, the earliest plausible cursor value, the rows
@@ -95,17 +100,30 @@ def probe_tables(project: Project, tables: list[Table],
         by_source.setdefault(domain.source, []).append(table)
     for source_name, group in by_source.items():
         source = project.sources[source_name]
-        try:
-            with duck.POOL.connection((source.type,)) as con:
-                duck.attach(con, source, project.root)
+        for attempt in range(PROBE_ATTEMPTS):
+            try:
+                _probe_group(project, source, group, requests or {}, facts)
+            except duck.SourceError as exc:
                 for table in group:
-                    request = (requests or {}).get(table.qualified_name, ProbeRequest({}))
-                    facts[table.qualified_name] = _probe_table(con, source, table, request)
-        except duck.SourceError as exc:
-            for table in group:
-                facts.setdefault(table.qualified_name, TableFacts(problem=f"source not reachable: {exc}",
-                                                                  reachable=False))
+                    facts.setdefault(table.qualified_name, TableFacts(problem=f"source not reachable: {exc}",
+                                                                      reachable=False))
+            lost = [t for t in group if (f := facts[t.qualified_name]).probed and transient(f.problem or "")]
+            if not lost or attempt == PROBE_ATTEMPTS - 1:
+                break
+            for table in lost:  # a dropped connection: ask again on a fresh one
+                del facts[table.qualified_name]
+            group = lost
+            time.sleep(0.5 * 2 ** attempt)
     return facts
+
+
+def _probe_group(project: Project, source: Source, group: list[Table], requests: dict[str, ProbeRequest],
+                 facts: dict[str, TableFacts]) -> None:
+    with duck.POOL.connection((source.type,)) as con:
+        duck.attach(con, source, project.root)
+        for table in group:
+            request = requests.get(table.qualified_name, ProbeRequest({}))
+            facts[table.qualified_name] = _probe_table(con, source, table, request)
 
 
 def _probe_table(con: duckdb.DuckDBPyConnection, source: Source, table: Table, request: ProbeRequest) -> TableFacts:
