@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archival.archive.manifest import FileEntry, Manifest, SchemaColumn
-from archival.archive.store import ArchiveStore
+from archival.archive.store import ArchiveStore, LocalStore
 from archival.spec.model import FileFormat
 from archival.sql import quote_ident, sql_literal
 
@@ -39,49 +39,56 @@ class ArchivedFile:
     """An archived file on local disk, with what reading it needs: its format and, for CSV, the
     column types the manifest recorded."""
 
-    path: Path
+    path: Path | str  # a local path, or a URL DuckDB reads itself (s3://)
     format: FileFormat
     columns: tuple[SchemaColumn, ...] = ()
 
 
 class ArchiveReader:
     """Archived files of manifests, fetched to local disk for as long as `stack` lasts (a local
-    archive is read in place)."""
+    archive is read in place). `remote`: an S3 archive's files are named by their s3:// URL instead,
+    for a DuckDB with the httpfs extension (the query views) to read where they are."""
 
-    def __init__(self, store: ArchiveStore, stack: ExitStack):
-        self.store, self.stack = store, stack
+    def __init__(self, store: ArchiveStore, stack: ExitStack, remote: bool = False):
+        self.store, self.stack, self.remote = store, stack, remote and not isinstance(store, LocalStore)
 
-    def _local(self, entry: FileEntry, fmt: FileFormat, columns: tuple[SchemaColumn, ...]) -> ArchivedFile:
+    def file(self, entry: FileEntry, fmt: FileFormat, columns: tuple[SchemaColumn, ...]) -> ArchivedFile:
+        if self.remote:
+            return ArchivedFile(self.store.uri(entry.path), fmt, columns)
         return ArchivedFile(self.stack.enter_context(self.store.local_copy(entry.path)), fmt, columns)
 
     def data(self, manifests: Iterable[Manifest]) -> list[ArchivedFile]:
         """Each file with its own schema: the manifest's, or the one it was written with before a drift."""
-        return [self._local(f, m.format, tuple(f.columns or m.columns)) for m in manifests for f in m.files]
+        return [self.file(f, m.format, tuple(f.columns or m.columns)) for m in manifests for f in m.files]
 
     def tombstones(self, manifests: Iterable[Manifest]) -> list[ArchivedFile]:
-        return [self._local(f, "parquet", ()) for m in manifests for f in m.tombstones]
+        return [self.file(f, "parquet", ()) for m in manifests for f in m.tombstones]
 
     def quarantined(self, manifests: Iterable[Manifest]) -> list[ArchivedFile]:
-        return [self._local(f, "parquet", ()) for m in manifests for f in m.quarantine]
+        return [self.file(f, "parquet", ()) for m in manifests for f in m.quarantine]
 
 
-def rows_sql(files: list[ArchivedFile], columns: list[str] | None = None) -> str:
-    """A DuckDB query over all `files` (at least one), with `columns` or all of them."""
+def rows_sql(files: list[ArchivedFile], columns: list[str] | None = None, filename: bool = False) -> str:
+    """A DuckDB query over all `files` (at least one), with `columns` or all of them; `filename`: and
+    a `filename` column naming each row's file as given."""
     if not files:
         raise ValueError("rows_sql needs at least one file")
     groups: dict[tuple, list[ArchivedFile]] = {}
     for f in files:
         groups.setdefault((f.format, f.columns if f.format == "csv" else ()), []).append(f)
     projection = ", ".join(quote_ident(c) for c in columns) if columns else "*"
-    parts = [f"SELECT {projection} FROM {_reader(fmt, [str(f.path) for f in group], schema)}"
+    if filename and columns:
+        projection += ", filename"
+    parts = [f"SELECT {projection} FROM {_reader(fmt, [str(f.path) for f in group], schema, filename)}"
              for (fmt, schema), group in groups.items()]
     return " UNION ALL BY NAME ".join(parts)
 
 
-def _reader(fmt: FileFormat, paths: list[str], schema: tuple[SchemaColumn, ...]) -> str:
+def _reader(fmt: FileFormat, paths: list[str], schema: tuple[SchemaColumn, ...], filename: bool = False) -> str:
     listed = "[" + ", ".join(sql_literal(p) for p in paths) + "]"
+    named = ", filename=true" if filename else ""
     if fmt == "parquet":
         # the folder names carry period=...: without this DuckDB would add it as a column
-        return f"read_parquet({listed}, hive_partitioning=false, union_by_name=true)"
+        return f"read_parquet({listed}, hive_partitioning=false, union_by_name=true{named})"
     types = ", ".join(f"{sql_literal(c.name)}: {sql_literal(duckdb_type(c.type))}" for c in schema)
-    return f"read_csv({listed}, header=true, hive_partitioning=false, columns={{{types}}})"
+    return f"read_csv({listed}, header=true, hive_partitioning=false, columns={{{types}}}{named})"

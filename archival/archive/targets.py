@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from archival.archive.store import ArchiveStore, LocalStore
 from archival.spec.model import Project
@@ -27,23 +28,29 @@ def open_store(project: Project, name: str | None = None) -> ArchiveStore:
     return _s3_store(target)
 
 
-def _s3_store(target) -> ArchiveStore:
-    """boto3 client from the target's credentials block (prefect-aws AwsCredentials), else boto3's own
-    chain (environment, instance profile). The endpoint may point at an S3-compatible store."""
+def s3_session(target) -> Any:
+    """boto3 session from the target's credentials block (prefect-aws AwsCredentials), else boto3's own
+    chain (environment, instance profile)."""
     import boto3
 
-    from archival.archive.s3 import RETRIES, S3Store
     from archival.source.secrets import SecretError, load_block
 
-    session = boto3.session.Session()
-    if target.credentials is not None:
-        if target.credentials.kind != "prefect-block":
-            raise TargetError(f"target '{target.name}': credentials must be a prefect-block (AwsCredentials)")
-        try:
-            session = load_block(target.credentials, f"target '{target.name}'").get_boto3_session()
-        except SecretError as exc:
-            raise TargetError(str(exc)) from None
-    client = session.client("s3", endpoint_url=target.endpoint_url, region_name=target.region, config=RETRIES)
+    if target.credentials is None:
+        return boto3.session.Session()
+    if target.credentials.kind != "prefect-block":
+        raise TargetError(f"target '{target.name}': credentials must be a prefect-block (AwsCredentials)")
+    try:
+        return load_block(target.credentials, f"target '{target.name}'").get_boto3_session()
+    except SecretError as exc:
+        raise TargetError(str(exc)) from None
+
+
+def _s3_store(target) -> ArchiveStore:
+    """The endpoint may point at an S3-compatible store."""
+    from archival.archive.s3 import RETRIES, S3Store
+
+    client = s3_session(target).client("s3", endpoint_url=target.endpoint_url, region_name=target.region,
+                                       config=RETRIES)
     assert target.bucket is not None
     return S3Store(client, target.bucket, target.prefix)
 

@@ -20,6 +20,8 @@ from archival.cli.commands import (
 )
 from archival.cli.common import FAILED, USAGE, RefreshUsage
 from archival.cli.parser import build_parser
+from archival.cli.query import cmd_query
+from archival.cli.restore import cmd_restore
 from archival.cli.run import cmd_reconcile, cmd_run
 from archival.plan.refresh import NothingToRefresh
 from archival.source.secrets import SecretError
@@ -28,7 +30,7 @@ from archival.spec.select import SelectorError
 from archival.verify.reconcile import UnknownPeriod
 
 COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd_run, "verify": cmd_verify,
-            "rebaseline": cmd_rebaseline, "reconcile": cmd_reconcile,
+            "rebaseline": cmd_rebaseline, "restore": cmd_restore, "query": cmd_query, "reconcile": cmd_reconcile,
             "deployments": cmd_deployments, "schema": cmd_schema}
 
 

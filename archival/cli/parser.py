@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from pathlib import Path
 
 from archival import __version__
+from archival.cli.query import add_query
+from archival.cli.restore import add_restore, instant
 from archival.run.runners import RUNNER_KINDS
 
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="archive target (default: archive.default)")
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     p.add_argument("--json", action="store_const", dest="format", const="json", help="same as --format json")
-    p.add_argument("--as-of", type=_instant, help="plan as if it were this UTC instant (ISO 8601)")
+    p.add_argument("--as-of", type=instant, help="plan as if it were this UTC instant (ISO 8601)")
     p.add_argument("--offline", action="store_true", help="do not contact the sources")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="list every unit and its stages (-vv: describe each stage)")
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="export the due units (a Prefect flow on the local ephemeral server)")
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")
-    p.add_argument("--as-of", type=_instant, help="run as if it were this UTC instant (ISO 8601)")
+    p.add_argument("--as-of", type=instant, help="run as if it were this UTC instant (ISO 8601)")
     p.add_argument("--retry-failed", metavar="RUN_ID", help="run again only the units that failed in that run")
     p.add_argument("--metrics-file", help="write OpenMetrics text here (node-exporter textfile collector)")
     p.add_argument("--ignore-quiet-hours", action="store_true",
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="archive target (default: archive.default)")
     p.add_argument("--reason", required=True, help="why; recorded in the audit chain")
 
+    add_restore(sub, _common)
+    add_query(sub, _common)
+
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
     _common(p)
     p.add_argument("--kind", choices=["project", "domain", "manifest"], default="domain")
@@ -98,10 +102,3 @@ def _refresh_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--period", help="with --refresh: only this period label, e.g. 2026-10")
     p.add_argument("--reason", help="with --refresh: why (required for run; recorded in the audit chain)")
 
-
-def _instant(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO 8601 instant, e.g. 2026-11-01T00:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -40,8 +40,10 @@ def extension_path(name: str) -> Path:
     return path
 
 
-def connect(extensions: tuple[str, ...] = ("sqlite", "postgres", "mysql")) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+def connect(extensions: tuple[str, ...] = ("sqlite", "postgres", "mysql"),
+            database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(database, config={"autoinstall_known_extensions": False,
+                                           "autoload_known_extensions": False})
     con.execute("SET enable_progress_bar = false")  # no progress bars in logs and piped output
     for name in extensions:
         con.execute(f"INSTALL '{extension_path(name)}'")
@@ -186,11 +188,13 @@ def resolve_dsn(source: Source) -> Secret:
         raise SourceError(str(exc)) from None
 
 
-def attach(con: duckdb.DuckDBPyConnection, source: Source, root: Path, alias: str = "src") -> None:
-    """ATTACH a source READ_ONLY under `alias`; errors never carry the DSN or its password."""
+def attach(con: duckdb.DuckDBPyConnection, source: Source, root: Path, alias: str = "src",
+           read_only: bool = True) -> None:
+    """ATTACH a source READ_ONLY under `alias` (a restore target read-write); errors never carry the
+    DSN or its password."""
     if source.type == "sqlite":
         path = (root / source.path).resolve() if source.path else None
-        if path is None or not path.exists():
+        if path is None or (read_only and not path.exists()):
             raise SourceError(f"source '{source.name}': sqlite database {source.path} does not exist")
         target, secret = str(path), None
         # one SQLite connection per DuckDB transaction: with parallel scans each thread reads through a
@@ -207,7 +211,8 @@ def attach(con: duckdb.DuckDBPyConnection, source: Source, root: Path, alias: st
         con.execute("SET mysql_session_time_zone = '+00:00'")
     try:
         # ATTACH takes no bound parameters: quote the target as a literal (DuckDB doubles quotes)
-        con.execute(f"ATTACH {sql_literal(target)} AS {alias} (TYPE {source.type}, READ_ONLY)")
+        mode = ", READ_ONLY" if read_only else ""
+        con.execute(f"ATTACH {sql_literal(target)} AS {alias} (TYPE {source.type}{mode})")
     except duckdb.Error as exc:
         message = scrub(str(exc), secret, target)
         raise SourceError(f"source '{source.name}' ({source.type}) cannot be attached: {message}") from None

@@ -1,0 +1,75 @@
+"""`archival query`: SQL over the archive's views (archival/query/views.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import duckdb
+
+from archival.archive.targets import open_store, target_name
+from archival.cli.common import FAILED, OK, USAGE, load
+from archival.query.views import define_views
+from archival.source import duck
+
+
+def add_query(sub: argparse._SubParsersAction, common) -> None:
+    p = sub.add_parser("query", help="SQL over the archive: a view per table (current rows, versions, as of)")
+    common(p)
+    p.add_argument("--target", help="archive target (default: archive.default)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--sql", help="run this SQL and print the result")
+    what.add_argument("--duckdb-file", type=Path, help="write the views into this DuckDB file (for BI tools)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="of --sql's result")
+
+
+def _print(result: duckdb.DuckDBPyRelation | None, fmt: str) -> None:
+    if result is None:
+        return
+    names = [d[0] for d in result.description]
+    rows = result.fetchall()
+    if fmt == "json":
+        print(json.dumps([dict(zip(names, r, strict=True)) for r in rows], default=str, indent=2))
+        return
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerows([names, *rows])
+        return
+    cells = [names, *[["NULL" if v is None else str(v) for v in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(names))]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    project, tables = load(args)
+    store = open_store(project, args.target)
+    target = project.targets[target_name(project, args.target)]
+    if args.duckdb_file and args.duckdb_file.stem in {t.domain for t in tables}:
+        print(f"archival query: --duckdb-file {args.duckdb_file}: DuckDB names the database after the file, so "
+              f"{args.duckdb_file.stem}.<table> would be ambiguous; name the file otherwise (e.g. archive.duckdb)",
+              file=sys.stderr)
+        return USAGE
+    extensions = ("httpfs",) if target.type == "s3" else ()
+    database = str(args.duckdb_file) if args.duckdb_file else ":memory:"
+    con = duck.connect(extensions, database=database)
+    try:
+        names = define_views(con, project, store, target, tables)
+        if args.duckdb_file:
+            print(f"{args.duckdb_file}: views of {len(names)} table(s); open it with DuckDB, e.g. "
+                  f"SELECT count(*) FROM {names[0] if names else 'domain.table'}")
+            return OK
+        try:
+            _print(con.sql(args.sql), args.format)
+        except duckdb.Error as exc:
+            print(f"archival query: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return USAGE if isinstance(exc, duckdb.ParserException | duckdb.BinderException |
+                                       duckdb.CatalogException) else FAILED
+        return OK
+    finally:
+        con.close()

@@ -1,0 +1,1 @@
+"""Archived rows back into a database (docs/restore.md)."""
