@@ -11,8 +11,6 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-import pytest
-
 from archival import cli
 from tests.conftest import ROOT
 from tests.run.helpers import run_units
@@ -34,30 +32,20 @@ EXAMPLES = [*_examples(ROOT / "README.md", "## Using it")[-5:], *_examples(ROOT 
             *_examples(ROOT / "docs" / "restore.md", "## Restore")]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory, small_demo_db):
-    folder = tmp_path_factory.mktemp("doc-examples")
-    shutil.copy(ROOT / "archival.yaml", folder / "archival.yaml")
-    shutil.copytree(ROOT / "specs", folder / "specs")
-    (folder / "data").mkdir()
-    shutil.copy(small_demo_db, folder / "data" / "helpdesk.db")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ARCHIVAL_PII_KEY", "k" * 32)
-        run_units(folder, datetime(2026, 11, 26, 10, tzinfo=UTC))
-    return folder
-
-
-def test_the_examples_are_found():
+def test_the_examples_run_in_order_on_the_demo(tmp_path, small_demo_db, monkeypatch, capsys):
+    """In order, as a reader pastes them (one test: a later example may read what an earlier one wrote)."""
     assert len(EXAMPLES) >= 10 and all(e.startswith(("archival ", ".venv/bin/python ")) for e in EXAMPLES), EXAMPLES
-
-
-@pytest.mark.parametrize("line", EXAMPLES)
-def test_example(line, demo, monkeypatch, capsys):
-    monkeypatch.chdir(demo)
+    shutil.copy(ROOT / "archival.yaml", tmp_path / "archival.yaml")
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    (tmp_path / "data").mkdir()
+    shutil.copy(small_demo_db, tmp_path / "data" / "helpdesk.db")
     monkeypatch.setenv("ARCHIVAL_PII_KEY", "k" * 32)
-    words = shlex.split(line, comments=True)
-    if words[0] == ".venv/bin/python":
-        done = subprocess.run([sys.executable, *words[1:]], capture_output=True, text=True, cwd=demo)
-        assert done.returncode == 0, done.stderr
-        return
-    assert cli.main(words[1:]) == 0, capsys.readouterr().err
+    run_units(tmp_path, datetime(2026, 11, 26, 10, tzinfo=UTC))
+    monkeypatch.chdir(tmp_path)
+    for line in EXAMPLES:
+        words = shlex.split(line, comments=True)
+        if words[0] == ".venv/bin/python":
+            done = subprocess.run([sys.executable, *words[1:]], capture_output=True, text=True, cwd=tmp_path)
+            assert done.returncode == 0, f"{line}\n{done.stderr}"
+        else:
+            assert cli.main(words[1:]) == 0, f"{line}\n{capsys.readouterr().err}"
