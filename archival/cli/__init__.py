@@ -19,6 +19,7 @@ from archival.cli.commands import (
     cmd_verify,
 )
 from archival.cli.common import FAILED, USAGE, RefreshUsage
+from archival.cli.init import cmd_init
 from archival.cli.parser import build_parser
 from archival.cli.query import cmd_query
 from archival.cli.restore import cmd_restore
@@ -31,7 +32,7 @@ from archival.verify.reconcile import UnknownPeriod
 
 COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd_run, "verify": cmd_verify,
             "rebaseline": cmd_rebaseline, "restore": cmd_restore, "query": cmd_query, "reconcile": cmd_reconcile,
-            "deployments": cmd_deployments, "schema": cmd_schema}
+            "deployments": cmd_deployments, "schema": cmd_schema, "init": cmd_init}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from archival.cli.common import FAILED, OK, USAGE, load, refresh_request
 from archival.plan.build import build_plan
 from archival.plan.compile import table_identity
 from archival.plan.explain import render_json, render_markdown, render_text
+from archival.platform.drift import platform_drift
 from archival.record.rebaseline import NothingToRebaseline, changes_to_accept, rebaseline
 from archival.source.probe import probe_tables
 from archival.source.secrets import SecretError, resolve
@@ -34,7 +35,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         facts = probe_tables(project, tables)
         mismatches = [f.problem for f in facts.values() if f.problem and f.probed]
         mismatches += contract_misfits(tables, facts) + _pii_key_problems(project, tables)
-        unreachable = sorted({f.problem for f in facts.values() if f.problem and not f.probed})
+        drift = platform_drift(project, tables)
+        mismatches += drift.errors
+        for line in [*drift.warnings, *drift.review]:
+            print(("warning: " if line in drift.warnings else "review: ") + line, file=sys.stderr)
+        unreachable = sorted({f.problem for f in facts.values() if f.problem and not f.probed} | {*drift.unreachable})
         unreachable += _target_problems(project)
         for problem in mismatches + unreachable:
             print(problem, file=sys.stderr)

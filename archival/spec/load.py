@@ -76,7 +76,7 @@ def _build_project(root: Path, doc: YamlDocument, domain_docs: list[YamlDocument
         sources[name] = m.Source(
             name=name, type=s["type"], path=s.get("path"),
             dsn=v.parse_secret_ref(dsn) if dsn and v.is_secret_ref(dsn) else dsn,
-            timezone=s.get("timezone", "UTC"), max_parallel=s.get("max_parallel"))
+            timezone=s.get("timezone", "UTC"), max_parallel=s.get("max_parallel"), platform=s.get("platform"))
     targets = {}
     for name, t in data["archive"]["targets"].items():
         creds = t.get("credentials")

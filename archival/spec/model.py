@@ -17,6 +17,7 @@ Grain = Literal["day", "week", "month", "quarter", "year"]
 OnInvalid = Literal["fail", "quarantine", "warn"]
 PiiRule = Literal["drop", "hash", "mask"]
 SourceType = Literal["postgres", "mysql", "sqlite"]
+Platform = Literal["nocodb", "directus"]  # low-code apps whose metadata archival reads (archival/platform/)
 FileFormat = Literal["parquet", "csv"]
 Tier = Literal["hot", "cool", "cold"]
 NullCursor = Literal["partition", "fail"]
@@ -135,6 +136,7 @@ class Source:
     path: str | None = None
     timezone: str = "UTC"
     max_parallel: int | None = None
+    platform: Platform | None = None  # the app that owns the database: validate --connect compares specs with it
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,9 @@ SOURCE: Rule = {
                          check_with="timezone", default="UTC", example="UTC"),
         "max_parallel": {"type": "integer", "min": 1,
                          "meta": _meta("Overrides limits.max_parallel_per_source for this source.", example=2)},
+        "platform": _choice("The low-code app that owns the database (postgres): `archival init --from` reads its "
+                            "metadata, `validate --connect` compares the specs with it (renamed, removed, new "
+                            "fields).", m.Platform),
     },
     "meta": _meta("A database of a low-code app."),
 }
