@@ -5,8 +5,8 @@ import ast
 
 from tests.conftest import ROOT
 
-ORDER = ["spec", "source", "platform", "archive", "plan", "extract", "check", "write", "record", "verify", "restore",
-         "query", "run"]  # README
+ORDER = ["spec", "source", "platform", "archive", "plan", "extract", "check", "write", "record", "lifecycle", "verify",
+         "restore", "query", "run"]  # README
 PACKAGE = ROOT / "archival"
 
 

@@ -136,6 +136,22 @@ class Documentation(_Model):
     """Column -> its description in the spec."""
 
 
+class Expiry(_Model):
+    """This version ends the period: its retention ran out and its files were deleted on purpose
+    (`archival lifecycle`). `verify` then expects the files of every earlier version to be gone."""
+
+    at: str = Field(json_schema_extra=INSTANT)
+    by: str
+    """Who ran the lifecycle (OS user, Prefect flow run when there is one)."""
+    policy: str
+    """The retention that expired it, as the spec said, e.g. `hot 30d, cool 90d, cold 365d, then delete`."""
+    files: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    rows: int = Field(ge=0)
+    expired_manifest_sha256: str = Field(pattern=SHA256)
+    """The version whose rows were removed."""
+
+
 class Manifest(_Model):
     """What one period of one table holds. <root>/<domain>/<table>/_manifests/period=<label>/v<NNNNNN>.json;
     the highest version is current. Written once, never changed."""
@@ -179,6 +195,7 @@ class Manifest(_Model):
     source_schema: list[SourceColumnRecord] | None = None
     """How each column was read: the source's type name, nullability and the type rule (a record)."""
     documentation: Documentation | None = None
+    expiry: Expiry | None = None
     audit_after: int | None = Field(default=None, ge=0)
     """The audit chain's length when this version was written: its `publish` entry comes after that
     one, so a rerun can tell cheaply whether a crash kept it from being recorded (a record)."""

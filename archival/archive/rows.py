@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from archival.archive.manifest import Manifest, read_manifest
+from archival.archive.manifest import Expiry, Manifest, read_manifest
 from archival.archive.read import ArchiveReader, duckdb_type, rows_sql
 from archival.archive.state import manifest_versions
 from archival.archive.store import ArchiveStore, file_sha256
@@ -84,6 +84,7 @@ class TableRows:
     cursor: tuple[str, ...]
     mode: str
     history: dict[str, list[Manifest]]  # per period, its manifest versions up to the instant, oldest first
+    expired: dict[str, Expiry] = field(default_factory=dict)  # periods whose retention ended them by then
 
     @property
     def manifests(self) -> dict[str, Manifest]:
@@ -147,5 +148,8 @@ class TableRows:
 
 def table_rows(store: ArchiveStore, domain: str, table: str, key: tuple[str, ...], cursor: tuple[str, ...],
                mode: str, as_of: datetime | None = None) -> TableRows:
-    return TableRows(key, cursor, mode, history_at(store, domain, table, as_of))
+    history = history_at(store, domain, table, as_of)
+    ended = history if as_of is None else history_at(store, domain, table, None)  # expiry deletes every version
+    expired = {p: ended[p][-1].expiry for p in history if ended[p][-1].expiry}
+    return TableRows(key, cursor, mode, {p: v for p, v in history.items() if p not in expired}, expired)
 

@@ -135,6 +135,16 @@ class S3Store:
     def delete(self, path: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
 
+    def storage_class(self, path: str) -> str:
+        return self.client.head_object(Bucket=self.bucket, Key=self._key(path)).get("StorageClass", "STANDARD")
+
+    def set_storage_class(self, path: str, storage_class: str) -> None:
+        """In place: the same key, bytes and metadata (the sha256), another class. Objects over 5 GiB
+        would need a multipart copy; archival's parts are far smaller."""
+        key = self._key(path)
+        self.client.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
+                                StorageClass=storage_class, MetadataDirective="COPY")
+
     def read_bytes(self, path: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self._key(path))["Body"].read()
 

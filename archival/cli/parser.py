@@ -7,6 +7,7 @@ from pathlib import Path
 
 from archival import __version__
 from archival.cli.init import add_init
+from archival.cli.lifecycle import add_lifecycle
 from archival.cli.query import add_query
 from archival.cli.restore import add_restore, instant
 from archival.run.runners import RUNNER_KINDS
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_restore(sub, _common)
     add_query(sub, _common)
     add_init(sub, _common)
+    add_lifecycle(sub, _common, instant)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
     _common(p)

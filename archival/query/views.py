@@ -47,6 +47,8 @@ def file_spans(store: ArchiveStore, reader: ArchiveReader, table: Table, runs: d
     spans: list[FileSpan] = []
     for period, versions in manifest_versions(store, table.domain, table.name).items():
         ordered = [read_manifest(store, versions[v]).manifest for v in sorted(versions)]
+        if ordered[-1].expiry:
+            continue  # retention ended it: its files are gone, at any instant
         times = [written_at(m, runs) for m in ordered]
         for kind in ("data", "tombstone"):
             first: dict[str, tuple[int, FileEntry, Manifest]] = {}

@@ -134,8 +134,14 @@ def restore_table(project: Project, store: ArchiveStore, table: Table, target: R
     not), so a restore of several tables refuses before it writes any."""
     rows = table_rows(store, table.domain, table.name, table.primary_key, table.cursor, table.mode, request.as_of)
     when = f" as of {request.as_of.isoformat()}" if request.as_of else ""
+    gone = sorted(set(request.periods) & set(rows.expired))
+    if gone:
+        expiry = rows.expired[gone[0]]
+        raise RestoreUsage(f"{table.qualified_name}: period(s) {', '.join(gone)} expired on {expiry.at[:10]} under "
+                           f"its retention ({expiry.policy}); their rows are no longer in the archive")
     if not rows.manifests:
-        raise RestoreUsage(f"{table.qualified_name}: nothing is archived{when}")
+        raise RestoreUsage(f"{table.qualified_name}: nothing is archived{when}"
+                           + (f" (expired: {len(rows.expired)} period(s))" if rows.expired else ""))
     missing = sorted(set(request.periods) - set(rows.manifests))
     if missing:
         raise RestoreUsage(f"{table.qualified_name}: period(s) {', '.join(missing)} not archived{when}; archived: "
@@ -185,6 +191,10 @@ def _notes(table: Table, rows: TableRows, columns: list[TargetColumn], target: R
         notes.append(f"column types mapped from the archive's: the rows came from {latest.source.type}")
     elif not latest.source_schema:
         notes.append("column types from the archive's: its manifests predate recorded source types")
+    if rows.expired and not request.periods:
+        first, last = min(rows.expired), max(rows.expired)
+        notes.append(f"{len(rows.expired)} period(s) expired under the retention ({first}..{last}, "
+                     f"{sum(e.rows for e in rows.expired.values()):,} rows) are not restored")
     quarantined = sum(m.quarantined_rows for m in rows.manifests.values())
     if quarantined:
         notes.append(f"{quarantined} row(s) set aside in quarantine are not restored")

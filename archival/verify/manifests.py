@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from archival.archive import layout
-from archival.archive.manifest import ManifestError, parse_manifest, salvage_entries, sha256_hex
+from archival.archive.manifest import ManifestError, parse_manifest, read_manifest, salvage_entries, sha256_hex
 from archival.archive.store import ArchiveStore
 from archival.verify.check import VerifyReport
 from archival.verify.deep import deep_check
@@ -20,6 +20,7 @@ def check_manifests(store: ArchiveStore, chains: dict[tuple[str, str, str], dict
     manifest_sha: dict[str, str] = {}
     for key in sorted(chains):
         versions = chains[key]
+        gone = _expired(store, versions)  # the period's files were deleted on purpose, recorded
         previous_sha: str | None = None
         for version in range(1, max(versions) + 1):
             path = versions.get(version)
@@ -36,7 +37,7 @@ def check_manifests(store: ArchiveStore, chains: dict[tuple[str, str, str], dict
                 for problem in exc.problems:
                     report.add("manifest", path, problem if problem.startswith("not valid JSON")
                                else f"not a valid manifest: {problem}")
-                _check_entries(store, salvage_entries(raw), named, report)
+                _check_entries(store, salvage_entries(raw), named, report, gone)
                 previous_sha = None
                 continue
             if version > 1 and previous_sha is not None and manifest.previous_manifest_sha256 != previous_sha:
@@ -44,24 +45,35 @@ def check_manifests(store: ArchiveStore, chains: dict[tuple[str, str, str], dict
                            "(a manifest was edited)")
             previous_sha = manifest_sha[path]
             entries = [e.model_dump() for e in [*manifest.files, *manifest.tombstones, *manifest.quarantine]]
-            _check_entries(store, entries, named, report)
-            if deep and version == max(versions):
+            _check_entries(store, entries, named, report, gone)
+            if deep and version == max(versions) and not manifest.expiry:
                 deep_check(store, path, manifest, report)
     return named, manifest_sha
 
 
-def _check_entries(store: ArchiveStore, entries: list[dict[str, Any]], named: set[str], report: VerifyReport) -> None:
+def _expired(store: ArchiveStore, versions: dict[int, str]) -> bool:
+    """Whether the current version ends the period (`expiry`): then earlier versions' files may be gone."""
+    try:
+        return read_manifest(store, versions[max(versions)]).manifest.expiry is not None
+    except ManifestError:
+        return False  # reported as a damaged manifest; its files are expected
+
+
+def _check_entries(store: ArchiveStore, entries: list[dict[str, Any]], named: set[str], report: VerifyReport,
+                   gone: bool = False) -> None:
     for entry in entries:
         named.add(entry["path"])
-        _check_file(store, entry, report)
+        _check_file(store, entry, report, gone)
 
 
-def _check_file(store: ArchiveStore, entry: dict[str, Any], report: VerifyReport) -> None:
+def _check_file(store: ArchiveStore, entry: dict[str, Any], report: VerifyReport, gone: bool = False) -> None:
     path = entry["path"]
-    report.files += 1
     if not store.exists(path):
-        report.add("missing", path, "named by a manifest but not in the archive")
+        if not gone:
+            report.files += 1
+            report.add("missing", path, "named by a manifest but not in the archive")
         return
+    report.files += 1
     size = store.size(path)
     report.bytes += size
     if isinstance(entry.get("bytes"), int) and size != entry["bytes"]:

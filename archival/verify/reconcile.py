@@ -194,7 +194,8 @@ def reconcile(project: Project, store: ArchiveStore, tables: list[Table], pii_ke
     reports: list[PeriodReport] = []
     seen_labels: set[str] = set()
     for table in tables:
-        periods = archived_periods(store, table.domain, table.name)
+        periods = {label: archived for label, archived in archived_periods(store, table.domain, table.name).items()
+                   if archived.manifest.expiry is None}  # expired under retention: the source may still hold it
         seen_labels |= set(periods)
         manifests = [a.manifest for a in periods.values()] if table.mode == "incremental" else None
         newer = _newer_keys(project, table, manifests) if manifests else None

@@ -1,0 +1,103 @@
+"""`archival lifecycle` (tiers and expiry, archival/lifecycle/) and `archival hold` (legal holds)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+
+from archival.archive.targets import open_store
+from archival.cli.common import OK, USAGE, load
+from archival.lifecycle.apply import apply
+from archival.lifecycle.holds import HoldUsage, add_hold, holds, release_hold
+from archival.lifecycle.rules import s3_rules
+from archival.lifecycle.survey import PeriodState, survey
+from archival.spec.select import SelectorError, parse_selectors, select_tables
+
+
+def add_lifecycle(sub: argparse._SubParsersAction, common, instant) -> None:
+    p = sub.add_parser("lifecycle", help="move aged periods to cheaper tiers, expire what retention ends (holds kept)")
+    common(p)
+    p.add_argument("--target", help="archive target (default: archive.default)")
+    p.add_argument("--as-of", type=instant, help="age the periods as of this instant (default: now)")
+    p.add_argument("--dry-run", action="store_true", help="say what would be done; change nothing")
+    p.add_argument("--json", action="store_true", help="one JSON object per period")
+    p.add_argument("--emit-s3-rules", action="store_true",
+                   help="print the equivalent S3 bucket lifecycle configuration instead (ages by object creation)")
+    h = sub.add_parser("hold", help="legal holds: a held table or period never expires")
+    common(h)
+    h.add_argument("hold_action", choices=["add", "remove", "ls"])
+    h.add_argument("scope", nargs="?", metavar="DOMAIN.TABLE[/PERIOD]")
+    h.add_argument("--reason", help="why (required for add and remove; recorded in the audit chain)")
+    h.add_argument("--target", help="archive target (default: archive.default)")
+
+
+def _row(state: PeriodState) -> dict:
+    due = state.due.tier or "expired"
+    return {"table": state.table.qualified_name, "period": state.period, "class": state.data_class,
+            "tier": state.tier_now, "due": due, "bytes": state.bytes, "rows": state.rows, "action": state.action,
+            "hold": state.hold.scope if state.hold else None}
+
+
+def _print(rows: list[dict]) -> None:
+    header = ["TABLE", "PERIOD", "CLASS", "TIER", "DUE", "BYTES", "ACTION"]
+    cells = [header] + [[r["table"], r["period"], r["class"], r["tier"] or "-", r["due"], f"{r['bytes']:,}",
+                         r["action"] + (f" ({r['hold']})" if r["hold"] else "")] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+    for line in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+def cmd_lifecycle(args: argparse.Namespace) -> int:
+    project, tables = load(args)
+    if args.emit_s3_rules:
+        print(json.dumps(s3_rules(project, tables, args.target), indent=2))
+        return OK
+    store = open_store(project, args.target)
+    as_of = args.as_of or datetime.now(UTC)
+    states = survey(project, store, tables, as_of)
+    done = states if args.dry_run else [apply(store, s) if s.action in ("transition", "expire") else s
+                                        for s in states]
+    rows = [_row(s) for s in (states if args.dry_run else done)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        _print(rows)
+        counts = {a: sum(1 for s in states if s.action == a) for a in ("transition", "expire", "held")}
+        verb = "would move" if args.dry_run else "moved"
+        print(f"lifecycle as of {as_of.isoformat()}: {verb} {counts['transition']} period(s), "
+              f"{'would expire' if args.dry_run else 'expired'} {counts['expire']}, {counts['held']} held")
+    return OK
+
+
+def cmd_hold(args: argparse.Namespace) -> int:
+    project, _ = load(args)
+    store = open_store(project, args.target)
+    if args.hold_action == "ls":
+        for hold in holds(store).values():
+            print(f"{hold.scope}  since {hold.at}  by {hold.by}: {hold.reason}")
+        return OK
+    if not args.scope or not args.reason:
+        print(f"archival hold {args.hold_action}: needs DOMAIN.TABLE[/PERIOD] and --reason", file=sys.stderr)
+        return USAGE
+    table = args.scope.split("/", 1)[0]
+    try:
+        known = select_tables(project, parse_selectors([f"table:{table}"])) if "*" not in table else []
+    except SelectorError:
+        known = []
+    if not known:
+        print(f"archival hold: no table {table} in the specs (DOMAIN.TABLE[/PERIOD])", file=sys.stderr)
+        return USAGE
+    try:
+        if args.hold_action == "add":
+            add_hold(store, args.scope, args.reason)
+            print(f"{args.scope}: on hold (nothing in it expires until `archival hold remove`)")
+        else:
+            release_hold(store, args.scope, args.reason)
+            print(f"{args.scope}: hold removed; the next `archival lifecycle` applies its retention")
+    except HoldUsage as exc:
+        print(f"archival hold: {exc}", file=sys.stderr)
+        return USAGE
+    return OK
+

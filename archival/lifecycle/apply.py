@@ -1,0 +1,92 @@
+"""What `archival lifecycle` does to a period, each step safe to repeat:
+
+- transition: every file of the current version to the storage class of its due tier (S3: a copy in
+  place, same key, bytes and sha256), then a `transition` audit entry; a local target records the
+  tier only. A crash midway leaves some files moved: the next run finds the lowest tier and finishes.
+- expire: first a new manifest version that says so (`expiry`: who, when, policy, files, bytes, rows,
+  the sha256 of the version it ends) and its audit entry, then the files of every version are
+  deleted. `verify` accepts those files missing only because that version exists; a crash after it
+  leaves files that the next run deletes (and a version without its entry gets it)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from archival.archive import layout
+from archival.archive.audit_log import recorded
+from archival.archive.manifest import Expiry, Fingerprint, StoredManifest, read_manifest
+from archival.archive.s3 import STORAGE_CLASSES, S3Store
+from archival.archive.store import ArchiveStore
+from archival.lifecycle.classes import policy
+from archival.lifecycle.holds import initiator
+from archival.lifecycle.survey import PeriodState
+from archival.record import audit
+from archival.record.audit import head
+
+EMPTY = Fingerprint(algorithm="sum-md5-json-v1", value="0" * 32)
+
+
+def transition(store: ArchiveStore, state: PeriodState) -> int:
+    """Moves the files; returns how many changed class."""
+    assert state.due.tier is not None
+    moved = 0
+    if isinstance(store, S3Store):
+        wanted = STORAGE_CLASSES[state.due.tier]
+        for path in state.current_files:
+            if store.storage_class(path) != wanted:
+                store.set_storage_class(path, wanted)
+                moved += 1
+    audit.append(store, {"action": "transition", "table": state.table.qualified_name, "period": state.period,
+                         "from": state.tier_now, "to": state.due.tier, "files": len(state.current_files),
+                         "bytes": state.bytes, "storage_class": STORAGE_CLASSES[state.due.tier]
+                         if isinstance(store, S3Store) else None, "by": initiator(),
+                         "at": datetime.now(UTC).isoformat()})
+    return moved
+
+
+def _expired_version(store: ArchiveStore, state: PeriodState) -> StoredManifest:
+    old = state.stored.manifest
+    now = datetime.now(UTC).isoformat()
+    expiry = Expiry(at=now, by=initiator(), policy=policy(state.table), files=len(state.current_files),
+                    bytes=state.bytes, rows=old.row_count, expired_manifest_sha256=state.stored.sha256)
+    manifest = old.model_copy(update={
+        "files": [], "tombstones": [], "quarantine": [], "row_count": 0, "deleted_rows": 0, "quarantined_rows": 0,
+        "fingerprint": EMPTY, "key_census": None, "key_checksum": None, "version": old.version + 1,
+        "previous_manifest_sha256": state.stored.sha256, "created_at": now, "run_id": f"lifecycle-{now}",
+        "expiry": expiry, "audit_after": head(store)[0]})
+    path = layout.manifest_path(old.domain, old.table, old.period, manifest.version)
+    store.put_new(path, manifest.to_bytes())
+    return read_manifest(store, path)
+
+
+def _record_expiry(store: ArchiveStore, stored: StoredManifest) -> None:
+    expiry = stored.manifest.expiry
+    assert expiry is not None
+    audit.append(store, {"action": "expire", "manifest": stored.path, "manifest_sha256": stored.sha256,
+                         "table": f"{stored.manifest.domain}.{stored.manifest.table}",
+                         "period": stored.manifest.period, "policy": expiry.policy, "files": expiry.files,
+                         "bytes": expiry.bytes, "rows": expiry.rows, "by": expiry.by, "at": expiry.at})
+
+
+def expire(store: ArchiveStore, state: PeriodState) -> int:
+    """Returns how many files were deleted."""
+    stored = state.stored if state.stored.manifest.expiry else _expired_version(store, state)
+    if not recorded(store, stored):
+        _record_expiry(store, stored)
+    deleted = 0
+    for path in state.files:
+        if store.exists(path):
+            store.delete(path)
+            deleted += 1
+    return deleted
+
+
+def apply(store: ArchiveStore, state: PeriodState) -> PeriodState:
+    if state.action == "transition":
+        transition(store, state)
+        return replace(state, tier_now=state.due.tier, action="none")
+    if state.action == "expire":
+        expire(store, state)
+        return replace(state, tier_now=None, action="expired")
+    return state

@@ -1,0 +1,212 @@
+"""`archival lifecycle` on moto's S3 server and on a local target: a window table with monthly
+periods over three years and `retention: {hot: 30d, cool: 90d, cold: 365d, then: delete}`. After one
+lifecycle run every object has the storage class its period is due for (data time), the expired
+periods are gone with an `expiry` manifest version and an audit entry, a held period is kept, verify
+--deep passes, query and restore name what expired, and a second run changes nothing. A period deleted
+by hand, without that record, is still reported as lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from contextlib import closing
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from archival import cli
+from archival.archive.audit_log import read_chain
+from archival.archive.state import archived_periods
+from archival.archive.store import LocalStore
+from archival.archive.targets import open_store
+from archival.spec.load import load_project
+from tests.conftest import write_project
+from tests.run.helpers import run_units
+
+AS_OF = datetime(2026, 11, 26, 12, tzinfo=UTC)
+SPEC = """domain: app
+owner: o@example.com
+source: app
+tables:
+  events:
+    relation: events
+    primary_key: [id]
+    mode: window
+    cursor: created_at
+    period: month
+    lag: 1h
+    retention: {hot: 30d, cool: 90d, cold: 365d, then: delete}
+"""
+HELD = "2024-02"
+
+
+def _months() -> list[date]:
+    first, months = date(2023, 12, 1), []
+    while first < date(2026, 11, 1):
+        months.append(first)
+        first = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return months
+
+
+def _expected(label: str) -> str | None:
+    """The storage class a month is due for (None: expired), computed apart from the product."""
+    year, month = map(int, label.split("-"))
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    age = AS_OF - end
+    if age < timedelta(days=30):
+        return "STANDARD"
+    if age < timedelta(days=120):
+        return "STANDARD_IA"
+    if age < timedelta(days=485) or label == HELD:
+        return "GLACIER_IR"
+    return None
+
+
+EXPIRED = sum(1 for m in _months() if _expected(f"{m:%Y-%m}") is None and f"{m:%Y-%m}" != HELD) + 1  # 19
+
+
+def _project(tmp_path, target: str) -> object:
+    db = tmp_path / "app.db"
+    with closing(sqlite3.connect(db)) as con, con:
+        con.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, created_at DATETIME, body TEXT)")
+        rows = [(n * 100 + i, f"{m.isoformat()} 0{i}:00:00", f"event {i} of {m:%Y-%m}")
+                for n, m in enumerate(_months()) for i in range(5)]
+        con.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
+    folder = write_project(tmp_path / "p", "  app: {type: sqlite, path: ../app.db}", {"app": SPEC})
+    if target:
+        text = (folder / "archival.yaml").read_text().replace("default: local", "default: s3").replace(
+            "  targets:\n", f"  targets:\n{target}\n", 1)
+        (folder / "archival.yaml").write_text(text)
+    _, results = run_units(folder, AS_OF)
+    assert len(results) == 35 and {r.outcome for r in results} == {"written"}
+    return folder
+
+
+def _lifecycle(folder, capsys, *extra) -> list[dict]:
+    capsys.readouterr()
+    assert cli.main(["lifecycle", "--project-dir", str(folder), "--as-of", AS_OF.isoformat(), "--json", *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _check_expired(folder, store, capsys) -> None:
+    periods = archived_periods(store, "app", "events")
+    expired = sorted(p for p in periods if _expected(p) is None)
+    assert len(expired) == EXPIRED - 1 and HELD not in expired
+    for label in expired:
+        manifest = periods[label].manifest
+        assert manifest.expiry is not None and manifest.files == [] and manifest.expiry.rows == 5
+        assert not [p for p in store.list(f"app/events/period={label}")]
+    entries = [e for _, _, e in read_chain(store) if e.get("action") == "expire"]
+    assert sorted(e["period"] for e in entries) == expired
+    assert cli.main(["verify", "--deep", "--project-dir", str(folder)]) == 0
+    capsys.readouterr()
+    assert cli.main(["query", "--project-dir", str(folder), "--format", "csv", "--sql",
+                     "select count(*) from app.events"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == str(5 * (35 - len(expired)))
+    assert cli.main(["restore", "--project-dir", str(folder), "-s", "table:app.events", "--to",
+                     str(folder / "r.db")]) == 0
+    assert f"{len(expired)} period(s) expired under the retention (2023-12..{expired[-1]}, {5 * len(expired)} rows) " \
+        "are not restored" in capsys.readouterr().out
+    assert cli.main(["restore", "--project-dir", str(folder), "-s", "table:app.events", "--period", "2024-01",
+                     "--to", str(folder / "r2.db")]) == 2
+    assert "period(s) 2024-01 expired on " in capsys.readouterr().err
+
+
+def test_lifecycle_on_s3(tmp_path, moto_endpoint, monkeypatch, capsys):
+    import boto3
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"lifecycle-{os.getpid()}-{time.monotonic_ns()}"
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}}}")
+    assert cli.main(["hold", "add", "app.events/" + HELD, "--project-dir", str(folder), "--reason", "case 4711"]) == 0
+    before = {o["Key"]: o for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+
+    rows = _lifecycle(folder, capsys)
+    assert {r["period"]: r["due"] for r in rows if r["period"] == HELD} == {HELD: "cold"}
+    store = open_store(load_project(folder))
+    for key, listed in before.items():
+        if "/period=" not in key or "_manifests" in key:
+            continue
+        label = key.split("/period=")[1].split("/")[0]
+        wanted = _expected(label)
+        if wanted is None:
+            assert key not in {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+            continue
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head.get("StorageClass", "STANDARD") == wanted, (label, head.get("StorageClass"))
+        assert head["ContentLength"] == listed["Size"] and head["Metadata"]["sha256"]
+    _check_expired(folder, store, capsys)
+
+    again = _lifecycle(folder, capsys)
+    assert {r["action"] for r in again} <= {"none", "expired", "held"} and len(again) == 35
+    chain = len(read_chain(store))
+    _lifecycle(folder, capsys)
+    assert len(read_chain(store)) == chain
+
+
+def test_lifecycle_on_a_local_target_records_tiers_and_expires(tmp_path, capsys):
+    folder = _project(tmp_path, "")
+    assert cli.main(["hold", "add", "app.events/" + HELD, "--project-dir", str(folder), "--reason", "case 4711"]) == 0
+    rows = _lifecycle(folder, capsys)
+    tiers = {"STANDARD": "hot", "STANDARD_IA": "cool", "GLACIER_IR": "cold"}
+    assert {r["period"]: r["tier"] for r in rows} == {r["period"]: tiers.get(_expected(r["period"]) or "")
+                                                       for r in rows}
+    _check_expired(folder, LocalStore(folder / "archive"), capsys)
+    assert {r["action"] for r in _lifecycle(folder, capsys)} <= {"none", "expired", "held"}
+
+
+def test_an_expiry_interrupted_after_its_record_is_finished_by_the_next_run(tmp_path, capsys, monkeypatch):
+    folder = _project(tmp_path, "")
+    calls = []
+    real = LocalStore.delete
+
+    def crash_after_two(self, path):
+        calls.append(path)
+        if len(calls) > 2:
+            raise KeyboardInterrupt("killed")
+        real(self, path)
+
+    monkeypatch.setattr(LocalStore, "delete", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["lifecycle", "--project-dir", str(folder), "--as-of", AS_OF.isoformat()])
+    monkeypatch.setattr(LocalStore, "delete", real)
+    assert cli.main(["verify", "--project-dir", str(folder)]) == 0  # deleted on purpose, recorded first
+    _lifecycle(folder, capsys)
+    store = LocalStore(folder / "archive")
+    periods = archived_periods(store, "app", "events")
+    gone = [label for label, a in periods.items() if a.manifest.expiry]
+    assert len(gone) == EXPIRED  # no hold in this test
+    assert not [p for label in gone for p in store.list(f"app/events/period={label}")]
+    assert cli.main(["verify", "--deep", "--project-dir", str(folder)]) == 0
+
+
+def test_a_period_deleted_by_hand_is_still_reported_as_lost(tmp_path, capsys):
+    folder = _project(tmp_path, "")
+    for path in (folder / "archive" / "app" / "events" / "period=2024-03").iterdir():
+        path.unlink()
+    assert cli.main(["verify", "--project-dir", str(folder)]) == 1
+    assert "missing: app/events/period=2024-03/part-00000-" in capsys.readouterr().err
+
+
+def test_holds_are_audited_and_refuse_nonsense(tmp_path, capsys):
+    folder = _project(tmp_path, "")
+    args = ["--project-dir", str(folder)]
+    assert cli.main(["hold", "add", "app.events", *args, "--reason", "litigation"]) == 0
+    assert cli.main(["hold", "add", "app.events", *args, "--reason", "again"]) == 2
+    assert cli.main(["hold", "add", "app.nope", *args, "--reason", "x"]) == 2
+    assert cli.main(["hold", "add", "app.events/2024-01", *args]) == 2
+    capsys.readouterr()
+    assert cli.main(["hold", "ls", *args]) == 0
+    assert "app.events  since " in capsys.readouterr().out
+    rows = _lifecycle(folder, capsys)
+    assert not [r for r in rows if r["action"] in ("expire", "expired")]
+    assert cli.main(["hold", "remove", "app.events", *args, "--reason", "settled"]) == 0
+    assert sum(1 for r in _lifecycle(folder, capsys) if r["action"] == "expired") == EXPIRED
+    actions = [e["action"] for _, _, e in read_chain(LocalStore(folder / "archive"))]
+    assert actions.count("hold") == 1 and actions.count("release") == 1
