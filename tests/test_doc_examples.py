@@ -29,12 +29,14 @@ def _examples(path, heading: str) -> list[str]:
 
 
 EXAMPLES = [*_examples(ROOT / "README.md", "## Using it")[-5:], *_examples(ROOT / "docs" / "restore.md", "## Query"),
-            *_examples(ROOT / "docs" / "restore.md", "## Restore")]
+            *_examples(ROOT / "docs" / "restore.md", "## Restore"),
+            *_examples(ROOT / "docs" / "lifecycle.md", "## archival lifecycle"),
+            *_examples(ROOT / "docs" / "lifecycle.md", "## Legal holds")]
 
 
 def test_the_examples_run_in_order_on_the_demo(tmp_path, small_demo_db, monkeypatch, capsys):
     """In order, as a reader pastes them (one test: a later example may read what an earlier one wrote)."""
-    assert len(EXAMPLES) >= 10 and all(e.startswith(("archival ", ".venv/bin/python ")) for e in EXAMPLES), EXAMPLES
+    assert len(EXAMPLES) >= 16 and all(e.startswith(("archival ", ".venv/bin/python ")) for e in EXAMPLES), EXAMPLES
     shutil.copy(ROOT / "archival.yaml", tmp_path / "archival.yaml")
     shutil.copytree(ROOT / "specs", tmp_path / "specs")
     (tmp_path / "data").mkdir()
@@ -48,4 +50,8 @@ def test_the_examples_run_in_order_on_the_demo(tmp_path, small_demo_db, monkeypa
             done = subprocess.run([sys.executable, *words[1:]], capture_output=True, text=True, cwd=tmp_path)
             assert done.returncode == 0, f"{line}\n{done.stderr}"
         else:
-            assert cli.main(words[1:]) == 0, f"{line}\n{capsys.readouterr().err}"
+            out = words.index(">") if ">" in words else None
+            capsys.readouterr()
+            assert cli.main(words[1:out]) == 0, f"{line}\n{capsys.readouterr().err}"
+            if out is not None:
+                (tmp_path / words[out + 1]).write_text(capsys.readouterr().out)

@@ -17,6 +17,7 @@ from archival.spec.model import Domain, Project
 
 GENERATED_TAG = "archival:generated"
 ENTRYPOINT = "flows/export.py:archival_run"
+LIFECYCLE_ENTRYPOINT = "flows/lifecycle.py:archival_lifecycle"
 DEFAULT_WORK_POOL = "archival"
 
 
@@ -31,6 +32,20 @@ def deployment_for(domain: Domain, work_pool: str) -> CommentedMap:
     if domain.schedule is not None:
         schedules.append(CommentedMap(cron=domain.schedule.cron, timezone=domain.schedule.timezone))
     deployment["schedules"] = schedules
+    deployment["concurrency_limit"] = 1
+    deployment["work_pool"] = CommentedMap(name=work_pool)
+    return deployment
+
+
+def lifecycle_deployment(work_pool: str) -> CommentedMap:
+    """Daily: moves aged periods to their tiers and expires what retention ends (docs/lifecycle.md)."""
+    deployment = CommentedMap()
+    deployment["name"] = "lifecycle"
+    deployment["description"] = "archival lifecycle: tiers and expiry of every table with a retention"
+    deployment["entrypoint"] = LIFECYCLE_ENTRYPOINT
+    deployment["tags"] = CommentedSeq(["archival", GENERATED_TAG, "lifecycle"])
+    deployment["parameters"] = CommentedMap(project_dir=".")
+    deployment["schedules"] = CommentedSeq([CommentedMap(cron="15 5 * * *", timezone="UTC")])
     deployment["concurrency_limit"] = 1
     deployment["work_pool"] = CommentedMap(name=work_pool)
     return deployment
@@ -53,6 +68,8 @@ def render(current: str, project: Project, work_pool: str = DEFAULT_WORK_POOL) -
     document.setdefault("name", project.name)
     kept = [d for d in document.get("deployments") or [] if GENERATED_TAG not in (d.get("tags") or [])]
     generated = [deployment_for(domain, work_pool) for domain in project.domains]
+    if any(t.retention.hot or t.retention.cool or t.retention.cold for d in project.domains for t in d.tables):
+        generated.append(lifecycle_deployment(work_pool))
     document["deployments"] = CommentedSeq([*kept, *generated])
     out = io.StringIO()
     yaml.dump(document, out)

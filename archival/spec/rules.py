@@ -50,12 +50,15 @@ TAGS = _names("Labels for selection (`--select tag:NAME`).", v.NAME_PATTERN, ["p
 RETENTION: Rule = {
     "type": "dict",
     "schema": {
-        "hot": _duration("How long files stay in the hot tier.", example="90d"),
-        "cool": _duration("How long after that they stay in the cool tier.", example="1y"),
-        "cold": _duration("How long after that they stay in the cold tier.", example="7y"),
-        "then": _choice("What happens after the last tier.", m.RetentionEnd, default="keep"),
+        "hot": _duration("How long a closed period stays in the hot tier (age in data time: from the period's end).",
+                         example="90d"),
+        "cool": _duration("How long after that it stays in the cool tier.", example="1y"),
+        "cold": _duration("How long after that it stays in the cold tier.", example="7y"),
+        "then": _choice("After the last tier: keep it there, or delete it (`archival lifecycle`, unless held).",
+                        m.RetentionEnd, default="keep"),
     },
-    "meta": _meta("Storage lifecycle of archived files (applied by the retention step).",
+    "meta": _meta("Storage lifecycle of archived periods, applied by `archival lifecycle` (docs/lifecycle.md). "
+                  "Not content: changing it re-exports nothing.",
                   example={"hot": "90d", "cool": "1y", "cold": "7y", "then": "delete"}),
 }
 

@@ -210,3 +210,15 @@ def test_holds_are_audited_and_refuse_nonsense(tmp_path, capsys):
     assert sum(1 for r in _lifecycle(folder, capsys) if r["action"] == "expired") == EXPIRED
     actions = [e["action"] for _, _, e in read_chain(LocalStore(folder / "archive"))]
     assert actions.count("hold") == 1 and actions.count("release") == 1
+
+
+def test_the_lifecycle_flow_and_its_generated_deployment(tmp_path, prefect_server):
+    from archival.run.deployments import render
+    from archival.run.lifecycle_flow import archival_lifecycle
+
+    folder = _project(tmp_path, "")
+    assert "flows/lifecycle.py:archival_lifecycle" in render("", load_project(folder))
+    assert archival_lifecycle(str(folder), as_of=AS_OF, dry_run=True) == 35 - 1  # one month is still hot
+    assert archival_lifecycle(str(folder), as_of=AS_OF) == 35 - 1
+    assert archival_lifecycle(str(folder), as_of=AS_OF) == 0
+    assert cli.main(["verify", "--deep", "--project-dir", str(folder)]) == 0
