@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 
-from archival.archive.targets import open_store
+from archival.archive.store import ArchiveUnavailable
+from archival.archive.targets import TargetError, open_store
 from archival.cli.common import OK, USAGE, load
 from archival.lifecycle.apply import apply
+from archival.lifecycle.classes import TIERS
 from archival.lifecycle.holds import HoldUsage, add_hold, holds, release_hold
 from archival.lifecycle.rules import s3_rules
 from archival.lifecycle.survey import PeriodState, survey
+from archival.spec.model import Project, Table
 from archival.spec.select import SelectorError, parse_selectors, select_tables
 
 
@@ -69,6 +73,32 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
         print(f"lifecycle as of {as_of.isoformat()}: {verb} {counts['transition']} period(s), "
               f"{'would expire' if args.dry_run else 'expired'} {counts['expire']}, {counts['held']} held")
     return OK
+
+
+def lifecycle_due(project: Project, tables: list[Table], target: str | None, as_of: datetime,
+                  markdown: bool = False) -> list[str]:
+    """For `plan`: what the specs' tiers and retention make due in the archive (a changed retention
+    shows here in the pull request). Tiers as recorded, no request per S3 object."""
+    if not any(t.retention.hot or t.retention.cool or t.retention.cold for t in tables):
+        return []
+    try:
+        store = open_store(project, target)
+        states = survey(project, store, tables, as_of, probe=False)
+    except (ArchiveUnavailable, TargetError) as exc:
+        return [f"lifecycle: unknown ({exc})"]
+    moves = Counter(s.due.tier for s in states if s.action == "transition")
+    expire = [s for s in states if s.action == "expire"]
+    held = sum(1 for s in states if s.action == "held")
+    if not moves and not expire and not held:
+        return []
+    parts = [f"{n} period(s) to {tier}" for tier, n in sorted(moves.items(), key=lambda i: TIERS.index(i[0] or "hot"))]
+    if expire:
+        parts.append(f"{len(expire)} period(s) expire ({sum(s.bytes for s in expire):,} bytes, "
+                     f"{sum(s.rows for s in expire):,} rows)")
+    if held:
+        parts.append(f"{held} held past retention")
+    text = f"lifecycle due: {', '.join(parts)}; `archival lifecycle --dry-run` lists them"
+    return ["", f"**{text}**" if markdown else text]
 
 
 def cmd_hold(args: argparse.Namespace) -> int:

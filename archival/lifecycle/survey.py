@@ -56,9 +56,10 @@ def recorded_tiers(store: ArchiveStore) -> dict[tuple[str, str], Tier]:
 
 
 def _tier_now(store: ArchiveStore, table: Table, period: str, paths: list[str],
-              recorded: dict[tuple[str, str], Tier]) -> Tier:
-    """On S3 the lowest tier any current file is in (a half-done transition is not done); locally the record."""
-    if not isinstance(store, S3Store) or not paths:
+              recorded: dict[tuple[str, str], Tier], probe: bool) -> Tier:
+    """On S3 the lowest tier any current file is in (a half-done transition is not done); locally, and
+    without `probe`, the record of the last transition."""
+    if not probe or not isinstance(store, S3Store) or not paths:
         return recorded.get((table.qualified_name, period), table.tier)
     found = [_TIER_OF.get(store.storage_class(p), "cold") for p in paths]
     return min(found, key=TIERS.index)
@@ -81,7 +82,9 @@ def manifest_past(when: Due, table: Table) -> bool:
     return r.then == "delete" and when.age is not None and when.age >= total
 
 
-def survey(project: Project, store: ArchiveStore, tables: list[Table], as_of: datetime) -> list[PeriodState]:
+def survey(project: Project, store: ArchiveStore, tables: list[Table], as_of: datetime,
+           probe: bool = True) -> list[PeriodState]:
+    """`probe=False`: no request per S3 object (the tiers as the audit chain recorded them): for `plan`."""
     runs, standing, recorded = run_times(store), holds(store), recorded_tiers(store)
     states = []
     for table in tables:
@@ -101,7 +104,7 @@ def survey(project: Project, store: ArchiveStore, tables: list[Table], as_of: da
                 continue
             size = sum(b for _, b in current)
             paths = [p for p, _ in current]
-            tier_now = _tier_now(store, table, period, paths, recorded)
+            tier_now = _tier_now(store, table, period, paths, recorded, probe)
             if when.tier is None and hold:  # past its retention but held: kept, in the last tier it would reach
                 when = replace(when, data_class="archived", tier=_last_tier(table))
             if when.tier is None:

@@ -150,10 +150,22 @@ def test_lifecycle_on_s3(tmp_path, moto_endpoint, monkeypatch, capsys):
     assert len(read_chain(store)) == chain
 
 
+def _plan_says(folder, capsys) -> list[str]:
+    capsys.readouterr()
+    assert cli.main(["plan", "--project-dir", str(folder), "--as-of", AS_OF.isoformat(), "--offline"]) == 0
+    return [line for line in capsys.readouterr().out.splitlines() if line.startswith("lifecycle due")] or [""]
+
+
 def test_lifecycle_on_a_local_target_records_tiers_and_expires(tmp_path, capsys):
     folder = _project(tmp_path, "")
     assert cli.main(["hold", "add", "app.events/" + HELD, "--project-dir", str(folder), "--reason", "case 4711"]) == 0
+    cold = sum(1 for m in _months() if _expected(f"{m:%Y-%m}") == "GLACIER_IR")
+    said = _plan_says(folder, capsys)[0]
+    assert f"{cold} period(s) to cold, {EXPIRED - 1} period(s) expire (" in said
+    assert f"{5 * (EXPIRED - 1)} rows)" in said
     rows = _lifecycle(folder, capsys)
+    assert _plan_says(folder, capsys) == ["lifecycle due: 1 held past retention; `archival lifecycle --dry-run` "
+                                          "lists them"]  # nothing else is due once applied
     tiers = {"STANDARD": "hot", "STANDARD_IA": "cool", "GLACIER_IR": "cold"}
     assert {r["period"]: r["tier"] for r in rows} == {r["period"]: tiers.get(_expected(r["period"]) or "")
                                                        for r in rows}
