@@ -31,7 +31,8 @@ def _examples(path, heading: str) -> list[str]:
 EXAMPLES = [*_examples(ROOT / "README.md", "## Using it")[-5:], *_examples(ROOT / "docs" / "restore.md", "## Query"),
             *_examples(ROOT / "docs" / "restore.md", "## Restore"),
             *_examples(ROOT / "docs" / "lifecycle.md", "## archival lifecycle"),
-            *_examples(ROOT / "docs" / "lifecycle.md", "## Legal holds")]
+            *_examples(ROOT / "docs" / "lifecycle.md", "## Legal holds"),
+            *_examples(ROOT / "docs" / "lifecycle.md", "## What it costs")]
 
 
 def test_the_examples_run_in_order_on_the_demo(tmp_path, small_demo_db, monkeypatch, capsys):

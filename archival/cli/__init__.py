@@ -19,6 +19,7 @@ from archival.cli.commands import (
     cmd_verify,
 )
 from archival.cli.common import FAILED, USAGE, RefreshUsage
+from archival.cli.cost import cmd_cost
 from archival.cli.init import cmd_init
 from archival.cli.lifecycle import cmd_hold, cmd_lifecycle
 from archival.cli.parser import build_parser
@@ -34,7 +35,7 @@ from archival.verify.reconcile import UnknownPeriod
 COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd_run, "verify": cmd_verify,
             "rebaseline": cmd_rebaseline, "restore": cmd_restore, "query": cmd_query, "reconcile": cmd_reconcile,
             "deployments": cmd_deployments, "schema": cmd_schema, "init": cmd_init,
-            "lifecycle": cmd_lifecycle, "hold": cmd_hold}
+            "lifecycle": cmd_lifecycle, "hold": cmd_hold, "cost": cmd_cost}
 
 
 def main(argv: list[str] | None = None) -> int:

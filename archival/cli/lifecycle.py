@@ -13,10 +13,11 @@ from archival.archive.targets import TargetError, open_store
 from archival.cli.common import OK, USAGE, load
 from archival.lifecycle.apply import apply
 from archival.lifecycle.classes import TIERS
+from archival.lifecycle.cost import GB
 from archival.lifecycle.holds import HoldUsage, add_hold, holds, release_hold
 from archival.lifecycle.rules import s3_rules
 from archival.lifecycle.survey import PeriodState, survey
-from archival.spec.model import Project, Table
+from archival.spec.model import Prices, Project, Table
 from archival.spec.select import SelectorError, parse_selectors, select_tables
 
 
@@ -97,6 +98,16 @@ def lifecycle_due(project: Project, tables: list[Table], target: str | None, as_
                      f"{sum(s.rows for s in expire):,} rows)")
     if held:
         parts.append(f"{held} held past retention")
+    prices = project.costs or Prices()
+    price = prices.storage_gb_month
+
+    def yearly(tier_of) -> float:
+        return 12 * sum(s.bytes / GB * price.get(tier_of(s), 0.0) for s in states if tier_of(s))
+
+    change = yearly(lambda s: s.due.tier if s.action in ("transition", "expire") else s.tier_now) - \
+        yearly(lambda s: s.tier_now)
+    amount = f"{abs(change):,.2f}" if abs(change) >= 10 else f"{abs(change):.4f}"
+    parts.append(f"storage {'+' if change >= 0 else '-'}{amount} {prices.currency}/year once applied")
     text = f"lifecycle due: {', '.join(parts)}; `archival lifecycle --dry-run` lists them"
     return ["", f"**{text}**" if markdown else text]
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archival import __version__
+from archival.cli.cost import add_cost
 from archival.cli.init import add_init
 from archival.cli.lifecycle import add_lifecycle
 from archival.cli.query import add_query
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_query(sub, _common)
     add_init(sub, _common)
     add_lifecycle(sub, _common, instant)
+    add_cost(sub, _common, instant)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
     _common(p)

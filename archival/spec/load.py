@@ -86,9 +86,17 @@ def _build_project(root: Path, doc: YamlDocument, domain_docs: list[YamlDocument
     limits = m.Limits(**data.get("limits", {}))
     hash_key = data.get("pii", {}).get("hash_key")
     domains = tuple(sorted((_build_domain(d, sources) for d in domain_docs), key=lambda d: d.name))
+    costs = None
+    if "costs" in data:
+        given, default = data["costs"], m.Prices()
+        costs = m.Prices(given.get("currency", default.currency),
+                         given.get("taken", f"{data['project']}'s archival.yaml"),
+                         {**default.storage_gb_month, **given.get("storage_gb_month", {})},
+                         {**default.transition_per_1000, **given.get("transition_per_1000", {})},
+                         {**default.retrieval_gb, **given.get("retrieval_gb", {})})
     return m.Project(name=data["project"], root=root, sources=sources, targets=targets,
                      default_target=data["archive"]["default"], limits=limits, domains=domains,
-                     pii_hash_key=v.parse_secret_ref(hash_key) if hash_key else None)
+                     pii_hash_key=v.parse_secret_ref(hash_key) if hash_key else None, costs=costs)
 
 
 def _build_domain(doc: YamlDocument, sources: dict[str, m.Source]) -> m.Domain:

@@ -160,6 +160,17 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Prices:
+    """What storage costs, per tier (`costs:` in archival.yaml)."""
+
+    currency: str = "USD"
+    taken: str = "2025-01, AWS S3 us-east-1 list prices (archival's defaults)"
+    storage_gb_month: dict[str, float] = field(default_factory=lambda: {"hot": 0.023, "cool": 0.0125, "cold": 0.004})
+    transition_per_1000: dict[str, float] = field(default_factory=lambda: {"cool": 0.01, "cold": 0.02})
+    retrieval_gb: dict[str, float] = field(default_factory=lambda: {"cool": 0.01, "cold": 0.03})
+
+
+@dataclass(frozen=True)
 class Project:
     name: str
     root: Path
@@ -169,6 +180,7 @@ class Project:
     limits: Limits
     domains: tuple[Domain, ...]
     pii_hash_key: SecretRef | None = None
+    costs: Prices | None = None  # archival cost; None: the documented defaults
 
     def domain(self, name: str) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)

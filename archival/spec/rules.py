@@ -32,6 +32,11 @@ def _choice(doc: str, vocabulary: Any, default: str | None = None) -> Rule:
     return {"type": "string", "allowed": allowed, "meta": _meta(doc, default, allowed[0])}
 
 
+def _prices(doc: str, example: dict[str, float]) -> Rule:
+    return {"type": "dict", "keysrules": {"type": "string", "allowed": list(get_args(m.Tier))},
+            "valuesrules": {"type": "number", "min": 0}, "meta": _meta(doc, example=example)}
+
+
 def _duration(doc: str, default: str | None = None, example: str = "1h") -> Rule:
     return _str(doc, check_with="duration", default=default, example=example)
 
@@ -241,6 +246,20 @@ PROJECT: Rule = {
                                                  "its remaining units are deferred to the next run.", 2, 2)},
         },
         "meta": _meta("Load control."),
+    },
+    "costs": {
+        "type": "dict",
+        "schema": {
+            "currency": _str("Currency of the prices.", default="USD", example="EUR"),
+            "taken": _str("Where and when the prices were taken (printed with every projection).",
+                          example="2025-01, AWS S3 eu-central-1 list prices"),
+            "storage_gb_month": _prices("Storage per GB-month, per tier.", {"hot": 0.023, "cool": 0.0125,
+                                                                          "cold": 0.004}),
+            "transition_per_1000": _prices("Moving 1,000 objects into the tier.", {"cool": 0.01, "cold": 0.02}),
+            "retrieval_gb": _prices("Reading a GB back from the tier.", {"cool": 0.01, "cold": 0.03}),
+        },
+        "meta": _meta("Prices for `archival cost` (defaults: AWS S3 us-east-1 list prices, 2025-01; a local "
+                      "disk has its own: say what it costs)."),
     },
     "pii": {
         "type": "dict",
