@@ -20,6 +20,7 @@ from typing import Literal
 
 from archival.archive.manifest import Expiry, Manifest, read_manifest
 from archival.archive.read import ArchiveReader, duckdb_type, rows_sql
+from archival.archive.s3 import RETRIEVAL_CLASSES, S3Store
 from archival.archive.state import manifest_versions
 from archival.archive.store import ArchiveStore, file_sha256
 from archival.source.cursor import cursor_expr
@@ -61,6 +62,22 @@ def history_at(store: ArchiveStore, domain: str, table: str, as_of: datetime | N
         if manifests:
             found[period] = manifests
     return found
+
+
+class NeedsRetrieval(Exception):
+    """Files are in a storage class that must be retrieved before it can be read: the message says how."""
+
+
+def check_readable(store: ArchiveStore, paths: Iterable[str], selector: str) -> None:
+    """NeedsRetrieval when any of `paths` is in GLACIER or DEEP_ARCHIVE without a finished restore
+    (only asked when the target maps a tier to such a class: one request per file)."""
+    if not isinstance(store, S3Store) or not RETRIEVAL_CLASSES & set(store.classes.values()):
+        return
+    waiting = [p for p in paths if store.needs_retrieval(p)]
+    if waiting:
+        raise NeedsRetrieval(f"{len(waiting)} file(s) of {selector} are in a storage class that must be retrieved "
+                             f"first (e.g. {waiting[0]}): run `archival retrieve -s {selector}` (add --period to "
+                             "narrow it) and read again once S3 has restored them (hours for DEEP_ARCHIVE)")
 
 
 def check_files(store: ArchiveStore, files: Iterable[tuple[str, str]]) -> None:

@@ -81,10 +81,37 @@ def _translated(where: str) -> Iterator[None]:
         raise
 
 
+RETRIEVAL_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})  # not readable until restored (retrieved)
+
+
 class S3Store:
-    def __init__(self, client: Any, bucket: str, prefix: str | None = None):
+    def __init__(self, client: Any, bucket: str, prefix: str | None = None, classes: dict[str, str] | None = None):
         self.client, self.bucket = _Client(client, f"s3://{bucket}"), bucket
         self.prefix = (prefix or "").strip("/")
+        self.classes = {**STORAGE_CLASSES, **(classes or {})}  # tier -> storage class
+
+    def tier_of(self, storage_class: str) -> str:
+        """The tier a storage class stands for here (a class no tier names counts as cold)."""
+        return next((t for t, c in self.classes.items() if c == storage_class), "cold")
+
+    def needs_retrieval(self, path: str) -> bool:
+        """An object in GLACIER or DEEP_ARCHIVE that has no finished restore (a temporary readable copy)."""
+        head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
+        if head.get("StorageClass", "STANDARD") not in RETRIEVAL_CLASSES:
+            return False
+        return 'ongoing-request="false"' not in (head.get("Restore") or "")
+
+    def head_sha256(self, path: str) -> str | None:
+        """The sha256 archival stored with the object at upload (readable without a retrieval)."""
+        return self.client.head_object(Bucket=self.bucket, Key=self._key(path)).get("Metadata", {}).get("sha256")
+
+    def retrieve(self, path: str, days: int) -> None:
+        try:
+            self.client.restore_object(Bucket=self.bucket, Key=self._key(path),
+                                       RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": "Standard"}})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "RestoreAlreadyInProgress":
+                raise
 
     def _key(self, path: str) -> str:
         if path.startswith("/") or ".." in path.split("/"):
@@ -192,7 +219,7 @@ class S3Store:
 
     def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None) -> bool:
         key = self._key(path)
-        extra = {"Metadata": {"sha256": sha256}, "StorageClass": STORAGE_CLASSES.get(tier or "hot", "STANDARD")}
+        extra = {"Metadata": {"sha256": sha256}, "StorageClass": self.classes.get(tier or "hot", "STANDARD")}
         size = local.stat().st_size
         try:
             if size <= PART_BYTES:

@@ -52,7 +52,7 @@ def _s3_store(target) -> ArchiveStore:
     client = s3_session(target).client("s3", endpoint_url=target.endpoint_url, region_name=target.region,
                                        config=RETRIES)
     assert target.bucket is not None
-    return S3Store(client, target.bucket, target.prefix)
+    return S3Store(client, target.bucket, target.prefix, target.storage_classes)
 
 
 def probe_writable(store: ArchiveStore) -> None:

@@ -21,7 +21,7 @@ from archival.cli.commands import (
 from archival.cli.common import FAILED, USAGE, RefreshUsage
 from archival.cli.cost import cmd_cost
 from archival.cli.init import cmd_init
-from archival.cli.lifecycle import cmd_hold, cmd_lifecycle
+from archival.cli.lifecycle import cmd_hold, cmd_lifecycle, cmd_retrieve
 from archival.cli.parser import build_parser
 from archival.cli.query import cmd_query
 from archival.cli.restore import cmd_restore
@@ -35,7 +35,8 @@ from archival.verify.reconcile import UnknownPeriod
 COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd_run, "verify": cmd_verify,
             "rebaseline": cmd_rebaseline, "restore": cmd_restore, "query": cmd_query, "reconcile": cmd_reconcile,
             "deployments": cmd_deployments, "schema": cmd_schema, "init": cmd_init,
-            "lifecycle": cmd_lifecycle, "hold": cmd_hold, "cost": cmd_cost}
+            "lifecycle": cmd_lifecycle, "hold": cmd_hold, "cost": cmd_cost,
+            "retrieve": cmd_retrieve}
 
 
 def main(argv: list[str] | None = None) -> int:

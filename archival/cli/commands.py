@@ -122,6 +122,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for finding in report.findings:
         print(finding, file=sys.stderr)
     depth = f", {report.rows_checked:,} rows re-read" if args.deep else ""
+    if report.frozen:
+        depth += (f"; {len(report.frozen)} file(s) in GLACIER/DEEP_ARCHIVE checked by the sha256 stored with them "
+                  "(`archival retrieve` them to re-read)")
     verdict = "ok" if report.ok else f"{len(report.findings)} problem(s)"
     print(f"verify: {report.manifests} manifest(s), {report.files} file(s), {report.bytes:,} bytes{depth}: {verdict}")
     return OK if report.ok else FAILED

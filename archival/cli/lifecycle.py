@@ -8,6 +8,8 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime
 
+from archival.archive.s3 import S3Store
+from archival.archive.state import archived_periods
 from archival.archive.store import ArchiveUnavailable
 from archival.archive.targets import TargetError, open_store
 from archival.cli.common import OK, USAGE, load
@@ -30,6 +32,11 @@ def add_lifecycle(sub: argparse._SubParsersAction, common, instant) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per period")
     p.add_argument("--emit-s3-rules", action="store_true",
                    help="print the equivalent S3 bucket lifecycle configuration instead (ages by object creation)")
+    r = sub.add_parser("retrieve", help="ask S3 to restore GLACIER / DEEP_ARCHIVE files so they can be read")
+    common(r)
+    r.add_argument("--target", help="archive target (default: archive.default)")
+    r.add_argument("--period", action="append", default=[], help="only these periods (repeatable)")
+    r.add_argument("--days", type=int, default=7, help="how long S3 keeps the readable copy (default: 7)")
     h = sub.add_parser("hold", help="legal holds: a held table or period never expires")
     common(h)
     h.add_argument("hold_action", choices=["add", "remove", "ls"])
@@ -110,6 +117,27 @@ def lifecycle_due(project: Project, tables: list[Table], target: str | None, as_
     parts.append(f"storage {'+' if change >= 0 else '-'}{amount} {prices.currency}/year once applied")
     text = f"lifecycle due: {', '.join(parts)}; `archival lifecycle --dry-run` lists them"
     return ["", f"**{text}**" if markdown else text]
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    project, tables = load(args)
+    store = open_store(project, args.target)
+    if not isinstance(store, S3Store):
+        print("archival retrieve: this target is not S3: its files are always readable")
+        return OK
+    asked = 0
+    for table in tables:
+        for period, archived in archived_periods(store, table.domain, table.name).items():
+            if args.period and period not in args.period:
+                continue
+            m = archived.manifest
+            for path in (f.path for f in [*m.files, *m.tombstones, *m.quarantine]):
+                if store.needs_retrieval(path):
+                    store.retrieve(path, args.days)
+                    asked += 1
+    print(f"retrieve: asked S3 to restore {asked} file(s) for {args.days} day(s); restore and query read them once "
+          "S3 has (minutes to hours, by class)")
+    return OK
 
 
 def cmd_hold(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from archival.archive.rows import NeedsRetrieval
 from archival.archive.targets import open_store, target_name
 from archival.cli.common import FAILED, OK, USAGE, load
 from archival.query.views import define_views
@@ -59,7 +60,11 @@ def cmd_query(args: argparse.Namespace) -> int:
     database = str(args.duckdb_file) if args.duckdb_file else ":memory:"
     con = duck.connect(extensions, database=database)
     try:
-        names = define_views(con, project, store, target, tables)
+        try:
+            names = define_views(con, project, store, target, tables)
+        except NeedsRetrieval as exc:
+            print(f"archival query: {exc}", file=sys.stderr)
+            return FAILED
         if args.duckdb_file:
             print(f"{args.duckdb_file}: views of {len(names)} table(s); open it with DuckDB, e.g. "
                   f"SELECT count(*) FROM {names[0] if names else 'domain.table'}")

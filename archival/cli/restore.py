@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from archival.archive.rows import ArchiveDamaged
+from archival.archive.rows import ArchiveDamaged, NeedsRetrieval
 from archival.archive.targets import open_store
 from archival.cli.common import FAILED, OK, USAGE, load
 from archival.restore.load import RestoreFailed, RestoreRequest, RestoreUsage, restore_table
@@ -79,7 +79,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                 print(f"restored {report.table} -> {report.target}: {_rows(report.rows)}, verified by fingerprint")
             for note in report.notes:
                 print(f"  {note}")
-    except (RestoreUsage, TargetUsage) as exc:
+    except (RestoreUsage, TargetUsage, NeedsRetrieval) as exc:
         print(f"archival restore: {exc}", file=sys.stderr)
         return USAGE
     except (RestoreFailed, ArchiveDamaged, SourceError) as exc:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from archival.archive import layout
 from archival.archive.audit_log import recorded
 from archival.archive.manifest import Expiry, Fingerprint, StoredManifest, read_manifest
-from archival.archive.s3 import STORAGE_CLASSES, S3Store
+from archival.archive.s3 import S3Store
 from archival.archive.store import ArchiveStore
 from archival.lifecycle.classes import policy
 from archival.lifecycle.holds import initiator
@@ -32,14 +32,14 @@ def transition(store: ArchiveStore, state: PeriodState) -> int:
     assert state.due.tier is not None
     moved = 0
     if isinstance(store, S3Store):
-        wanted = STORAGE_CLASSES[state.due.tier]
+        wanted = store.classes[state.due.tier]
         for path in state.current_files:
             if store.storage_class(path) != wanted:
                 store.set_storage_class(path, wanted)
                 moved += 1
     audit.append(store, {"action": "transition", "table": state.table.qualified_name, "period": state.period,
                          "from": state.tier_now, "to": state.due.tier, "files": len(state.current_files),
-                         "bytes": state.bytes, "storage_class": STORAGE_CLASSES[state.due.tier]
+                         "bytes": state.bytes, "storage_class": store.classes[state.due.tier]
                          if isinstance(store, S3Store) else None, "by": initiator(),
                          "at": datetime.now(UTC).isoformat()})
     return moved

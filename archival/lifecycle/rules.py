@@ -26,6 +26,8 @@ def _prefix(project: Project, target: str | None, table: Table) -> str:
 
 
 def s3_rules(project: Project, tables: list[Table], target: str | None = None) -> dict[str, Any]:
+    target_ = project.targets[target or project.default_target]
+    classes = {**STORAGE_CLASSES, **target_.storage_classes}
     rules = []
     for table in tables:
         r, days = table.retention, 0
@@ -35,7 +37,7 @@ def s3_rules(project: Project, tables: list[Table], target: str | None = None) -
                 continue
             days += max(1, round(duration.seconds / 86400))
             if tier != table.tier and (table.tier != "cold"):
-                transitions.append({"Days": days, "StorageClass": STORAGE_CLASSES[tier]})
+                transitions.append({"Days": days, "StorageClass": classes[tier]})
         if transitions:
             rules.append({"ID": f"archival-{table.domain}-{table.name}", "Status": "Enabled",
                           "Filter": {"Prefix": _prefix(project, target, table)}, "Transitions": transitions})

@@ -11,7 +11,7 @@ from typing import Literal
 from archival.archive.audit_log import read_chain
 from archival.archive.manifest import StoredManifest, read_manifest
 from archival.archive.rows import run_times, written_at
-from archival.archive.s3 import STORAGE_CLASSES, S3Store
+from archival.archive.s3 import S3Store
 from archival.archive.state import archived_periods, manifest_versions
 from archival.archive.store import ArchiveStore
 from archival.lifecycle.classes import TIERS, DataClass, Due, due, period_end
@@ -19,7 +19,6 @@ from archival.lifecycle.holds import Hold, holds
 from archival.spec.model import Project, Table, Tier
 
 Action = Literal["none", "transition", "expire", "held", "expired"]
-_TIER_OF = {storage_class: tier for tier, storage_class in STORAGE_CLASSES.items()}
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def _tier_now(store: ArchiveStore, table: Table, period: str, paths: list[str],
     without `probe`, the record of the last transition."""
     if not probe or not isinstance(store, S3Store) or not paths:
         return recorded.get((table.qualified_name, period), table.tier)
-    found = [_TIER_OF.get(store.storage_class(p), "cold") for p in paths]
+    found = [store.tier_of(store.storage_class(p)) for p in paths]
     return min(found, key=TIERS.index)
 
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from archival.archive.manifest import FileEntry, Manifest, read_manifest
 from archival.archive.read import ArchivedFile, ArchiveReader, rows_sql
-from archival.archive.rows import run_times, table_rows, written_at
+from archival.archive.rows import check_readable, run_times, table_rows, written_at
 from archival.archive.state import manifest_versions
 from archival.archive.store import ArchiveStore, LocalStore
 from archival.archive.targets import s3_session
@@ -75,6 +75,7 @@ def define_table(con: duckdb.DuckDBPyConnection, store: ArchiveStore, reader: Ar
                  runs: dict[str, datetime]) -> None:
     schema, name = quote_ident(table.domain), table.name
     rows = table_rows(store, table.domain, table.name, table.primary_key, table.cursor, table.mode)
+    check_readable(store, [p for p, _ in rows.files("versions")], f"table:{table.qualified_name}")
     typed = rows.typed()
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     current = rows.sql(reader, "current") or _empty(typed)

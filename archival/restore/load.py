@@ -19,7 +19,7 @@ from typing import Literal
 import duckdb
 
 from archival.archive.read import ArchiveReader
-from archival.archive.rows import TableRows, check_files, table_rows
+from archival.archive.rows import TableRows, check_files, check_readable, table_rows
 from archival.archive.store import ArchiveStore
 from archival.checksums import fingerprint_sql
 from archival.restore.ddl import TargetColumn, create_sql, target_columns
@@ -146,8 +146,10 @@ def restore_table(project: Project, store: ArchiveStore, table: Table, target: R
     if missing:
         raise RestoreUsage(f"{table.qualified_name}: period(s) {', '.join(missing)} not archived{when}; archived: "
                            f"{', '.join(sorted(rows.manifests)[-12:])}")
+    view = "versions" if request.all_versions else "current"
+    check_readable(store, [p for p, _ in rows.files(view)], f"table:{table.qualified_name}")
     if not check_only:
-        check_files(store, rows.files("versions" if request.all_versions else "current"))
+        check_files(store, rows.files(view))
     with ExitStack() as stack, _named(target):
         reader = ArchiveReader(store, stack)
         selection = rows.sql(reader, "versions" if request.all_versions else "current", set(request.periods) or None)

@@ -82,7 +82,8 @@ def _build_project(root: Path, doc: YamlDocument, domain_docs: list[YamlDocument
         creds = t.get("credentials")
         targets[name] = m.Target(name=name, type=t["type"], path=t.get("path"), bucket=t.get("bucket"),
                                  prefix=t.get("prefix"), endpoint_url=t.get("endpoint_url"), region=t.get("region"),
-                                 credentials=v.parse_secret_ref(creds) if creds else None)
+                                 credentials=v.parse_secret_ref(creds) if creds else None,
+                                 storage_classes=dict(t.get("storage_classes", {})))
     limits = m.Limits(**data.get("limits", {}))
     hash_key = data.get("pii", {}).get("hash_key")
     domains = tuple(sorted((_build_domain(d, sources) for d in domain_docs), key=lambda d: d.name))

@@ -149,6 +149,7 @@ class Target:
     credentials: SecretRef | None = None
     endpoint_url: str | None = None
     region: str | None = None
+    storage_classes: dict[str, str] = field(default_factory=dict)  # S3: tier -> storage class, over the defaults
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,14 @@ TARGET: Rule = {
                             example="prefect-block:aws-credentials/archive"),
         "endpoint_url": _str("S3-compatible endpoint (MinIO, Ceph, ...).", example="http://127.0.0.1:9000"),
         "region": _str("AWS region.", example="eu-central-1"),
+        "storage_classes": {
+            "type": "dict", "keysrules": {"type": "string", "allowed": list(get_args(m.Tier))},
+            "valuesrules": {"type": "string", "allowed": ["STANDARD", "STANDARD_IA", "ONEZONE_IA",
+                                                          "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER",
+                                                          "DEEP_ARCHIVE"]},
+            "meta": _meta("S3: the storage class of each tier (defaults: hot STANDARD, cool STANDARD_IA, cold "
+                          "GLACIER_IR). GLACIER and DEEP_ARCHIVE objects must be retrieved before they can be read "
+                          "(`archival retrieve`).", example={"cold": "DEEP_ARCHIVE"})},
     },
     "meta": _meta("An archive location."),
 }

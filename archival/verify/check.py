@@ -40,6 +40,7 @@ class VerifyReport:
     files: int = 0
     bytes: int = 0
     rows_checked: int = 0
+    frozen: set[str] = field(default_factory=set)  # files in GLACIER/DEEP_ARCHIVE: sha256 from the object's metadata
     findings: list[Finding] = field(default_factory=list)
 
     @property

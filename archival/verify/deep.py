@@ -18,6 +18,8 @@ def deep_check(store: ArchiveStore, manifest_path: str, manifest: Manifest, repo
     paths = {f.path for f in manifest.files}
     if any(f.path in paths or f.path == manifest_path for f in report.findings):
         return  # already known bad; reading it would only repeat the finding
+    if paths & report.frozen:
+        return  # not readable before a retrieval: its files' sha256 were checked against their metadata
     if manifest.fingerprint.algorithm != ALGORITHM:
         report.add("fingerprint", manifest_path, f"unknown algorithm {manifest.fingerprint.algorithm}")
         return

@@ -8,6 +8,7 @@ from typing import Any
 
 from archival.archive import layout
 from archival.archive.manifest import ManifestError, parse_manifest, read_manifest, salvage_entries, sha256_hex
+from archival.archive.s3 import RETRIEVAL_CLASSES, S3Store
 from archival.archive.store import ArchiveStore
 from archival.verify.check import VerifyReport
 from archival.verify.deep import deep_check
@@ -79,5 +80,15 @@ def _check_file(store: ArchiveStore, entry: dict[str, Any], report: VerifyReport
     if isinstance(entry.get("bytes"), int) and size != entry["bytes"]:
         report.add("size", path, f"{size} bytes, manifest says {entry['bytes']} (truncated?)")
         return
+    if _frozen(store, path):  # GLACIER / DEEP_ARCHIVE: the bytes cannot be read before a retrieval
+        report.frozen.add(path)
+        if store.head_sha256(path) != entry.get("sha256"):  # type: ignore[attr-defined]
+            report.add("sha256", path, "the sha256 stored with the object differs from the manifest's")
+        return
     if sha256_hex(store.read_bytes(path)) != entry.get("sha256"):
         report.add("sha256", path, "content differs from the manifest's sha256 (corrupted)")
+
+
+def _frozen(store: ArchiveStore, path: str) -> bool:
+    return isinstance(store, S3Store) and bool(RETRIEVAL_CLASSES & set(store.classes.values())) \
+        and store.needs_retrieval(path)

@@ -233,3 +233,33 @@ def test_the_lifecycle_flow_and_its_generated_deployment(tmp_path, prefect_serve
     assert archival_lifecycle(str(folder), as_of=AS_OF) == 35 - 1
     assert archival_lifecycle(str(folder), as_of=AS_OF) == 0
     assert cli.main(["verify", "--deep", "--project-dir", str(folder)]) == 0
+
+
+def test_a_cold_tier_in_deep_archive_is_retrieved_before_it_is_read(tmp_path, moto_endpoint, monkeypatch, capsys):
+    """`storage_classes: {cold: DEEP_ARCHIVE}`: restore and query refuse, naming `archival retrieve`;
+    verify checks those files by the sha256 stored with them; after the retrieval they read again."""
+    import boto3
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"deep-{os.getpid()}-{time.monotonic_ns()}"
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}, "
+                                "storage_classes: {cold: DEEP_ARCHIVE}}")
+    args = ["--project-dir", str(folder)]
+    _lifecycle(folder, capsys)
+    cold = sorted(r["period"] for r in _lifecycle(folder, capsys) if r["tier"] == "cold")
+    assert cold and HELD not in cold
+    assert cli.main(["restore", *args, "-s", "table:app.events", "--to", str(folder / "r.db")]) == 2
+    err = capsys.readouterr().err
+    assert "are in a storage class that must be retrieved first" in err and \
+        "run `archival retrieve -s table:app.events`" in err
+    assert cli.main(["query", *args, "--sql", "select count(*) from app.events"]) == 1
+    assert cli.main(["verify", "--deep", *args]) == 0
+    assert f"{len(cold)} file(s) in GLACIER/DEEP_ARCHIVE checked by the sha256 stored with them" in \
+        capsys.readouterr().out
+    assert cli.main(["retrieve", *args, "-s", "table:app.events", "--days", "2"]) == 0
+    assert f"asked S3 to restore {len(cold)} file(s) for 2 day(s)" in capsys.readouterr().out
+    assert cli.main(["restore", *args, "-s", "table:app.events", "--to", str(folder / "r.db")]) == 0
+    assert cli.main(["verify", "--deep", *args]) == 0
