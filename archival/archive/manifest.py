@@ -196,6 +196,9 @@ class Manifest(_Model):
     """How each column was read: the source's type name, nullability and the type rule (a record)."""
     documentation: Documentation | None = None
     expiry: Expiry | None = None
+    storage_tier: Literal["hot", "cool", "cold"] | None = None
+    """Local targets with tier folders: the tier whose folder holds this version's files (a version
+    that only moved them, written by `archival lifecycle`)."""
     audit_after: int | None = Field(default=None, ge=0)
     """The audit chain's length when this version was written: its `publish` entry comes after that
     one, so a rerun can tell cheaply whether a crash kept it from being recorded (a record)."""

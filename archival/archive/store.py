@@ -72,22 +72,76 @@ class LocalStore:
     """A folder. Writes go to a temp name in the same folder, are fsynced, then linked into place,
     so no reader ever sees a partial file under a final name."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, tiers: dict[str, Path] | None = None):
         self.root = Path(root)
+        self.tiers = {tier: Path(folder) for tier, folder in (tiers or {}).items()}  # cool/cold roots
 
     def describe(self) -> str:
         return str(self.root)
 
+    def tier_root(self, tier: str) -> Path:
+        return self.tiers.get(tier, self.root) if tier != "hot" else self.root
+
     def _full(self, path: str) -> Path:
+        """Where `path` is: the root, else the tier folder that holds it (a moved period's files)."""
         if path.startswith("/") or ".." in Path(path).parts:
             raise ValueError(f"archive path escapes the archive root: {path}")
-        return self.root / path
+        main = self.root / path
+        if self.tiers and not main.exists():
+            for root in self.tiers.values():
+                if (root / path).exists():
+                    return root / path
+        return main
+
+    def copies(self, path: str) -> list[str]:
+        """The tiers whose folder holds a copy of `path` (hot: the root)."""
+        return [t for t in ("hot", *self.tiers) if (self.tier_root(t) / path).is_file()]
+
+    @_writes
+    def copy_to_tier(self, path: str, tier: str, sha256: str) -> None:
+        """A copy of `path` in the tier's folder: to a temp name, fsynced, linked into place, its sha256
+        checked; an existing copy with the right sha256 counts as done."""
+        target = self.tier_root(tier) / path
+        if target.is_file() and file_sha256(target) == sha256:
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / _temp_name(target)
+        try:
+            shutil.copyfile(self._full(path), tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            if file_sha256(tmp) != sha256:
+                raise ArchiveConflict(f"{path}: the copy in the {tier} folder does not have the manifest's sha256")
+            target.unlink(missing_ok=True)  # a copy with other bytes (a torn write) is replaced
+            os.link(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(target.parent)
+
+    @_writes
+    def remove_other_copies(self, path: str, tier: str) -> int:
+        """Removes the copies of `path` outside the tier's folder (after its copy was checked)."""
+        removed = 0
+        for other in self.copies(path):
+            if other != tier:
+                (self.tier_root(other) / path).unlink()
+                _fsync_dir((self.tier_root(other) / path).parent)
+                removed += 1
+        return removed
 
     def list(self, prefix: str, hidden: bool = False) -> list[str]:
         """Objects under `prefix`. Dot-folders (scratch space) and `.tmp-` names (writes in progress or
         interrupted) are not the archive and are left out, unless `hidden` asks for everything
         (`verify` reports what does not belong: glob readers would see such files too)."""
-        base = self._full(prefix) if prefix else self.root
+        found: list[str] = []
+        for root in (self.root, *self.tiers.values()):
+            found += self._list(root, prefix, hidden)
+        return sorted(set(found))
+
+    def _list(self, root: Path, prefix: str, hidden: bool) -> list[str]:
+        if prefix.startswith("/") or ".." in Path(prefix).parts:
+            raise ValueError(f"archive path escapes the archive root: {prefix}")
+        base = root / prefix if prefix else root
         if not base.is_dir():
             return []
         found = []
@@ -96,8 +150,8 @@ class LocalStore:
             for name in files:
                 if name.startswith(".tmp-") and not hidden:
                     continue
-                found.append((Path(folder) / name).relative_to(self.root).as_posix())
-        return sorted(found)
+                found.append((Path(folder) / name).relative_to(root).as_posix())
+        return found
 
     def list_info(self, prefix: str, hidden: bool = False) -> list[ObjectInfo]:
         return [self.info(p) for p in self.list(prefix, hidden)]

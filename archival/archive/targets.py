@@ -24,7 +24,8 @@ def open_store(project: Project, name: str | None = None) -> ArchiveStore:
     target = project.targets[target_name(project, name)]
     if target.type == "local":
         assert target.path is not None
-        return LocalStore((project.root / target.path).resolve())
+        return LocalStore((project.root / target.path).resolve(),
+                          {tier: (project.root / folder).resolve() for tier, folder in target.tiers.items()})
     return _s3_store(target)
 
 

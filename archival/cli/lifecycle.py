@@ -13,7 +13,7 @@ from archival.archive.state import archived_periods
 from archival.archive.store import ArchiveUnavailable
 from archival.archive.targets import TargetError, open_store
 from archival.cli.common import OK, USAGE, load
-from archival.lifecycle.apply import apply
+from archival.lifecycle.apply import apply, sweep_temps
 from archival.lifecycle.classes import TIERS
 from archival.lifecycle.cost import GB
 from archival.lifecycle.holds import HoldUsage, add_hold, holds, release_hold
@@ -68,6 +68,9 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
         return OK
     store = open_store(project, args.target)
     as_of = args.as_of or datetime.now(UTC)
+    if not args.dry_run:
+        for table in tables:
+            sweep_temps(store, table)
     states = survey(project, store, tables, as_of)
     done = states if args.dry_run else [apply(store, s) if s.action in ("transition", "expire") else s
                                         for s in states]

@@ -17,19 +17,53 @@ from archival.archive import layout
 from archival.archive.audit_log import recorded
 from archival.archive.manifest import Expiry, Fingerprint, StoredManifest, read_manifest
 from archival.archive.s3 import S3Store
-from archival.archive.store import ArchiveStore
+from archival.archive.store import ArchiveStore, LocalStore
 from archival.lifecycle.classes import policy
 from archival.lifecycle.holds import initiator
-from archival.lifecycle.survey import PeriodState
+from archival.lifecycle.survey import PeriodState, home
 from archival.record import audit
 from archival.record.audit import head
+from archival.spec.model import Table
 
 EMPTY = Fingerprint(algorithm="sum-md5-json-v1", value="0" * 32)
+
+
+def _transition_entry(store: ArchiveStore, stored: StoredManifest, state: PeriodState, tier: str, files: int,
+                      at: str) -> None:
+    audit.append(store, {"action": "transition", "manifest": stored.path, "manifest_sha256": stored.sha256,
+                         "table": state.table.qualified_name, "period": state.period, "from": state.tier_now,
+                         "to": tier, "files": files, "bytes": state.bytes, "by": initiator(), "at": at})
+
+
+def _move_local(store: LocalStore, state: PeriodState) -> None:
+    """Copy each file into the tier's folder (fsync, sha256), record a manifest version that says
+    where they are, then remove the other copies: any crash leaves every file readable somewhere."""
+    tier = state.due.tier
+    assert tier is not None
+    m = state.stored.manifest
+    entries = [*m.files, *m.tombstones, *m.quarantine]
+    for entry in entries:
+        store.copy_to_tier(entry.path, home(store, tier), entry.sha256)
+    if m.storage_tier == tier and not recorded(store, state.stored):  # a crash came between version and entry
+        _transition_entry(store, state.stored, state, tier, len(entries), state.stored.manifest.created_at)
+    elif m.storage_tier != tier:
+        now = datetime.now(UTC).isoformat()
+        moved = m.model_copy(update={"storage_tier": tier, "version": m.version + 1, "created_at": now,
+                                     "previous_manifest_sha256": state.stored.sha256, "run_id": f"lifecycle-{now}",
+                                     "audit_after": head(store)[0]})
+        path = layout.manifest_path(m.domain, m.table, m.period, moved.version)
+        store.put_new(path, moved.to_bytes())
+        _transition_entry(store, read_manifest(store, path), state, tier, len(entries), now)
+    for entry in entries:
+        store.remove_other_copies(entry.path, home(store, tier))
 
 
 def transition(store: ArchiveStore, state: PeriodState) -> int:
     """Moves the files; returns how many changed class."""
     assert state.due.tier is not None
+    if isinstance(store, LocalStore) and store.tiers:
+        _move_local(store, state)
+        return len(state.current_files)
     moved = 0
     if isinstance(store, S3Store):
         wanted = store.classes[state.due.tier]
@@ -76,10 +110,18 @@ def expire(store: ArchiveStore, state: PeriodState) -> int:
         _record_expiry(store, stored)
     deleted = 0
     for path in state.files:
-        if store.exists(path):
+        while store.exists(path):  # a local target with tier folders may hold more than one copy
             store.delete(path)
             deleted += 1
     return deleted
+
+
+def sweep_temps(store: ArchiveStore, table: Table) -> int:
+    """Temp files a killed lifecycle (or export) left in the table's folders, tier folders included,
+    whose writer is gone; returns how many were removed."""
+    prefix = layout.table_prefix(table.domain, table.name)
+    return sum(1 for path in store.list(prefix, hidden=True)
+               if path.rsplit("/", 1)[-1].startswith(".tmp-") and store.remove_dead_temp(path))
 
 
 def apply(store: ArchiveStore, state: PeriodState) -> PeriodState:

@@ -13,7 +13,7 @@ from archival.archive.manifest import StoredManifest, read_manifest
 from archival.archive.rows import run_times, written_at
 from archival.archive.s3 import S3Store
 from archival.archive.state import archived_periods, manifest_versions
-from archival.archive.store import ArchiveStore
+from archival.archive.store import ArchiveStore, LocalStore
 from archival.lifecycle.classes import TIERS, DataClass, Due, due, period_end
 from archival.lifecycle.holds import Hold, holds
 from archival.spec.model import Project, Table, Tier
@@ -69,6 +69,11 @@ def _all_versions(store: ArchiveStore, table: Table, period: str) -> list[str]:
     return sorted({p for v in versions.values() for p, _ in _files(read_manifest(store, v))})
 
 
+def home(store: LocalStore, tier: str) -> str:
+    """The tier whose folder holds a tier's files (a tier without a folder stays in the root)."""
+    return tier if tier in store.tiers else "hot"
+
+
 def _last_tier(table: Table) -> Tier:
     r = table.retention
     return next(t for t, d in (("cold", r.cold), ("cool", r.cool), ("hot", r.hot)) if d is not None)
@@ -104,6 +109,14 @@ def survey(project: Project, store: ArchiveStore, tables: list[Table], as_of: da
             size = sum(b for _, b in current)
             paths = [p for p, _ in current]
             tier_now = _tier_now(store, table, period, paths, recorded, probe)
+            if isinstance(store, LocalStore) and store.tiers:
+                tier_now = manifest.storage_tier or table.tier
+                if when.tier is not None and TIERS.index(when.tier) <= TIERS.index(tier_now) and \
+                        any(store.copies(p) != [home(store, tier_now)] for p in paths):
+                    when = replace(when, tier=tier_now)  # a move a crash cut short: finish it
+                    states.append(PeriodState(table, period, stored, when, tier_now, tuple(paths), tuple(paths),
+                                              size, manifest.row_count, "transition", hold))
+                    continue
             if when.tier is None and hold:  # past its retention but held: kept, in the last tier it would reach
                 when = replace(when, data_class="archived", tier=_last_tier(table))
             if when.tier is None:

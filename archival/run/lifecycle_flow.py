@@ -10,7 +10,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from archival.archive.targets import open_store
-from archival.lifecycle.apply import apply
+from archival.lifecycle.apply import apply, sweep_temps
 from archival.lifecycle.survey import survey
 from archival.spec.load import load_project
 from archival.spec.model import Project, Table
@@ -21,6 +21,8 @@ from archival.spec.select import parse_selectors, select_tables
 def lifecycle_table(project: Project, table: Table, target: str | None, as_of: datetime,
                     dry_run: bool) -> list[dict]:
     store = open_store(project, target)
+    if not dry_run:
+        sweep_temps(store, table)
     rows = []
     for state in survey(project, store, [table], as_of):
         done = state if dry_run or state.action not in ("transition", "expire") else apply(store, state)

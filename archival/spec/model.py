@@ -150,6 +150,7 @@ class Target:
     endpoint_url: str | None = None
     region: str | None = None
     storage_classes: dict[str, str] = field(default_factory=dict)  # S3: tier -> storage class, over the defaults
+    tiers: dict[str, str] = field(default_factory=dict)  # local: tier -> folder that holds its periods
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,13 @@ TARGET: Rule = {
             "meta": _meta("S3: the storage class of each tier (defaults: hot STANDARD, cool STANDARD_IA, cold "
                           "GLACIER_IR). GLACIER and DEEP_ARCHIVE objects must be retrieved before they can be read "
                           "(`archival retrieve`).", example={"cold": "DEEP_ARCHIVE"})},
+        "tiers": {
+            "type": "dict", "keysrules": {"type": "string", "allowed": ["cool", "cold"]},
+            "valuesrules": {"type": "string", "empty": False},
+            "meta": _meta("Local: a folder per tier (relative to the project directory), e.g. on cheaper volumes; "
+                          "`archival lifecycle` moves periods there (copy, fsync, sha256, new manifest version, "
+                          "then removal). Without it a local target only records the tier.",
+                          example={"cool": "/mnt/slow/archive", "cold": "/mnt/tape-cache/archive"})},
     },
     "meta": _meta("An archive location."),
 }
