@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +86,27 @@ RETRIEVAL_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})  # not readable until
 
 
 class S3Store:
-    def __init__(self, client: Any, bucket: str, prefix: str | None = None, classes: dict[str, str] | None = None):
+    def __init__(self, client: Any, bucket: str, prefix: str | None = None, classes: dict[str, str] | None = None,
+                 object_lock: str | None = None):
         self.client, self.bucket = _Client(client, f"s3://{bucket}"), bucket
         self.prefix = (prefix or "").strip("/")
         self.classes = {**STORAGE_CLASSES, **(classes or {})}  # tier -> storage class
+        self.object_lock = object_lock  # GOVERNANCE | COMPLIANCE: data files are locked until their planned expiry
+
+    def locked_until(self, path: str) -> datetime | None:
+        head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
+        return head.get("ObjectLockRetainUntilDate")
+
+    def purge(self, path: str) -> None:
+        """Every version of the object (a versioned bucket keeps them after a plain delete): expiry
+        means the bytes are gone. A locked version makes S3 refuse, and the error names it."""
+        key = self._key(path)
+        versions = self.client.list_object_versions(Bucket=self.bucket, Prefix=key)
+        found = [v for v in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])] if v["Key"] == key]
+        if not found:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        for version in found:
+            self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version["VersionId"])
 
     def tier_of(self, storage_class: str) -> str:
         """The tier a storage class stands for here (a class no tier names counts as cold)."""
@@ -169,8 +187,14 @@ class S3Store:
         """In place: the same key, bytes and metadata (the sha256), another class. Objects over 5 GiB
         would need a multipart copy; archival's parts are far smaller."""
         key = self._key(path)
-        self.client.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
-                                StorageClass=storage_class, MetadataDirective="COPY")
+        answer = self.client.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
+                                         StorageClass=storage_class, MetadataDirective="COPY")
+        current = answer.get("VersionId")
+        if current:  # a versioned bucket keeps the earlier version, in its old class: the copy has the same bytes
+            versions = self.client.list_object_versions(Bucket=self.bucket, Prefix=key).get("Versions", [])
+            for version in versions:
+                if version["Key"] == key and version["VersionId"] != current:
+                    self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version["VersionId"])
 
     def read_bytes(self, path: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self._key(path))["Body"].read()
@@ -217,9 +241,13 @@ class S3Store:
                 return self._conflict_or_done(key, sha)
             raise
 
-    def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None) -> bool:
+    def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None,
+                 lock_until: datetime | None = None) -> bool:
         key = self._key(path)
-        extra = {"Metadata": {"sha256": sha256}, "StorageClass": self.classes.get(tier or "hot", "STANDARD")}
+        extra: dict[str, Any] = {"Metadata": {"sha256": sha256},
+                                 "StorageClass": self.classes.get(tier or "hot", "STANDARD")}
+        if self.object_lock and lock_until is not None:
+            extra |= {"ObjectLockMode": self.object_lock, "ObjectLockRetainUntilDate": lock_until}
         size = local.stat().st_size
         try:
             if size <= PART_BYTES:

@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -61,7 +62,8 @@ class ArchiveStore(Protocol):
     def read_bytes(self, path: str) -> bytes: ...
     def exists(self, path: str) -> bool: ...
     def put_new(self, path: str, data: bytes) -> bool: ...
-    def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None) -> bool: ...
+    def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None,
+                 lock_until: datetime | None = None) -> bool: ...
     def size(self, path: str) -> int: ...
     def uri(self, path: str = "") -> str: ...
     def describe(self) -> str: ...
@@ -214,7 +216,8 @@ class LocalStore:
         return self.root / ".work"
 
     @_writes
-    def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None) -> bool:
+    def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None,
+                 lock_until: datetime | None = None) -> bool:
         """Publish a complete local file under `path`, create-only. True if written, False if a file
         with the same sha256 was already there (a rerun); ArchiveConflict if different bytes are."""
         target = self._full(path)

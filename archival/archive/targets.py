@@ -53,7 +53,7 @@ def _s3_store(target) -> ArchiveStore:
     client = s3_session(target).client("s3", endpoint_url=target.endpoint_url, region_name=target.region,
                                        config=RETRIES)
     assert target.bucket is not None
-    return S3Store(client, target.bucket, target.prefix, target.storage_classes)
+    return S3Store(client, target.bucket, target.prefix, target.storage_classes, target.object_lock)
 
 
 def probe_writable(store: ArchiveStore) -> None:

@@ -12,7 +12,7 @@ from archival.archive.s3 import S3Store
 from archival.archive.state import archived_periods
 from archival.archive.store import ArchiveUnavailable
 from archival.archive.targets import TargetError, open_store
-from archival.cli.common import OK, USAGE, load
+from archival.cli.common import FAILED, OK, USAGE, load
 from archival.lifecycle.apply import apply, sweep_temps
 from archival.lifecycle.classes import TIERS
 from archival.lifecycle.cost import GB
@@ -83,7 +83,13 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
         verb = "would move" if args.dry_run else "moved"
         print(f"lifecycle as of {as_of.isoformat()}: {verb} {counts['transition']} period(s), "
               f"{'would expire' if args.dry_run else 'expired'} {counts['expire']}, {counts['held']} held")
-    return OK
+    locked = [s for s in states if s.action == "locked"]
+    for state in locked:
+        until = state.locked_until.isoformat() if state.locked_until else "a later date"
+        print(f"archival lifecycle: {state.table.qualified_name} {state.period}: past its retention, but its objects "
+              f"are under S3 Object Lock until {until}: expiry refused (nothing of it was changed); it expires "
+              "once the lock ends", file=sys.stderr)
+    return FAILED if locked else OK
 
 
 def lifecycle_due(project: Project, tables: list[Table], target: str | None, as_of: datetime,

@@ -110,6 +110,11 @@ def expire(store: ArchiveStore, state: PeriodState) -> int:
         _record_expiry(store, stored)
     deleted = 0
     for path in state.files:
+        if isinstance(store, S3Store):
+            if store.exists(path):
+                store.purge(path)  # every version: a versioned bucket would keep the bytes
+                deleted += 1
+            continue
         while store.exists(path):  # a local target with tier folders may hold more than one copy
             store.delete(path)
             deleted += 1

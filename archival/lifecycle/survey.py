@@ -5,7 +5,7 @@ earlier transitions) and, on S3, each file's storage class."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from archival.archive.audit_log import read_chain
@@ -18,7 +18,7 @@ from archival.lifecycle.classes import TIERS, DataClass, Due, due, period_end
 from archival.lifecycle.holds import Hold, holds
 from archival.spec.model import Project, Table, Tier
 
-Action = Literal["none", "transition", "expire", "held", "expired"]
+Action = Literal["none", "transition", "expire", "held", "expired", "locked"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class PeriodState:
     rows: int
     action: Action
     hold: Hold | None = None
+    locked_until: datetime | None = None  # S3 Object Lock keeps it from expiring until then
 
     @property
     def data_class(self) -> DataClass:
@@ -67,6 +68,15 @@ def _tier_now(store: ArchiveStore, table: Table, period: str, paths: list[str],
 def _all_versions(store: ArchiveStore, table: Table, period: str) -> list[str]:
     versions = manifest_versions(store, table.domain, table.name).get(period, {})
     return sorted({p for v in versions.values() for p, _ in _files(read_manifest(store, v))})
+
+
+def _locked(store: ArchiveStore, paths: list[str]) -> datetime | None:
+    """The latest S3 Object Lock date of the files that lies in the future (by the clock, not --as-of)."""
+    if not isinstance(store, S3Store) or not store.object_lock:
+        return None
+    now = datetime.now(UTC)
+    dates = [d for d in (store.locked_until(p) for p in paths) if d is not None and d > now]
+    return max(dates) if dates else None
 
 
 def home(store: LocalStore, tier: str) -> str:
@@ -119,13 +129,17 @@ def survey(project: Project, store: ArchiveStore, tables: list[Table], as_of: da
                     continue
             if when.tier is None and hold:  # past its retention but held: kept, in the last tier it would reach
                 when = replace(when, data_class="archived", tier=_last_tier(table))
+            lock = None
             if when.tier is None:
-                action: Action = "expire"
                 files = tuple(_all_versions(store, table, period))
+                lock = _locked(store, paths)
+                action: Action = "locked" if lock else "expire"
             else:
-                action = "transition" if TIERS.index(when.tier) > TIERS.index(tier_now) else \
+                moves = not (isinstance(store, S3Store) and store.object_lock)  # locked: bucket rules move them
+                action = "transition" if moves and TIERS.index(when.tier) > TIERS.index(tier_now) else \
                     "held" if hold and when.data_class == "archived" and manifest_past(when, table) else "none"
                 files = tuple(paths)
             states.append(PeriodState(table, period, stored, when, tier_now, files, tuple(paths), size,
-                                      manifest.row_count, action, hold))
+                                      manifest.row_count, action, hold,
+                                      lock if when.tier is None else None))
     return states

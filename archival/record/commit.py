@@ -16,6 +16,7 @@ the period for repair and this stage appends the entry (archive/audit_log.record
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -135,11 +136,20 @@ class UnitCommit:
                                   "'freeze': " + "; ".join(f"{k} {', '.join(v)}" for k, v in diff.items() if v))
         return replace(out, schema_change=SchemaChange(compared_with=self.reference.path, **diff))
 
+    def _lock_until(self) -> datetime | None:
+        """No later than the planned expiry: the end of what the unit read (a period's end at most)
+        plus the whole retention; None without one."""
+        total = self.table.retention.total
+        if not total:
+            return None
+        window = self.unit.window
+        return (window.end if window is not None and self.table.mode != "full" else datetime.now(UTC)) + total
+
     def _publish(self, parts: list[LocalPart], folder: str, first: int, extension: str) -> list[FileEntry]:
         entries = []
         for offset, part in enumerate(parts):
             path = f"{folder}/{layout.part_name(first + offset, part.sha256, extension)}"
-            self.store.put_file(path, part.path, part.sha256, tier=self.table.tier)
+            self.store.put_file(path, part.path, part.sha256, tier=self.table.tier, lock_until=self._lock_until())
             entries.append(FileEntry(path=path, rows=part.rows, bytes=part.bytes, sha256=part.sha256))
         return entries
 

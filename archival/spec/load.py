@@ -83,7 +83,8 @@ def _build_project(root: Path, doc: YamlDocument, domain_docs: list[YamlDocument
         targets[name] = m.Target(name=name, type=t["type"], path=t.get("path"), bucket=t.get("bucket"),
                                  prefix=t.get("prefix"), endpoint_url=t.get("endpoint_url"), region=t.get("region"),
                                  credentials=v.parse_secret_ref(creds) if creds else None,
-                                 storage_classes=dict(t.get("storage_classes", {})), tiers=dict(t.get("tiers", {})))
+                                 storage_classes=dict(t.get("storage_classes", {})), tiers=dict(t.get("tiers", {})),
+                                 object_lock=t.get("object_lock"))
     limits = m.Limits(**data.get("limits", {}))
     hash_key = data.get("pii", {}).get("hash_key")
     domains = tuple(sorted((_build_domain(d, sources) for d in domain_docs), key=lambda d: d.name))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +17,8 @@ Grain = Literal["day", "week", "month", "quarter", "year"]
 OnInvalid = Literal["fail", "quarantine", "warn"]
 PiiRule = Literal["drop", "hash", "mask"]
 SourceType = Literal["postgres", "mysql", "sqlite"]
-Platform = Literal["nocodb", "directus"]  # low-code apps whose metadata archival reads (archival/platform/)
+Platform = Literal["nocodb", "directus"]
+ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]  # low-code apps whose metadata archival reads (archival/platform/)
 FileFormat = Literal["parquet", "csv"]
 Tier = Literal["hot", "cool", "cold"]
 NullCursor = Literal["partition", "fail"]
@@ -42,6 +43,11 @@ class Retention:
     cool: Duration | None = None
     cold: Duration | None = None
     then: RetentionEnd = "keep"
+
+    @property
+    def total(self) -> timedelta:
+        """From a period's end to the end of its last tier (its planned expiry with `then: delete`)."""
+        return sum((d.delta for d in (self.hot, self.cool, self.cold) if d is not None), timedelta(0))
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,7 @@ class Target:
     region: str | None = None
     storage_classes: dict[str, str] = field(default_factory=dict)  # S3: tier -> storage class, over the defaults
     tiers: dict[str, str] = field(default_factory=dict)  # local: tier -> folder that holds its periods
+    object_lock: ObjectLockMode | None = None  # S3: lock data files until their planned expiry
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,9 @@ TARGET: Rule = {
             "meta": _meta("S3: the storage class of each tier (defaults: hot STANDARD, cool STANDARD_IA, cold "
                           "GLACIER_IR). GLACIER and DEEP_ARCHIVE objects must be retrieved before they can be read "
                           "(`archival retrieve`).", example={"cold": "DEEP_ARCHIVE"})},
+        "object_lock": _choice("S3 with Object Lock: data files are locked in this mode until their planned "
+                               "expiry (period end + hot + cool + cold); `archival lifecycle` refuses to expire a "
+                               "period before its lock ends.", m.ObjectLockMode),
         "tiers": {
             "type": "dict", "keysrules": {"type": "string", "allowed": ["cool", "cold"]},
             "valuesrules": {"type": "string", "empty": False},

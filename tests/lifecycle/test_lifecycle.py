@@ -325,3 +325,51 @@ def test_local_tier_folders_survive_sigkill_during_moves(tmp_path, capsys):
     assert cli.main(["query", "--project-dir", str(folder), "--format", "csv", "--sql",
                      "select count(*) from app.events"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == str(2000 * (35 - EXPIRED))
+
+
+def test_object_lock_until_the_planned_expiry(tmp_path, moto_endpoint, monkeypatch, capsys):
+    """`object_lock: GOVERNANCE`: each data file is locked until its period's end plus the whole
+    retention (its planned expiry); an expiry asked for before a lock ends is refused and changes
+    nothing; at expiry every version of the object is deleted (a locked bucket is versioned); storage
+    classes are left to bucket rules (a copy would be a new, unlocked version)."""
+    import boto3
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"locked-{os.getpid()}-{time.monotonic_ns()}"
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}, "
+                                "object_lock: GOVERNANCE}")
+    store = open_store(load_project(folder))
+    periods = archived_periods(store, "app", "events")
+    for label in ("2024-01", "2026-10"):
+        year, month = map(int, label.split("-"))
+        head = s3.head_object(Bucket=bucket, Key=periods[label].manifest.files[0].path)
+        assert head["ObjectLockMode"] == "GOVERNANCE"
+        assert head["ObjectLockRetainUntilDate"] == datetime(year + month // 12, month % 12 + 1, 1,
+                                                             tzinfo=UTC) + timedelta(days=485)
+
+    later = AS_OF + timedelta(days=400)  # more periods are past retention then than by the clock today
+    assert cli.main(["lifecycle", "--project-dir", str(folder), "--as-of", later.isoformat()]) == 1
+    err = capsys.readouterr().err
+    refused = [line for line in err.splitlines() if "Object Lock until 20" in line]
+    assert refused and all("expiry refused (nothing of it was changed)" in line for line in refused)
+    now = datetime.now(UTC)
+    for label, archived in archived_periods(store, "app", "events").items():
+        year, month = map(int, label.split("-"))
+        lock = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC) + timedelta(days=485)
+        past = lock <= later
+        if past and lock <= now:  # expired: every version of its objects is gone
+            assert archived.manifest.expiry is not None
+            old = periods[label].manifest.files[0].path
+            versions = s3.list_object_versions(Bucket=bucket, Prefix=old)
+            assert not versions.get("Versions") and not versions.get("DeleteMarkers"), label
+        else:  # not due, or locked: untouched, still in the class it was written in
+            assert archived.manifest.expiry is None and archived.manifest.version == 1, label
+            head = s3.head_object(Bucket=bucket, Key=archived.manifest.files[0].path)
+            assert head.get("StorageClass", "STANDARD") == "STANDARD"
+            if past:
+                assert any(f"app.events {label}:" in line for line in refused)
+    assert cli.main(["verify", "--project-dir", str(folder)]) == 0
