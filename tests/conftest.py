@@ -225,3 +225,12 @@ def small_demo_db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("small-demo") / "helpdesk.db"
     generate(path, scale=0.01)
     return path
+
+
+@pytest.fixture
+def golden(tmp_path, monkeypatch):
+    """A copy of the archive release 0.1.0 wrote (tests/fixtures/golden/v0.1.0), with its PII key set."""
+    monkeypatch.setenv("ARCHIVAL_PII_KEY", "golden-fixture-key")
+    folder = tmp_path / "golden"
+    shutil.copytree(FIXTURES / "golden" / "v0.1.0", folder, ignore=shutil.ignore_patterns("make_golden.py"))
+    return folder

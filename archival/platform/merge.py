@@ -8,8 +8,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from archival.spec.roundtrip import round_trip_yaml
 
 
 @dataclass
@@ -19,16 +20,9 @@ class Merged:
     gone: list[str] = field(default_factory=list)
 
 
-def _yaml() -> YAML:
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 120
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml
-
 
 def merge_spec(current: str, generated: str) -> Merged:
-    yaml = _yaml()
+    yaml = round_trip_yaml()
     mine, theirs = yaml.load(current), yaml.load(generated)
     result = Merged("")
     tables = mine.setdefault("tables", CommentedMap())
@@ -66,7 +60,7 @@ def relation_key(relation: dict) -> tuple[str, str]:
 
 def add_source(project_yaml: str, name: str, entry: dict) -> str:
     """archival.yaml with a source added under `sources:` (comments kept)."""
-    yaml = _yaml()
+    yaml = round_trip_yaml()
     doc = yaml.load(project_yaml)
     flow = CommentedMap(entry)
     flow.fa.set_flow_style()

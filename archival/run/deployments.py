@@ -10,10 +10,10 @@ import io
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from archival.spec.model import Domain, Project
+from archival.spec.roundtrip import round_trip_yaml
 
 GENERATED_TAG = "archival:generated"
 ENTRYPOINT = "flows/export.py:archival_run"
@@ -51,17 +51,10 @@ def lifecycle_deployment(work_pool: str) -> CommentedMap:
     return deployment
 
 
-def _yaml() -> YAML:
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 120
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml
-
 
 def render(current: str, project: Project, work_pool: str = DEFAULT_WORK_POOL) -> str:
     """prefect.yaml with the generated deployments replaced by those of `project`'s specs."""
-    yaml = _yaml()
+    yaml = round_trip_yaml()
     document: Any = yaml.load(current) if current.strip() else CommentedMap()
     if document is None:
         document = CommentedMap()

@@ -5,10 +5,7 @@ edits, hard deletes, a late row and a quarantined row between them, Parquet and 
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import UTC, datetime
-
-import pytest
 
 from archival.archive.store import LocalStore
 from archival.verify.check import verify_archive
@@ -18,13 +15,6 @@ from tests.run.helpers import archive_files, run_units
 GOLDEN = FIXTURES / "golden" / "v0.1.0"
 SECOND_RUN = datetime(2026, 12, 1, tzinfo=UTC)  # the as-of of the release's last run
 
-
-@pytest.fixture
-def golden(tmp_path, monkeypatch):
-    monkeypatch.setenv("ARCHIVAL_PII_KEY", "golden-fixture-key")
-    folder = tmp_path / "golden"
-    shutil.copytree(GOLDEN, folder, ignore=shutil.ignore_patterns("make_golden.py"))
-    return folder
 
 
 def test_golden_archive_verifies_deep(golden):

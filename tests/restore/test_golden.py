@@ -6,7 +6,6 @@ the source they were archived from."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
@@ -17,13 +16,6 @@ from tests.conftest import FIXTURES
 
 GOLDEN = FIXTURES / "golden" / "v0.1.0"
 
-
-@pytest.fixture
-def golden(tmp_path, monkeypatch):
-    monkeypatch.setenv("ARCHIVAL_PII_KEY", "golden-fixture-key")
-    folder = tmp_path / "golden"
-    shutil.copytree(GOLDEN, folder, ignore=shutil.ignore_patterns("make_golden.py"))
-    return folder
 
 
 @pytest.mark.parametrize("domain", ["helpdesk", "helpdesk_csv"])
