@@ -24,6 +24,7 @@ from archival.extract.rows_read import RowsRead
 from archival.extract.snapshot import UnitSnapshot, open_snapshot
 from archival.plan import stages as st
 from archival.plan.units import NULL_PERIOD, OUT_OF_RANGE, ExportUnit
+from archival.platform.deletes import with_delete_times
 from archival.record.commit import DataPolicyError
 from archival.record.failpoints import failpoint
 from archival.run.clock import StageClock
@@ -176,10 +177,17 @@ def _departures(stage: st.Departures, run: UnitRun) -> Transform:
         current = [run.current.manifest] if run.current else []  # a refresh: no `versions` stage saw the keys
         return PeriodDepartures(None, run.table.primary_key, run.reader.data(current), run.reader.tombstones(current))
     snap, table, manifests = run.snapshot, run.table, [a.manifest for a in run.archived.values()]
+    dated = None
+    if run.source.platform and run.source.type == "postgres" and len(table.primary_key) == 1:
+        platform = run.source.platform
+
+        def dated(keys: pa.Table) -> pa.Table:
+            assert snap.connection is not None
+            return with_delete_times(snap.connection, "src", platform, table.relation, keys)
     return TableDepartures(table.primary_key, run.reader.data(manifests), run.reader.tombstones(manifests),
                            valid_census([a.stored for a in run.archived.values()]),
                            lambda: snap.count_all(run.source.type, table.relation),
-                           lambda: snap.all_keys(table.relation, table.primary_key))
+                           lambda: snap.all_keys(table.relation, table.primary_key), dated)
 
 
 def _contract(stage: st.Contract, run: UnitRun) -> Transform:

@@ -144,9 +144,11 @@ class TableDepartures:
     name = "departures"
 
     def __init__(self, key: tuple[str, ...], archived: list[ArchivedFile], tombstones: list[ArchivedFile],
-                 census: int | None, source_count: Callable[[], int], source_keys: Callable[[], pa.Table]):
+                 census: int | None, source_count: Callable[[], int], source_keys: Callable[[], pa.Table],
+                 dated: Callable[[pa.Table], pa.Table] | None = None):
+        """`dated`: adds when each departed key left, where the platform's audit trail says so."""
         self.key, self.archived, self.tombstones, self.census = key, archived, tombstones, census
-        self.source_count, self.source_keys = source_count, source_keys
+        self.source_count, self.source_keys, self.dated = source_count, source_keys, dated
         self.new_keys: list[pa.Table] = []
         self.found = Departures(None, None)
 
@@ -156,8 +158,11 @@ class TableDepartures:
 
     def finish(self) -> Iterator[pa.RecordBatch]:
         added = pa.concat_tables(self.new_keys) if self.new_keys else None
-        self.found = departed_keys(self.key, self.archived, self.tombstones, self.source_count(), self.source_keys,
-                                   added, self.census)
+        found = departed_keys(self.key, self.archived, self.tombstones, self.source_count(), self.source_keys,
+                              added, self.census)
+        if self.dated is not None and found.keys is not None and found.keys.num_rows:
+            found = Departures(self.dated(found.keys), found.live)
+        self.found = found
         return iter(())
 
     def close(self) -> None:
