@@ -20,6 +20,9 @@ class ServerFailed(Exception):
     """The temporary Prefect server did not start (exit 1): the message says what to check."""
 
 
+STARTUP_SECONDS = 90
+
+
 def _private_server_class() -> type:
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import get_current_settings
@@ -55,7 +58,8 @@ def prefect_api() -> Iterator[str | None]:
     server = _private_server_class()()
     try:
         try:
-            server.start()
+            # Prefect waits 20 s by default; a fresh database's migrations on a busy 2-core host took longer
+            server.start(timeout=max(STARTUP_SECONDS, get_current_settings().server.ephemeral.startup_timeout_seconds))
         except RuntimeError as exc:
             raise ServerFailed(f"the temporary Prefect server did not start ({str(exc)[:300]}); check that "
                                f"PREFECT_HOME ({get_current_settings().home}) and TMPDIR are writable and not "
