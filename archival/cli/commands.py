@@ -26,6 +26,7 @@ from archival.spec.jsonschema import json_schema_text
 from archival.spec.load import load_project
 from archival.spec.model import Project, Table
 from archival.spec.select import parse_selectors
+from archival.text import aligned
 from archival.verify.check import verify_archive
 
 
@@ -85,9 +86,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     header = ("TABLE", "MODE", "PERIOD", "CURSOR", "KEY", "SOURCE", "RELATION")
     body = [(r["table"], r["mode"], r["period"] or "-", ",".join(r["cursor"]) or "-", ",".join(r["primary_key"]),
              r["source"], r["relation"]) for r in rows]
-    widths = [max(len(x[i]) for x in [header, *body]) for i in range(len(header))]
-    for row in [header, *body]:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    print("\n".join(aligned([header, *body])))
     return OK
 
 

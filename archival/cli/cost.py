@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-import duckdb
-
 from archival.archive.targets import open_store
 from archival.cli.common import OK, load
 from archival.lifecycle.classes import TIERS
-from archival.lifecycle.cost import GB, CostReport, project, table_costs
+from archival.lifecycle.cost import CostReport, project, source_sizes, table_costs
 from archival.lifecycle.survey import survey
-from archival.source import duck
-from archival.source.size import relation_bytes
-from archival.spec.model import Prices, Project, Table
+from archival.spec.model import Prices
+from archival.text import aligned, markdown, size_text
+
+
+def _years(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 50:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of years from 1 to 50")
+    return int(text)
 
 
 def add_cost(sub: argparse._SubParsersAction, common, instant) -> None:
@@ -27,32 +29,9 @@ def add_cost(sub: argparse._SubParsersAction, common, instant) -> None:
     common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")
     p.add_argument("--as-of", type=instant, help="now, for the ages (default: the current time)")
-    p.add_argument("--years", type=int, action="append", help="horizons in years (default: 1 3 5; repeatable)")
+    p.add_argument("--years", type=_years, action="append", help="horizons in years (default: 1 3 5; repeatable)")
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     p.add_argument("--offline", action="store_true", help="do not ask the sources for their sizes")
-
-
-def _source_sizes(project: Project, tables: list[Table]) -> tuple[dict[str, int], list[str]]:
-    sizes: dict[str, int] = {}
-    problems = []
-    for domain in {t.domain for t in tables}:
-        found = project.domain(domain)
-        assert found is not None
-        mine = [t for t in tables if t.domain == domain]
-        try:
-            by_relation = relation_bytes(project.source_of(found), project.root, [t.relation for t in mine])
-        except (duck.SourceError, duckdb.Error, sqlite3.Error) as exc:  # a size is context, not a check
-            problems.append(f"source sizes of domain {domain} unknown: {str(exc).splitlines()[0]}")
-            continue
-        sizes.update({t.qualified_name: by_relation[t.relation] for t in mine if t.relation in by_relation})
-    return sizes, problems
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GiB", GB), ("MiB", 1024 ** 2), ("KiB", 1024)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
 
 
 def _money(value: float, prices: Prices) -> str:
@@ -74,18 +53,14 @@ def _horizons(report: CostReport) -> list[list[str]]:
     p = report.prices
     rows = [["YEARS", "HOT / COOL / COLD", "STORAGE", "TRANSITIONS", "PER MONTH AT END", "FULL RETRIEVAL"]]
     for h in report.horizons:
-        gb = " / ".join(_size(h.bytes_by_tier.get(t, 0)) for t in TIERS)
+        gb = " / ".join(size_text(h.bytes_by_tier.get(t, 0)) for t in TIERS)
         rows.append([str(h.years), gb, _money(h.storage, p), _money(h.transitions, p), _money(h.monthly_at_end, p),
                      _money(h.retrieval_at_end, p)])
     return rows
 
 
-def _table(rows: list[list[str]], markdown: bool) -> list[str]:
-    if markdown:
-        return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + \
-            ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+def _table(rows: list[list[str]], as_markdown: bool) -> list[str]:
+    return markdown(rows) if as_markdown else aligned(rows)
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
@@ -97,7 +72,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
     report = CostReport(prices, as_of, table_costs(tables, states, as_of))
     problems: list[str] = []
     if not args.offline:
-        sizes, problems = _source_sizes(project_, tables)
+        sizes, problems = source_sizes(project_, tables)
         for cost in report.tables:
             cost.source_bytes = sizes.get(cost.table)
     report.horizons = project(tables, states, report.tables, prices, as_of, tuple(sorted(set(args.years or [1, 3, 5]))))
@@ -108,10 +83,10 @@ def cmd_cost(args: argparse.Namespace) -> int:
                           "tables": [asdict(t) for t in report.tables],
                           "horizons": [asdict(h) for h in report.horizons]}, indent=2))
         return OK
-    markdown = args.format == "markdown"
-    lines = [f"{'## ' if markdown else ''}Archive cost as of {as_of:%Y-%m-%d} (bytes)", ""]
-    lines += _table(_rows(report, args.offline), markdown) + [""]
-    lines += _table(_horizons(report), markdown) + [""]
+    as_md = args.format == "markdown"
+    lines = [f"{'## ' if as_md else ''}Archive cost as of {as_of:%Y-%m-%d} (bytes)", ""]
+    lines += _table(_rows(report, args.offline), as_md) + [""]
+    lines += _table(_horizons(report), as_md) + [""]
     lines.append(f"Prices: {prices.taken}. Assumptions: growth per month from the periods that ended in the last 12 "
                  "months (full tables: none); every period in the tier its age makes due; expired periods free; "
                  "full retrieval = reading the whole archive once (docs/lifecycle.md).")

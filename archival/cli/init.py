@@ -10,11 +10,9 @@ from datetime import date
 from pathlib import Path
 
 from archival.cli.common import FAILED, OK, USAGE
-from archival.platform.directus import read_directus
 from archival.platform.merge import add_source, merge_spec
 from archival.platform.model import AppBase, PlatformError
-from archival.platform.nocodb import read_nocodb
-from archival.platform.profile import propose
+from archival.platform.profile import propose_base
 from archival.platform.render import render_spec
 from archival.source import duck
 from archival.spec.load import PROJECT_FILE, load_project
@@ -60,13 +58,7 @@ def _source(args: argparse.Namespace, project_file: Path) -> str | None:
 def _read(project: Project, source: Source, args: argparse.Namespace) -> tuple[AppBase, list]:
     with duck.POOL.connection(("postgres",)) as con:
         duck.attach(con, source, project.root)
-        base = read_nocodb(con, args.base) if args.platform == "nocodb" else read_directus(con)
-        proposals, skipped = [], []
-        for table in base.tables:
-            if not table.primary_key:
-                skipped.append(table.relation)
-                continue
-            proposals.append(propose(con, table, can_hash=project.pii_hash_key is not None))
+        base, proposals, skipped = propose_base(con, args.platform, args.base, project.pii_hash_key is not None)
     for relation in skipped:
         print(f"warning: {relation} has no primary key: left out (archive it with a hand-written spec)")
     return base, proposals

@@ -5,22 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from datetime import UTC, datetime
 
 from archival.archive.s3 import S3Store
-from archival.archive.state import archived_periods
 from archival.archive.store import ArchiveUnavailable
 from archival.archive.targets import TargetError, open_store
 from archival.cli.common import FAILED, OK, USAGE, load
-from archival.lifecycle.apply import apply, sweep_temps
-from archival.lifecycle.classes import TIERS
-from archival.lifecycle.cost import GB
+from archival.lifecycle.apply import run_lifecycle
+from archival.lifecycle.due import due_summary
 from archival.lifecycle.holds import HoldUsage, add_hold, holds, release_hold
+from archival.lifecycle.retrieve import request_retrieval
 from archival.lifecycle.rules import s3_rules
-from archival.lifecycle.survey import PeriodState, survey
-from archival.spec.model import Prices, Project, Table
+from archival.lifecycle.survey import PeriodState
+from archival.spec.model import Project, Table
 from archival.spec.select import SelectorError, parse_selectors, select_tables
+from archival.text import aligned
 
 
 def add_lifecycle(sub: argparse._SubParsersAction, common, instant) -> None:
@@ -56,9 +55,7 @@ def _print(rows: list[dict]) -> None:
     header = ["TABLE", "PERIOD", "CLASS", "TIER", "DUE", "BYTES", "ACTION"]
     cells = [header] + [[r["table"], r["period"], r["class"], r["tier"] or "-", r["due"], f"{r['bytes']:,}",
                          r["action"] + (f" ({r['hold']})" if r["hold"] else "")] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
-    for line in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    print("\n".join(aligned(cells)))
 
 
 def cmd_lifecycle(args: argparse.Namespace) -> int:
@@ -66,24 +63,18 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
     if args.emit_s3_rules:
         print(json.dumps(s3_rules(project, tables, args.target), indent=2))
         return OK
-    store = open_store(project, args.target)
     as_of = args.as_of or datetime.now(UTC)
-    if not args.dry_run:
-        for table in tables:
-            sweep_temps(store, table)
-    states = survey(project, store, tables, as_of)
-    done = states if args.dry_run else [apply(store, s) if s.action in ("transition", "expire") else s
-                                        for s in states]
-    rows = [_row(s) for s in (states if args.dry_run else done)]
+    results = run_lifecycle(project, open_store(project, args.target), tables, as_of, args.dry_run)
+    rows = [_row(after) for _, after in results]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         _print(rows)
-        counts = {a: sum(1 for s in states if s.action == a) for a in ("transition", "expire", "held")}
+        counts = {a: sum(1 for found, _ in results if found.action == a) for a in ("transition", "expire", "held")}
         verb = "would move" if args.dry_run else "moved"
         print(f"lifecycle as of {as_of.isoformat()}: {verb} {counts['transition']} period(s), "
               f"{'would expire' if args.dry_run else 'expired'} {counts['expire']}, {counts['held']} held")
-    locked = [s for s in states if s.action == "locked"]
+    locked = [found for found, _ in results if found.action == "locked"]
     for state in locked:
         until = state.locked_until.isoformat() if state.locked_until else "a later date"
         print(f"archival lifecycle: {state.table.qualified_name} {state.period}: past its retention, but its objects "
@@ -94,38 +85,14 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
 
 def lifecycle_due(project: Project, tables: list[Table], target: str | None, as_of: datetime,
                   markdown: bool = False) -> list[str]:
-    """For `plan`: what the specs' tiers and retention make due in the archive (a changed retention
-    shows here in the pull request). Tiers as recorded, no request per S3 object."""
-    if not any(t.retention.hot or t.retention.cool or t.retention.cold for t in tables):
-        return []
+    """`plan`'s lines on the lifecycle (archival/lifecycle/due.py)."""
     try:
-        store = open_store(project, target)
-        states = survey(project, store, tables, as_of, probe=False)
+        summary = due_summary(project, open_store(project, target), tables, as_of)
     except (ArchiveUnavailable, TargetError) as exc:
-        return [f"lifecycle: unknown ({exc})"]
-    moves = Counter(s.due.tier for s in states if s.action == "transition")
-    expire = [s for s in states if s.action == "expire"]
-    held = sum(1 for s in states if s.action == "held")
-    if not moves and not expire and not held:
+        return ["", f"lifecycle: unknown ({exc})"]
+    if summary is None or not summary.anything:
         return []
-    parts = [f"{n} period(s) to {tier}" for tier, n in sorted(moves.items(), key=lambda i: TIERS.index(i[0] or "hot"))]
-    if expire:
-        parts.append(f"{len(expire)} period(s) expire ({sum(s.bytes for s in expire):,} bytes, "
-                     f"{sum(s.rows for s in expire):,} rows)")
-    if held:
-        parts.append(f"{held} held past retention")
-    prices = project.costs or Prices()
-    price = prices.storage_gb_month
-
-    def yearly(tier_of) -> float:
-        return 12 * sum(s.bytes / GB * price.get(tier_of(s), 0.0) for s in states if tier_of(s))
-
-    change = yearly(lambda s: s.due.tier if s.action in ("transition", "expire") else s.tier_now) - \
-        yearly(lambda s: s.tier_now)
-    amount = f"{abs(change):,.2f}" if abs(change) >= 10 else f"{abs(change):.4f}"
-    parts.append(f"storage {'+' if change >= 0 else '-'}{amount} {prices.currency}/year once applied")
-    text = f"lifecycle due: {', '.join(parts)}; `archival lifecycle --dry-run` lists them"
-    return ["", f"**{text}**" if markdown else text]
+    return ["", f"**{summary.text()}**" if markdown else summary.text()]
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
@@ -134,16 +101,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     if not isinstance(store, S3Store):
         print("archival retrieve: this target is not S3: its files are always readable")
         return OK
-    asked = 0
-    for table in tables:
-        for period, archived in archived_periods(store, table.domain, table.name).items():
-            if args.period and period not in args.period:
-                continue
-            m = archived.manifest
-            for path in (f.path for f in [*m.files, *m.tombstones, *m.quarantine]):
-                if store.needs_retrieval(path):
-                    store.retrieve(path, args.days)
-                    asked += 1
+    asked = request_retrieval(store, tables, args.period, args.days)
     print(f"retrieve: asked S3 to restore {asked} file(s) for {args.days} day(s); restore and query read them once "
           "S3 has (minutes to hours, by class)")
     return OK

@@ -14,6 +14,7 @@ from archival.archive.targets import open_store, target_name
 from archival.cli.common import FAILED, OK, USAGE, load
 from archival.query.views import define_views
 from archival.source import duck
+from archival.text import aligned
 
 
 def add_query(sub: argparse._SubParsersAction, common) -> None:
@@ -40,10 +41,7 @@ def _print(result: duckdb.DuckDBPyRelation | None, fmt: str) -> None:
         writer = csv.writer(sys.stdout)
         writer.writerows([names, *rows])
         return
-    cells = [names, *[["NULL" if v is None else str(v) for v in r] for r in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(names))]
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    print("\n".join(aligned([names, *[["NULL" if v is None else str(v) for v in r] for r in rows]])))
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 

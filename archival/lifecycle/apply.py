@@ -20,10 +20,10 @@ from archival.archive.s3 import S3Store
 from archival.archive.store import ArchiveStore, LocalStore
 from archival.lifecycle.classes import policy
 from archival.lifecycle.holds import initiator
-from archival.lifecycle.survey import PeriodState, home
+from archival.lifecycle.survey import PeriodState, home, survey
 from archival.record import audit
 from archival.record.audit import head
-from archival.spec.model import Table
+from archival.spec.model import Project, Table
 
 EMPTY = Fingerprint(algorithm="sum-md5-json-v1", value="0" * 32)
 
@@ -137,3 +137,16 @@ def apply(store: ArchiveStore, state: PeriodState) -> PeriodState:
         expire(store, state)
         return replace(state, tier_now=None, action="expired")
     return state
+
+
+def run_lifecycle(project: Project, store: ArchiveStore, tables: list[Table], as_of: datetime,
+                  dry_run: bool = False) -> list[tuple[PeriodState, PeriodState]]:
+    """What `archival lifecycle` and its flow do: leftover temp files swept, every period surveyed,
+    what is due applied. Returns (as found, as left) per period."""
+    if not dry_run:
+        for table in tables:
+            sweep_temps(store, table)
+    found = survey(project, store, tables, as_of)
+    if dry_run:
+        return [(s, s) for s in found]
+    return [(s, apply(store, s) if s.action in ("transition", "expire") else s) for s in found]

@@ -13,12 +13,17 @@ The model, and its assumptions (printed with every projection):
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import duckdb
+
 from archival.lifecycle.classes import due
 from archival.lifecycle.survey import PeriodState
-from archival.spec.model import Prices, Table
+from archival.source import duck
+from archival.source.size import relation_bytes
+from archival.spec.model import Prices, Project, Table
 
 GB = 1024 ** 3
 MONTH = timedelta(days=30.44)
@@ -104,3 +109,20 @@ def project(tables: list[Table], states: list[PeriodState], costs: list[TableCos
             retrieval = sum(b / GB * prices.retrieval_gb.get(t, 0.0) for t, b in placed.items())
             horizons.append(Horizon(month // 12, dict(placed), storage, transitions, monthly, retrieval))
     return horizons
+
+
+def source_sizes(project: Project, tables: list[Table]) -> tuple[dict[str, int], list[str]]:
+    """Each table's size in its source's catalogue; the domains whose source did not answer, said."""
+    sizes: dict[str, int] = {}
+    problems = []
+    for domain in {t.domain for t in tables}:
+        found = project.domain(domain)
+        assert found is not None
+        mine = [t for t in tables if t.domain == domain]
+        try:
+            by_relation = relation_bytes(project.source_of(found), project.root, [t.relation for t in mine])
+        except (duck.SourceError, duckdb.Error, sqlite3.Error) as exc:  # a size is context, not a check
+            problems.append(f"source sizes of domain {domain} unknown: {str(exc).splitlines()[0]}")
+            continue
+        sizes.update({t.qualified_name: by_relation[t.relation] for t in mine if t.relation in by_relation})
+    return sizes, problems

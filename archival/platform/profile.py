@@ -20,7 +20,9 @@ from datetime import timedelta
 import duckdb
 
 from archival.platform.catalog import rows
-from archival.platform.model import AppField, AppTable
+from archival.platform.directus import read_directus
+from archival.platform.model import AppBase, AppField, AppTable
+from archival.platform.nocodb import read_nocodb
 from archival.sql import quote_ident, quote_relation
 
 FULL_BELOW = 5_000
@@ -90,3 +92,12 @@ def propose(con: duckdb.DuckDBPyConnection, table: AppTable, can_hash: bool) -> 
                 cursor = f.column
                 break
     return Proposal(table, "window", (cursor,), period, pii, tuple(notes), n)
+
+
+def propose_base(con: duckdb.DuckDBPyConnection, platform: str, base_title: str | None,
+                 can_hash: bool) -> tuple[AppBase, list[Proposal], list[str]]:
+    """The app's tables read from its metadata (`con` has the database attached as `src`) and a
+    proposal for each; the relations left out for want of a primary key."""
+    base = read_nocodb(con, base_title) if platform == "nocodb" else read_directus(con)
+    proposals = [propose(con, t, can_hash) for t in base.tables if t.primary_key]
+    return base, proposals, [t.relation for t in base.tables if not t.primary_key]

@@ -10,6 +10,7 @@ holds (read back through DuckDB, cast to the archive's types) equals that of the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -226,7 +227,8 @@ def _transactional(con: duckdb.DuckDBPyConnection, target: RestoreTarget, names:
         con.execute(f"INSERT INTO {names.duck} BY NAME SELECT * FROM ({selection})")
         _verify(con, names, columns, expected, before)
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # a lost connection rolls back by itself; keep the first error
+            con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
 

@@ -10,8 +10,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from archival.archive.targets import open_store
-from archival.lifecycle.apply import apply, sweep_temps
-from archival.lifecycle.survey import survey
+from archival.lifecycle.apply import run_lifecycle
 from archival.spec.load import load_project
 from archival.spec.model import Project, Table
 from archival.spec.select import parse_selectors, select_tables
@@ -20,14 +19,10 @@ from archival.spec.select import parse_selectors, select_tables
 @task(name="lifecycle", task_run_name="lifecycle {table.qualified_name}", retries=2, retry_delay_seconds=30)
 def lifecycle_table(project: Project, table: Table, target: str | None, as_of: datetime,
                     dry_run: bool) -> list[dict]:
-    store = open_store(project, target)
-    if not dry_run:
-        sweep_temps(store, table)
     rows = []
-    for state in survey(project, store, [table], as_of):
-        done = state if dry_run or state.action not in ("transition", "expire") else apply(store, state)
-        rows.append({"table": table.qualified_name, "period": state.period, "class": done.data_class,
-                     "tier": done.tier_now or "-", "action": state.action, "bytes": state.bytes})
+    for found, left in run_lifecycle(project, open_store(project, target), [table], as_of, dry_run):
+        rows.append({"table": table.qualified_name, "period": found.period, "class": left.data_class,
+                     "tier": left.tier_now or "-", "action": found.action, "bytes": found.bytes})
     return rows
 
 
@@ -40,7 +35,15 @@ def archival_lifecycle(project_dir: str, select: list[str] | None = None, target
     rows = []
     for table in select_tables(project, parse_selectors(select)):
         rows += lifecycle_table(project, table, target, when, dry_run)
-    acted = [r for r in rows if r["action"] in ("transition", "expire")]
+    acted = [r for r in rows if r["action"] in ("transition", "expire", "locked")]
     create_table_artifact(table=acted or [{"table": "-", "period": "-", "action": "nothing due"}],
                           key=f"archival-lifecycle-{project.name}".lower().replace("_", "-"))
+    locked = [f"{r['table']} {r['period']}" for r in rows if r["action"] == "locked"]
+    if locked:  # the run fails so an automation can tell someone; everything else was done
+        raise ExpiryRefused(f"{len(locked)} period(s) past retention are under S3 Object Lock: "
+                            f"{', '.join(locked[:10])}")
     return len(acted)
+
+
+class ExpiryRefused(Exception):
+    pass

@@ -7,14 +7,7 @@ from collections import defaultdict
 from itertools import groupby
 
 from archival.record.runs import totals
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+from archival.text import size_text
 
 
 def unit_spans(unit_ids: list[str]) -> str:
@@ -33,11 +26,11 @@ def _shown(result) -> bool:
 
 def render_summary(results: list, run_id: str, target: str) -> str:
     header = ("UNIT", "OUTCOME", "ROWS", "BYTES", "SECONDS", "ROWS/S")
-    rows = [(r.unit_id, r.outcome, f"{r.rows:,}", _size(r.bytes), f"{r.seconds:.2f}", f"{r.rows_per_second:,.0f}")
+    rows = [(r.unit_id, r.outcome, f"{r.rows:,}", size_text(r.bytes), f"{r.seconds:.2f}", f"{r.rows_per_second:,.0f}")
             for r in results if _shown(r)]
     total = totals(results)
     outcomes = ", ".join(f"{n} {k}" for k, n in sorted(total["outcomes"].items())) or "nothing due"
-    rows.append(("TOTAL", outcomes, f"{total['rows']:,}", _size(total["bytes"]), f"{total['unit_seconds']:.2f}",
+    rows.append(("TOTAL", outcomes, f"{total['rows']:,}", size_text(total["bytes"]), f"{total['unit_seconds']:.2f}",
                  f"{total['rows_per_second']:,.0f}"))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [f"run {run_id} -> target '{target}'", ""]

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from archival.text import aligned
 from archival.verify.reconcile import PeriodReport
 from archival.verify.relations import RelationReport
 
@@ -26,8 +27,7 @@ def reports_text(reports: list[PeriodReport], relations: list[RelationReport] | 
     header = ("TABLE", "PERIOD", "SOURCE", "ARCHIVE", "MISSING", "EXTRA", "DIFFERENT", "QUARANTINED", "STATUS")
     rows = [(r.table, r.period, str(r.source_rows), str(r.archive_rows), str(r.missing), str(r.extra),
              str(r.different), str(r.quarantined), r.status) for r in reports]
-    widths = [max(len(x[i]) for x in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    lines = aligned([header, *rows])
     for r in reports:
         for name in ("missing", "extra", "different"):
             keys = getattr(r, f"{name}_keys")
