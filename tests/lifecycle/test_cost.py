@@ -83,3 +83,29 @@ def test_prices_from_the_project(demo, capsys, monkeypatch, tmp_path):
     assert report["prices"]["transition_per_1000"] == {"cool": 0.01, "cold": 0.02}  # defaults kept
     default = json.loads(_cost(demo, capsys, "--format", "json", "--offline"))
     assert report["horizons"][0]["storage"] == pytest.approx(default["horizons"][0]["storage"] * 100000, rel=1e-6)
+
+
+def test_years_out_of_range_are_refused(demo, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["cost", "--project-dir", str(demo), "--years", "0"])
+    assert exit_.value.code == 2 and "'0' is not a number of years from 1 to 50" in capsys.readouterr().err
+
+
+def test_source_sizes_from_postgres_and_mariadb(pg_dsn, mysql_db, tmp_path):
+    """The compression ratio's basis on the server engines: the catalogue's size of table + indexes."""
+    import psycopg
+    import pymysql
+
+    from archival.source.size import relation_bytes
+    from archival.spec.model import Source
+    from tests.conftest import MYSQL
+
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute("CREATE TABLE t AS SELECT g AS id, repeat('x', 200) AS body FROM generate_series(1, 20000) g")
+    assert relation_bytes(Source("pg", "postgres", dsn=pg_dsn), tmp_path, ["public.t"])["public.t"] > 4_000_000
+    name, dsn = mysql_db
+    with pymysql.connect(**MYSQL, database=name, autocommit=True) as con, con.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, body TEXT)")
+        cur.executemany("INSERT INTO t VALUES (%s, %s)", [(i, "x" * 200) for i in range(5000)])
+        cur.execute("ANALYZE TABLE t")
+    assert relation_bytes(Source("my", "mysql", dsn=dsn), tmp_path, ["t"])["t"] > 1_000_000

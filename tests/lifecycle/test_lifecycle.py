@@ -373,3 +373,49 @@ def test_object_lock_until_the_planned_expiry(tmp_path, moto_endpoint, monkeypat
             if past:
                 assert any(f"app.events {label}:" in line for line in refused)
     assert cli.main(["verify", "--project-dir", str(folder)]) == 0
+
+
+def test_emitted_bucket_rules(tmp_path, capsys):
+    folder = _project(tmp_path, "")
+    assert cli.main(["lifecycle", "--project-dir", str(folder), "--emit-s3-rules"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"Rules": [{
+        "ID": "archival-app-events", "Status": "Enabled", "Filter": {"Prefix": "app/events/"},
+        "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}, {"Days": 120, "StorageClass": "GLACIER_IR"}]}]}
+    assert "app.events: `then: delete` is not emitted as a bucket expiration" in captured.err
+
+
+def test_a_transition_in_a_versioned_bucket_keeps_one_version(tmp_path, moto_endpoint, monkeypatch, capsys):
+    import boto3
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"versioned-{os.getpid()}-{time.monotonic_ns()}"
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}}}")
+    _lifecycle(folder, capsys)
+    periods = archived_periods(open_store(load_project(folder)), "app", "events")
+    key = periods["2026-09"].manifest.files[0].path  # due cool
+    versions = [v for v in s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"] if v["Key"] == key]
+    assert [v["StorageClass"] for v in versions] == ["STANDARD_IA"]
+    assert cli.main(["verify", "--deep", "--project-dir", str(folder)]) == 0
+
+
+def test_the_lifecycle_flow_fails_on_a_refused_expiry(tmp_path, moto_endpoint, monkeypatch, prefect_server):
+    import boto3
+
+    from archival.run.lifecycle_flow import ExpiryRefused, archival_lifecycle
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"flowlock-{os.getpid()}-{time.monotonic_ns()}"
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(
+        Bucket=bucket, ObjectLockEnabledForBucket=True)
+    folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}, "
+                                "object_lock: GOVERNANCE}")
+    with pytest.raises(ExpiryRefused, match="past retention are under S3 Object Lock: app.events 20"):
+        archival_lifecycle(str(folder), as_of=AS_OF + timedelta(days=400))

@@ -131,3 +131,18 @@ def test_init_again_keeps_hand_edits_and_adds_what_is_new(nocodb_project, capsys
     capsys.readouterr()
     assert cli.main([*args, "--check"]) == 0
     assert "up to date with the app" in capsys.readouterr().out
+
+
+def test_init_refuses_what_it_cannot_use(tmp_path, monkeypatch, capsys):
+    folder = _project(tmp_path, monkeypatch, "host=127.0.0.1 dbname=x")
+    base = ["init", "--project-dir", str(folder), "--from", "nocodb", "--owner", "o@example.com"]
+    assert cli.main([*base, "--source", "app"]) == 2
+    err = capsys.readouterr().err
+    assert "source 'app' is not in" in err and "pass --dsn env:NAME to add it" in err
+    secret = "postgresql://u:hunter2@db/app"
+    assert cli.main([*base, "--source", "app", "--dsn", secret]) == 2
+    err = capsys.readouterr().err
+    assert "--dsn takes a secret reference" in err and "hunter2" not in err
+    assert cli.main([*base, "--source", "other"]) == 2
+    assert "source 'other' is sqlite: archival reads nocodb metadata from PostgreSQL" in capsys.readouterr().err
+    assert "app:" not in (folder / "archival.yaml").read_text() and not list((folder / "specs").iterdir())

@@ -105,3 +105,12 @@ def test_views_of_an_s3_archive(demo, capsys, moto_endpoint, monkeypatch):
     run_units(demo, SECOND)
     assert _view_counts(demo, capsys) == _source_counts(db)
     assert not (demo / "archive").exists()
+
+
+def test_a_duckdb_file_named_like_a_domain_is_refused(demo, capsys):
+    run_units(demo, FIRST)
+    target = demo / "helpdesk.duckdb"
+    assert cli.main(["query", "--project-dir", str(demo), "--duckdb-file", str(target)]) == 2
+    assert "DuckDB names the database after the file, so helpdesk.<table> would be ambiguous" in \
+        capsys.readouterr().err
+    assert not target.exists()

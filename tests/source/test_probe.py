@@ -151,3 +151,34 @@ def test_cursor_of_wrong_type_is_reported(tmp_path):
              "cursor: [version, at]}\n"})
     problem = _facts(folder)["s.t"].problem
     assert "cursor column 'version' of type BIGINT, which is not a date or timestamp" in problem
+
+
+def test_a_connection_dropped_mid_probe_is_asked_again_on_a_fresh_one(nocodb_pg, tmp_path, monkeypatch):
+    """The probe of a table whose connection was killed (a transient error) is repeated on a fresh
+    connection; a source that stays wrong is not retried forever."""
+    from archival.source import probe
+
+    dsn, schema = nocodb_pg
+    monkeypatch.setenv("NOCODB_DSN", dsn)
+    folder = write_project(tmp_path, "  nocodb: {type: postgres, dsn: env:NOCODB_DSN}",
+                           {"helpdesk": NOCODB_SPEC.format(schema=schema)})
+    monkeypatch.setattr(probe.time, "sleep", lambda _: None)
+    real, calls = probe._probe_table, []
+
+    def killed_once(con, source, table, request):
+        calls.append(table.name)
+        if table.name == "tickets" and calls.count("tickets") == 1:  # what a killed backend answers
+            return probe.TableFacts(problem=f"{table.location}: cannot read the column types: server closed the "
+                                    "connection unexpectedly", probed=True)
+        return real(con, source, table, request)
+
+    monkeypatch.setattr(probe, "_probe_table", killed_once)
+    facts = _facts(folder)
+    assert calls.count("tickets") == 2 and facts["helpdesk.tickets"].problem is None
+    assert facts["helpdesk.comments"].problem is None
+
+    tries: list[int] = []
+    monkeypatch.setattr(probe, "_probe_table",
+                        lambda *a: tries.append(1) or probe.TableFacts(problem="x: timeout", probed=True))
+    assert _facts(folder)["helpdesk.tickets"].problem == "x: timeout"  # asked PROBE_ATTEMPTS times, then said
+    assert len(tries) == probe.PROBE_ATTEMPTS * 3
