@@ -270,8 +270,9 @@ def test_tmpdir_filling_up_during_an_s3_run(tmp_path, moto_endpoint, prefect_ser
     text = (folder / "archival.yaml").read_text().replace("default: local", "default: s3").replace(
         "    local: {type: local, path: ./archive}", f"    local: {{type: local, path: ./archive}}\n{target}")
     (folder / "archival.yaml").write_text(text)
-    with tmpfs(tmp_path / "tmp", "1m") as scratch:
-        (scratch / "filler").write_bytes(b"\0" * 700_000)  # room for small files, not for 20,000 notes
+    # 20,000 notes are about 1 MB of Parquet (random hex): a 1 MB tmpfs was too tight even once emptied
+    with tmpfs(tmp_path / "tmp", "3m") as scratch:
+        (scratch / "filler").write_bytes(b"\0" * 2_600_000)  # room for small files, not for 20,000 notes
         run = _archival("run", "--project-dir", str(folder), "--no-progress", env={**env, "TMPDIR": str(scratch)})
         out, err = run.communicate(timeout=300)
         assert run.returncode == 1, out + err
