@@ -108,7 +108,8 @@ def test_a_second_run_on_the_same_tables_names_the_first(project, prefect_server
     """Two overlapping runs: the second exits 1 naming the run that holds the lock, writes nothing,
     and never meets an ArchiveConflict; the first finishes normally."""
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "PYTHONPATH": str(ROOT)}
-    slow = {**env, "ARCHIVAL_FAILPOINT": "record:parts@shop.customers/full=sleep:6"}  # the first run stays busy
+    # the first run stays busy longer than the second needs to start on a loaded host (6 s was not: CI)
+    slow = {**env, "ARCHIVAL_FAILPOINT": "record:parts@shop.customers/full=sleep:25"}
     first = subprocess.Popen([sys.executable, "-m", "archival.cli", "run", "--project-dir", str(project), "--as-of",
                               AS_OF, "--no-progress"], env=slow, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     locks = project / "archive" / "_locks" / "shop"
