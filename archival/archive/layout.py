@@ -4,6 +4,8 @@ sequence number, so a rerun can never duplicate data (Kafka Connect's S3 sink do
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import UTC, datetime
 
 MANIFESTS = "_manifests"
 MANIFEST_RE = re.compile(r"^v(\d{6})\.json$")
@@ -39,6 +41,24 @@ def lineage_path(run_id: str, sequence: int, event_type: str) -> str:
 
 def audit_path(sequence: int) -> str:
     return f"_audit/{sequence:010d}.json"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable and unique: UTC time plus randomness (two runs in one second still differ)."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+PURGES = "_purges"
+
+
+def purge_record_path(run_id: str) -> str:
+    return f"{PURGES}/{run_id}.json"
+
+
+def purge_batch_path(run_id: str, domain: str, table: str, period: str, sequence: int) -> str:
+    """Keys one purge batch deletes, written before its DELETE commits."""
+    return f"{PURGES}/{run_id}/{domain}/{table}/period={period}/batch-{sequence:05d}.parquet"
 
 
 def quarantine_dir(domain: str, table: str, period: str) -> str:

@@ -23,6 +23,7 @@ from archival.cli.cost import cmd_cost
 from archival.cli.init import cmd_init
 from archival.cli.lifecycle import cmd_hold, cmd_lifecycle, cmd_retrieve
 from archival.cli.parser import build_parser
+from archival.cli.purge import cmd_purge
 from archival.cli.query import cmd_query
 from archival.cli.restore import cmd_restore
 from archival.cli.run import cmd_reconcile, cmd_run
@@ -36,7 +37,7 @@ COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd
             "rebaseline": cmd_rebaseline, "restore": cmd_restore, "query": cmd_query, "reconcile": cmd_reconcile,
             "deployments": cmd_deployments, "schema": cmd_schema, "init": cmd_init,
             "lifecycle": cmd_lifecycle, "hold": cmd_hold, "cost": cmd_cost,
-            "retrieve": cmd_retrieve}
+            "retrieve": cmd_retrieve, "purge": cmd_purge}
 
 
 def main(argv: list[str] | None = None) -> int:

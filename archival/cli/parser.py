@@ -9,6 +9,7 @@ from archival import __version__
 from archival.cli.cost import add_cost
 from archival.cli.init import add_init
 from archival.cli.lifecycle import add_lifecycle
+from archival.cli.purge import add_purge
 from archival.cli.query import add_query
 from archival.cli.restore import add_restore, instant
 from archival.run.runners import RUNNER_KINDS
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_init(sub, _common)
     add_lifecycle(sub, _common, instant)
     add_cost(sub, _common, instant)
+    add_purge(sub, _common, instant)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
     _common(p)

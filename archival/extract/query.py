@@ -43,6 +43,20 @@ class ExtractQuery:
 
 
 @dataclass(frozen=True)
+class RowsFilter:
+    """One more predicate on the rows a read takes (the keys of a purge batch), in both dialects."""
+
+    native: str  # PostgreSQL's SQL, for the `native` strategy
+    duck: str  # DuckDB's SQL over the attached catalog
+
+
+def _narrowed(where: str, extra: str | None) -> str:
+    if not extra:
+        return where
+    return f"{where} AND ({extra})" if where else f" WHERE {extra}"
+
+
+@dataclass(frozen=True)
 class CountQuery:
     sql: str  # one row: the count, then per `decimal` column its largest scale and largest absolute value
     measured: tuple[str, ...]  # the `decimal` columns, in that order
@@ -92,23 +106,24 @@ def _pg_select(read: ColumnRead, scales: dict[str, int]) -> str:
 
 
 def count_query(source_type: SourceType, table: Table, unit: ExportUnit, reads: list[ColumnRead],
-                alias: str = "src") -> CountQuery:
+                alias: str = "src", rows_filter: RowsFilter | None = None) -> CountQuery:
     by_name = {r.name: r.column for r in reads}
     if choose_strategy(source_type) == "native":
         measured = tuple(r.name for r in reads if r.rule == "decimal")
         probes = "".join(f", max(scale(CAST({_pg(n)} AS numeric))) AS s{i}, "
                          f"max(abs(CAST({_pg(n)} AS numeric)))::text AS m{i}" for i, n in enumerate(measured))
-        where = _where(unit, table, by_name, True, _pg)
+        where = _narrowed(_where(unit, table, by_name, True, _pg), rows_filter and rows_filter.native)
         native = f"SELECT count(*) AS n{probes} FROM {quote_relation(table.relation, 'postgres')}{where}"
         return CountQuery(f"SELECT * FROM postgres_query({sql_literal(alias)}, {sql_literal(native)})", measured)
-    where = _where(unit, table, by_name, False, quote_ident)
+    where = _narrowed(_where(unit, table, by_name, False, quote_ident), rows_filter and rows_filter.duck)
     return CountQuery(f"SELECT count(*) FROM {qualified(alias, table.relation)}{where}", ())
 
 
 def build_query(source_type: SourceType, table: Table, unit: ExportUnit, reads: list[ColumnRead],
-                scales: dict[str, int] | None = None, alias: str = "src", clustered: bool = False) -> ExtractQuery:
+                scales: dict[str, int] | None = None, alias: str = "src", clustered: bool = False,
+                rows_filter: RowsFilter | None = None) -> ExtractQuery:
     """`scales`: the chosen scale of each `decimal` column. `clustered`: the caller verifies key
-    order, so a `clustered` read is allowed where it fits."""
+    order, so a `clustered` read is allowed where it fits. `rows_filter`: only these rows."""
     scales = scales or {}
     by_name = {r.name: r.column for r in reads}
     names = tuple(r.name for r in reads)
@@ -117,12 +132,13 @@ def build_query(source_type: SourceType, table: Table, unit: ExportUnit, reads: 
                            for k in table.primary_key)
     if strategy == "native":
         select = ", ".join(_pg_select(r, scales) for r in reads)
-        where = _where(unit, table, by_name, True, _pg)
+        where = _narrowed(_where(unit, table, by_name, True, _pg), rows_filter and rows_filter.native)
         native = f"SELECT {select} FROM {quote_relation(table.relation, 'postgres')}{where} ORDER BY {order_keys}"
         rows = f"SELECT * FROM postgres_query({sql_literal(alias)}, {sql_literal(native)})"
     else:
         select = ", ".join(quote_ident(n) for n in names)
         where = _where(unit, table, by_name, False, quote_ident)
+        where = _narrowed(where, rows_filter and rows_filter.duck)
         rows = f"SELECT {select} FROM {qualified(alias, table.relation)}{where}"
         if clustered and clustered_key(source_type, table, unit, list(by_name.values())):
             strategy = "clustered"
@@ -136,4 +152,5 @@ def build_query(source_type: SourceType, table: Table, unit: ExportUnit, reads: 
     return ExtractQuery(strategy, rows, names)
 
 
-__all__ = ["CountQuery", "ExtractQuery", "SourceColumn", "Strategy", "build_query", "clustered_key", "count_query"]
+__all__ = ["CountQuery", "ExtractQuery", "RowsFilter", "SourceColumn", "Strategy", "build_query", "clustered_key",
+           "count_query"]

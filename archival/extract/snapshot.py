@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from archival.extract.query import ExtractQuery, build_query, count_query
+from archival.extract.query import ExtractQuery, RowsFilter, build_query, count_query
 from archival.plan.units import ExportUnit
 from archival.source import duck
 from archival.source.columns import SourceColumn, source_columns
@@ -75,12 +75,14 @@ def configure(con: duckdb.DuckDBPyConnection, memory_limit: str, threads: int) -
 def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *, batch_rows: int,
                   memory_limit: str = "1GB", threads: int = 2, shared_snapshot: str | None = None,
                   clustered: bool = False, scale_floor: dict[str, int] | None = None,
-                  connection: duckdb.DuckDBPyConnection | None = None) -> Iterator[UnitSnapshot]:
+                  connection: duckdb.DuckDBPyConnection | None = None,
+                  rows_filter: RowsFilter | None = None) -> Iterator[UnitSnapshot]:
     """`scale_floor`: per `decimal` column, the scale the table was archived with (its type may
     widen, never narrow). `connection`: a transaction shared with related units, already open on the
-    attached source (source/shared.py); the unit reads inside it and leaves it open."""
+    attached source (source/shared.py); the unit reads inside it and leaves it open. `rows_filter`:
+    only the unit's rows that match it (a purge batch, read under its locks)."""
     if connection is not None:
-        yield from _read(connection, source, table, unit, batch_rows, clustered, scale_floor or {})
+        yield from _read(connection, source, table, unit, batch_rows, clustered, scale_floor or {}, rows_filter)
         return
     with contextlib.ExitStack() as stack:
         try:
@@ -126,14 +128,15 @@ def begin(con: duckdb.DuckDBPyConnection, source: Source, root: Path, memory_lim
 
 
 def _read(con: duckdb.DuckDBPyConnection, source: Source, table: Table, unit: ExportUnit, batch_rows: int,
-          clustered: bool, scale_floor: dict[str, int]) -> Iterator[UnitSnapshot]:
+          clustered: bool, scale_floor: dict[str, int],
+          rows_filter: RowsFilter | None = None) -> Iterator[UnitSnapshot]:
     """Inside an open transaction: the count (measuring `decimal` columns), then the rows."""
     try:
         reads = column_reads(con, source, table)
-        counted = count_query(source.type, table, unit, reads)
+        counted = count_query(source.type, table, unit, reads, rows_filter=rows_filter)
         row = con.execute(counted.sql).fetchone()
         scales = _scales(reads, counted.measured, row[1:], scale_floor)
-        query = build_query(source.type, table, unit, reads, scales, clustered=clustered)
+        query = build_query(source.type, table, unit, reads, scales, clustered=clustered, rows_filter=rows_filter)
         reader = con.execute(query.rows_sql).to_arrow_reader(batch_rows)
         batches = _batches(reader)
         if query.strategy == "clustered":

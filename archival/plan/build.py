@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from archival.archive.audit_log import completed_runs, rebaselines
+from archival.archive.purges import purged_periods
 from archival.archive.state import archived_periods
 from archival.archive.store import ArchiveStore
 from archival.archive.targets import open_store, target_name
@@ -55,7 +56,9 @@ def build_plan(project: Project, tables: list[Table], *, target: str | None = No
     for table in tables:
         u, n = compile_table(project, table, facts[table.qualified_name], archived[table.qualified_name], as_of,
                              accepted.get(table.qualified_name),
-                             repairs(store, table, archived[table.qualified_name], completed), refresh)
+                             repairs(store, table, archived[table.qualified_name], completed), refresh,
+                             purged_periods(store, table.domain, table.name, table.primary_key)
+                             if table.mode != "full" else None)
         units += u
         notes += n
     unreachable = sorted({project.domain(t.domain).source for t in tables  # type: ignore[union-attr]

@@ -7,7 +7,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from archival.archive.purges import PurgedPeriod
 from archival.archive.state import ArchivedPeriod
+from archival.checksums import format_key_checksum
 from archival.plan.periods import parse_label, period_containing, periods_between
 from archival.plan.refresh import Refresh
 from archival.plan.stage_list import shared_transaction, stages_for
@@ -79,6 +81,7 @@ class _UnitMaker:
         self.repairs, self.refresh = repairs, refresh
         self.refreshed = refresh.periods(table.qualified_name, archived) if refresh else frozenset()
         self.unreachable = False
+        self.purged: dict[str, PurgedPeriod] = {}
 
     def __call__(self, period: str, status: UnitStatus, reason: str, window: Window | None = None) -> ExportUnit:
         current = self.archived.get(period)
@@ -108,17 +111,35 @@ class _UnitMaker:
 def compile_table(project: Project, table: Table, facts: TableFacts, archived: dict[str, ArchivedPeriod],
                   as_of: datetime, accepted_identity: dict[str, object] | None = None,
                   repairs: dict[str, str] | None = None,
-                  refresh: Refresh | None = None) -> tuple[list[ExportUnit], list[PlanNote]]:
+                  refresh: Refresh | None = None,
+                  purged: dict[str, PurgedPeriod] | None = None) -> tuple[list[ExportUnit], list[PlanNote]]:
     """`repairs`: periods an interrupted run left unfinished (plan/repairs.py): their units are due.
-    `refresh`: periods re-read on purpose (plan/refresh.py)."""
+    `refresh`: periods re-read on purpose (plan/refresh.py). `purged`: what `archival purge` took out
+    of each period's source rows."""
     domain = project.domain(table.domain)
     assert domain is not None
     source = project.source_of(domain)
     unit = _UnitMaker(table, source, table_fingerprint(table, source), archived,
                       shared_transaction(domain, table, source), repairs or {}, refresh)
     unit.unreachable = not facts.reachable
+    unit.purged = purged or {}
     units, notes = _table_units(project, table, facts, as_of, accepted_identity, unit)
-    return unit.staged(units), notes
+    return unit.staged(_keep_purged(table, units, unit.purged, notes)), notes
+
+
+def _keep_purged(table: Table, units: list[ExportUnit], purged: dict[str, PurgedPeriod],
+                 notes: list[PlanNote]) -> list[ExportUnit]:
+    """A purged period's rows exist only in the archive: it may gain versions (delta), never be
+    written again from the source alone (a new spec, a refresh), which would drop them."""
+    kept = []
+    for u in units:
+        if u.period in purged and u.archived_version is not None and (u.rewrite or not u.delta):
+            notes.append(PlanNote(table.qualified_name, "warning", f"period {u.period}: {purged[u.period].rows} "
+                                  f"row(s) were purged from the source, so it is not re-read ({u.reason}); its "
+                                  f"archived v{u.archived_version} stays current"))
+            continue
+        kept.append(u)
+    return kept
 
 
 def _table_units(project: Project, table: Table, facts: TableFacts, as_of: datetime,
@@ -176,13 +197,22 @@ def _window_units(table: Table, facts: TableFacts, unit: _UnitMaker, first: date
         archived_period = unit.archived.get(period.label)
         status, reason = unit.status(period.label, refresh=False)
         source_rows, source_keys = counts.get(period.label, (None, None))
-        if status == "up_to_date" and source_rows is not None and (
-                source_rows != archived_period.live_rows
-                or (archived_period.key_checksum and source_keys != archived_period.key_checksum)):
+        if status == "up_to_date" and source_rows is not None and _differs(archived_period, source_rows, source_keys,
+                                                                          unit.purged.get(period.label)):
             status, reason = "changed", (f"source holds {source_rows} rows, the archive {archived_period.live_rows}"
                                          " (or other keys): late rows or deletes")
         units.append(unit(period.label, status, reason, Window(table.cursor, period.start, period.end)))
     return units
+
+
+def _differs(archived: ArchivedPeriod, source_rows: int, source_keys: str | None, purged: PurgedPeriod | None) -> bool:
+    """Does a window period's source differ from what the archive expects it to hold: its live keys,
+    minus those a purge took out?"""
+    rows, keys = archived.live_rows, archived.key_checksum
+    if purged is not None:
+        rows -= purged.rows
+        keys = format_key_checksum(int(keys, 16) - purged.key_checksum) if keys else None
+    return source_rows != rows or (keys is not None and source_keys != keys)
 
 
 def _incremental_units(table: Table, unit: _UnitMaker, first: datetime, as_of: datetime,

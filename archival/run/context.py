@@ -6,7 +6,6 @@ credentials) and the PII hash key (a secret: each worker resolves it from its ow
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import tempfile
 import threading
@@ -38,10 +37,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def new_run_id(now: datetime | None = None) -> str:
-    """Sortable and unique: UTC time plus randomness (two runs in one second still differ)."""
-    now = now or datetime.now(UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 @dataclass

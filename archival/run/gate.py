@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from archival.spec.model import Domain, Limits
 
 
 def in_quiet_hours(domain: Domain, now: datetime) -> str | None:
     """The quiet-hours range that `now` falls in (domain time zone), or None."""
-    local = now.astimezone(ZoneInfo(domain.timezone)).time()
-    for window in domain.quiet_hours:
-        if window.contains(local):
-            return str(window)
-    return None
+    window = domain.quiet_hours_at(now)
+    return str(window) if window else None
 
 
 class Quota:

@@ -5,6 +5,7 @@ clock names each stage as it runs, so a unit's result says what ran and what it 
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -16,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from archival.archive.fingerprint import RowFingerprint
+from archival.archive.purges import PurgedBatch, batch_files, purged_batches
 from archival.archive.read import ArchiveReader
 from archival.archive.state import archived_periods
 from archival.check.contract import ContractStage
@@ -138,6 +140,17 @@ class UnitRun:
         for produced in out:
             self._push(index + 1, produced)
 
+    @functools.cached_property
+    def purged(self) -> list[PurgedBatch]:
+        """`archival purge`'s batches of this table that committed or may have (unsettled)."""
+        batches = purged_batches(self.ctx.store, self.unit.domain, self.unit.table)
+        return [b for b in batches if b.committed is not False]
+
+    @property
+    def purge_basis(self) -> list[str]:
+        """The purge batches a key census counted out, as its basis names them."""
+        return [f"{b.path}:{b.committed}" for b in self.purged]
+
     def find(self, kind: type) -> Any:
         return next((t for t in self.chain if isinstance(t, kind)), None)
 
@@ -171,11 +184,13 @@ def _versions(stage: st.VersionFilter, run: UnitRun) -> Transform:
 
 def _departures(stage: st.Departures, run: UnitRun) -> Transform:
     if stage.scope == "period":
+        purged = batch_files(run.ctx.store, run.stack, [b for b in run.purged if b.period == run.unit.period])
         versions = run.find(VersionFilter)
         if versions is not None:
-            return PeriodDepartures(versions)
+            return PeriodDepartures(versions, run.table.primary_key, purged=purged)
         current = [run.current.manifest] if run.current else []  # a refresh: no `versions` stage saw the keys
-        return PeriodDepartures(None, run.table.primary_key, run.reader.data(current), run.reader.tombstones(current))
+        return PeriodDepartures(None, run.table.primary_key, run.reader.data(current), run.reader.tombstones(current),
+                                purged)
     snap, table, manifests = run.snapshot, run.table, [a.manifest for a in run.archived.values()]
     dated = None
     if run.source.platform and run.source.type == "postgres" and len(table.primary_key) == 1:
@@ -185,9 +200,10 @@ def _departures(stage: st.Departures, run: UnitRun) -> Transform:
             assert snap.connection is not None
             return with_delete_times(snap.connection, "src", platform, table.relation, keys)
     return TableDepartures(table.primary_key, run.reader.data(manifests), run.reader.tombstones(manifests),
-                           valid_census([a.stored for a in run.archived.values()]),
+                           valid_census([a.stored for a in run.archived.values()], run.purge_basis),
                            lambda: snap.count_all(run.source.type, table.relation),
-                           lambda: snap.all_keys(table.relation, table.primary_key), dated)
+                           lambda: snap.all_keys(table.relation, table.primary_key), dated,
+                           batch_files(run.ctx.store, run.stack, run.purged))
 
 
 def _contract(stage: st.Contract, run: UnitRun) -> Transform:

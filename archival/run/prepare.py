@@ -10,12 +10,13 @@ from datetime import datetime
 from pathlib import Path
 
 from archival.archive.audit_log import completed_runs
+from archival.archive.layout import new_run_id
 from archival.archive.locks import TableLocks
 from archival.archive.targets import open_store, target_name
 from archival.plan.build import build_plan
 from archival.plan.refresh import Refresh
 from archival.plan.units import Plan
-from archival.run.context import RunContext, Tuning, new_run_id
+from archival.run.context import RunContext, Tuning
 from archival.spec.load import load_project
 from archival.spec.select import parse_selectors, select_tables
 

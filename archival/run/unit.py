@@ -91,7 +91,8 @@ def _results(run: UnitRun) -> tuple[Produced, UnitOutput]:
     found = departures.found if departures is not None else None
     census = None
     if isinstance(departures, TableDepartures):
-        census = next_census(found, (a.path for p, a in run.archived.items() if p != run.unit.period))
+        census = next_census(found, (a.path for p, a in run.archived.items() if p != run.unit.period),
+                             run.purge_basis)
     quarantined = run.quarantine.close() if run.quarantine is not None else []
     replaced = run.find(VersionReplace)
     produced = Produced(parts.parts, quarantined, found.keys if found else None, read.rows, versions is not None,

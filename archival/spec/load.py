@@ -72,11 +72,12 @@ def _build_project(root: Path, doc: YamlDocument, domain_docs: list[YamlDocument
     data = doc.data
     sources = {}
     for name, s in data["sources"].items():
-        dsn = s.get("dsn")
+        dsn, purge_dsn = s.get("dsn"), s.get("purge_dsn")
         sources[name] = m.Source(
             name=name, type=s["type"], path=s.get("path"),
             dsn=v.parse_secret_ref(dsn) if dsn and v.is_secret_ref(dsn) else dsn,
-            timezone=s.get("timezone", "UTC"), max_parallel=s.get("max_parallel"), platform=s.get("platform"))
+            timezone=s.get("timezone", "UTC"), max_parallel=s.get("max_parallel"), platform=s.get("platform"),
+            purge_dsn=v.parse_secret_ref(purge_dsn) if purge_dsn and v.is_secret_ref(purge_dsn) else purge_dsn)
     targets = {}
     for name, t in data["archive"]["targets"].items():
         creds = t.get("credentials")
@@ -147,7 +148,18 @@ def _build_table(doc: YamlDocument, domain: str, name: str, t: dict[str, Any], d
                               cold=_duration(retention.get("cold")), then=retention.get("then", "keep")),
         columns=tuple(_build_column(cname, c) for cname, c in t.get("columns", {}).items()),
         tags=tuple(t.get("tags", [])), description=t.get("description"),
-        location=m.SpecLocation(doc.file, pos.line, pos.col))
+        location=m.SpecLocation(doc.file, pos.line, pos.col), purge=_purge(t.get("purge")))
+
+
+def _purge(p: dict[str, Any] | None) -> m.Purge | None:
+    if p is None:
+        return None
+    default = m.Purge(after=v.parse_duration(p["after"]))
+    return m.Purge(after=default.after, batch_rows=p.get("batch_rows", default.batch_rows),
+                   pause=_duration(p.get("pause")) or default.pause, max_rows_per_run=p.get("max_rows_per_run"),
+                   lock_timeout=_duration(p.get("lock_timeout")) or default.lock_timeout,
+                   statement_timeout=_duration(p.get("statement_timeout")) or default.statement_timeout,
+                   max_replica_lag=_duration(p.get("max_replica_lag")))
 
 
 def _build_column(name: str, c: dict[str, Any]) -> m.Column:

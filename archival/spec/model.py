@@ -9,8 +9,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from archival.spec.values import Duration, QuietHours, SecretRef
+from archival.spec.values import Duration, QuietHours, SecretRef, parse_duration
 
 Mode = Literal["full", "window", "incremental"]
 Grain = Literal["day", "week", "month", "quarter", "year"]
@@ -48,6 +49,20 @@ class Retention:
     def total(self) -> timedelta:
         """From a period's end to the end of its last tier (its planned expiry with `then: delete`)."""
         return sum((d.delta for d in (self.hot, self.cool, self.cold) if d is not None), timedelta(0))
+
+
+@dataclass(frozen=True)
+class Purge:
+    """`purge:` of a table: delete archived rows from the source once the archive provably holds them
+    (archival/purge/, docs/purge.md)."""
+
+    after: Duration  # a period is due once its end is this far behind the purge's as-of
+    batch_rows: int = 5000
+    pause: Duration = field(default_factory=lambda: parse_duration("1s"))
+    max_rows_per_run: int | None = None
+    lock_timeout: Duration = field(default_factory=lambda: parse_duration("5s"))
+    statement_timeout: Duration = field(default_factory=lambda: parse_duration("60s"))
+    max_replica_lag: Duration | None = None  # PostgreSQL: wait between batches while a replica lags more
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,7 @@ class Table:
     tags: tuple[str, ...] = ()
     description: str | None = None
     location: SpecLocation | None = field(default=None, compare=False)
+    purge: Purge | None = None  # not content: which rows stay in the source changes nothing archived
 
     @property
     def qualified_name(self) -> str:
@@ -133,6 +149,11 @@ class Domain:
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
 
+    def quiet_hours_at(self, now: datetime) -> QuietHours | None:
+        """The quiet-hours range that `now` falls in (the domain's time zone), or None."""
+        local = now.astimezone(ZoneInfo(self.timezone)).time()
+        return next((window for window in self.quiet_hours if window.contains(local)), None)
+
 
 @dataclass(frozen=True)
 class Source:
@@ -143,6 +164,7 @@ class Source:
     timezone: str = "UTC"
     max_parallel: int | None = None
     platform: Platform | None = None  # the app that owns the database: validate --connect compares specs with it
+    purge_dsn: SecretRef | str | None = None  # the only credential that may DELETE (archival purge)
 
 
 @dataclass(frozen=True)

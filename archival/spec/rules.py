@@ -117,6 +117,28 @@ TABLE_DEFAULTS: dict[str, Rule] = {
     "retention": RETENTION,
 }
 
+PURGE: Rule = {
+    "type": "dict",
+    "schema": {
+        "after": _duration("A period is purged once its end is this far behind the purge's as-of (data time).",
+                           example="1y") | {"required": True},
+        "batch_rows": {"type": "integer", "min": 1, "max": 100_000,
+                       "meta": _meta("Rows locked, compared and deleted per source transaction.", 5000, 5000)},
+        "pause": _duration("Wait between batches (load control).", default="1s", example="1s"),
+        "max_rows_per_run": {"type": "integer", "min": 1,
+                             "meta": _meta("Delete at most this many rows of the table per run.", example=1_000_000)},
+        "lock_timeout": _duration("A batch waits this long for its row locks, then is skipped for this run.",
+                                  default="5s", example="5s"),
+        "statement_timeout": _duration("Longest one statement of a batch may run.", default="60s", example="60s"),
+        "max_replica_lag": _duration("PostgreSQL: before each batch, wait while a streaming replica lags more than "
+                                     "this (pg_stat_replication.replay_lag).", example="30s"),
+    },
+    "meta": _meta("Opt-in: delete this table's rows from the source once the archive provably holds them "
+                  "(`archival purge`, docs/purge.md). Window and incremental tables only; the source needs a "
+                  "purge_dsn (postgres, mysql). Not content: changing it re-exports nothing.",
+                  example={"after": "1y", "batch_rows": 5000, "pause": "1s", "max_rows_per_run": 1_000_000}),
+}
+
 TABLE: Rule = {
     "type": "dict",
     "schema": {
@@ -131,6 +153,7 @@ TABLE: Rule = {
                    "meta": _meta("Time column(s) of window/incremental mode; a list means the first "
                                  "non-NULL of them.", example=["updated_at", "created_at"])},
         **TABLE_DEFAULTS,
+        "purge": PURGE,
         "columns": {"type": "dict", "keysrules": {"type": "string", "regex": v.IDENTIFIER_PATTERN},
                     "valuesrules": COLUMN,
                     "meta": _meta("Optional contract; unlisted columns pass through unchanged.")},
@@ -195,6 +218,9 @@ SOURCE: Rule = {
         "platform": _choice("The low-code app that owns the database (postgres): `archival init --from` reads its "
                             "metadata, `validate --connect` compares the specs with it (renamed, removed, new "
                             "fields).", m.Platform),
+        "purge_dsn": _str("Connection string of the role `archival purge` deletes with (postgres, mysql); the "
+                          "export's `dsn` stays read-only. " + v.SECRET_HINT + ".", check_with="dsn",
+                          example="env:SALES_DB_PURGE_DSN"),
     },
     "meta": _meta("A database of a low-code app."),
 }

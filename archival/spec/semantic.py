@@ -26,9 +26,11 @@ def check_project(doc: YamlDocument) -> list[SpecError]:
         elif kind == "sqlite":
             if "path" not in source:
                 errors.append(doc.error(at, f"sqlite source '{name}' needs 'path'", "e.g. path: data/app.db", key=True))
-            if "dsn" in source:
-                errors.append(doc.error((*at, "dsn"), f"sqlite source '{name}' takes 'path', not 'dsn'", None,
-                                        key=True))
+            for key in ("dsn", "purge_dsn"):
+                if key in source:
+                    errors.append(doc.error((*at, key), f"sqlite source '{name}' takes 'path', not '{key}'",
+                                            "a purge deletes through the database file" if key == "purge_dsn"
+                                            else None, key=True))
         else:
             if "dsn" not in source:
                 errors.append(doc.error(at, f"{kind} source '{name}' needs 'dsn'", "e.g. dsn: env:SALES_DB_DSN",
@@ -67,6 +69,8 @@ def check_domain(doc: YamlDocument, project: dict[str, Any] | None) -> list[Spec
     hash_key = project is None or bool(project.get("pii", {}).get("hash_key"))
     for name, table in data["tables"].items():
         errors += _check_table(doc, name, table, defaults, hash_key)
+        if "purge" in table and project is not None:
+            errors += _check_purge_source(doc, name, project.get("sources", {}).get(data["source"]))
     tables = list(data["tables"])
     for i, rel in enumerate(data.get("relations", [])):
         for end in ("from", "to"):
@@ -97,6 +101,10 @@ def _check_table(doc: YamlDocument, name: str, table: dict[str, Any], defaults: 
                  hash_key: bool) -> list[SpecError]:
     at, errors = ("tables", name), []
     mode = table.get("mode", defaults.get("mode", "full"))
+    if mode == "full" and "purge" in table:
+        errors.append(doc.error((*at, "purge"), f"table '{name}' in mode full cannot be purged: each run archives "
+                                "the whole table again, so purged rows would leave the current snapshot",
+                                "purge window or incremental tables", key=True))
     if mode == "full":
         for key in CURSOR_KEYS:
             if key in table:
@@ -126,6 +134,15 @@ def _check_table(doc: YamlDocument, name: str, table: dict[str, Any], defaults: 
         if "min" in rules and "max" in rules and rules["min"] > rules["max"]:
             errors.append(doc.error((*at, "columns", column, "max"), f"max {rules['max']} is below min {rules['min']}"))
     return errors
+
+
+def _check_purge_source(doc: YamlDocument, name: str, source: dict[str, Any] | None) -> list[SpecError]:
+    """The export role stays read-only: a purge needs a credential of its own."""
+    if source is None or source.get("type") in (None, "sqlite") or "purge_dsn" in source:
+        return []
+    return [doc.error(("tables", name, "purge"), f"table '{name}' is purged but source '{doc.data['source']}' "
+                      "declares no purge_dsn", "add to the source in archival.yaml: purge_dsn: env:NAME (a role "
+                      "that may DELETE; the export's dsn stays read-only)", key=True)]
 
 
 def check_unique_domains(docs: list[YamlDocument]) -> list[SpecError]:

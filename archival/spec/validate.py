@@ -68,9 +68,9 @@ class SpecValidator(cerberus.Validator):
     def _check_with_dsn(self, field: str, value: Any) -> None:
         if v.looks_like_secret_ref(value):
             if not v.is_secret_ref(value):
-                self._error(field, _custom("malformed secret reference in 'dsn'", v.SECRET_HINT, redact=True))
+                self._error(field, _custom(f"malformed secret reference in '{field}'", v.SECRET_HINT, redact=True))
         elif v.dsn_has_password(value):
-            self._error(field, _custom("literal password in 'dsn'", "keep the DSN in a secret: " + v.SECRET_HINT,
+            self._error(field, _custom(f"literal password in '{field}'", "keep the DSN in a secret: " + v.SECRET_HINT,
                                        redact=True))
 
     def _check_with_column_type(self, field: str, value: Any) -> None:

@@ -20,7 +20,8 @@ FindingKind = Literal["missing", "size", "sha256", "extra", "manifest", "audit",
 MANIFEST_PATH = re.compile(r"^(?P<d>[^/]+)/(?P<t>[^/]+)/_manifests/period=(?P<p>[^/]+)/v(?P<v>\d{6})\.json$")
 TABLE_PATH = re.compile(r"^(?P<d>[a-z][a-z0-9_]*)/(?P<t>[a-z][a-z0-9_]*)/")
 QUARANTINE_PATH = re.compile(r"^_quarantine/(?P<d>[^/]+)/(?P<t>[^/]+)/")
-SYSTEM = ("_runs/", "_lineage/", "_audit/", "_orphans/", "_locks/")  # no table data (orphans: set aside, recorded)
+# no table data (orphans: set aside, recorded; purges: keys taken out of sources, checked by verify/purges.py)
+SYSTEM = ("_runs/", "_lineage/", "_audit/", "_orphans/", "_locks/", "_purges/")
 SCRATCH = ".work/"  # running exports' scratch space under a local root: not the archive
 
 
@@ -57,6 +58,7 @@ Include = Callable[[str, str], bool]
 def verify_archive(store: ArchiveStore, *, deep: bool = False, include: Include | None = None) -> VerifyReport:
     from archival.verify.audit import check_audit
     from archival.verify.manifests import check_manifests
+    from archival.verify.purges import check_purges
 
     report = VerifyReport()
     objects = store.list("", hidden=True)
@@ -68,6 +70,7 @@ def verify_archive(store: ArchiveStore, *, deep: bool = False, include: Include 
     named, manifest_sha = check_manifests(store, chains, report, deep)
     _check_extra(objects, named, include, report)
     check_audit(store, manifest_sha, report)
+    check_purges(store, report)
     return report
 
 

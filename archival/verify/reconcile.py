@@ -24,10 +24,12 @@ import duckdb
 import pyarrow as pa
 
 from archival.archive.manifest import Manifest
-from archival.archive.read import ArchiveReader, rows_sql
+from archival.archive.purges import batch_files, purged_batches
+from archival.archive.read import ArchivedFile, ArchiveReader, rows_sql
 from archival.archive.state import archived_periods
 from archival.archive.store import ArchiveStore
 from archival.chunks import arrow_chunks
+from archival.extract.query import RowsFilter
 from archival.extract.snapshot import keys_since, open_snapshot
 from archival.plan.periods import parse_label
 from archival.plan.units import OUT_OF_RANGE, SPECIAL_PERIODS, ExportUnit, Window
@@ -53,6 +55,7 @@ class PeriodReport:
     different: int = 0
     quarantined: int = 0
     newer: int = 0  # keys left out: their source row is newer than the archive's watermark
+    purged: int = 0  # archived keys `archival purge` took out of the source (not missing there)
     missing_keys: list = field(default_factory=list)
     extra_keys: list = field(default_factory=list)
     different_keys: list = field(default_factory=list)
@@ -62,7 +65,7 @@ class PeriodReport:
         return "ok" if not (self.missing or self.extra or self.different) else "mismatch"
 
 
-def _unit(project: Project, table: Table, label: str, manifest: Manifest) -> ExportUnit:
+def period_unit(project: Project, table: Table, label: str, manifest: Manifest) -> ExportUnit:
     domain = project.domain(table.domain)
     assert domain is not None
     source = project.source_of(domain)
@@ -82,30 +85,32 @@ def _keys_sql(table: Table, alias: str = "") -> str:
     return ", ".join(prefix + quote_ident(k) for k in table.primary_key)
 
 
-def _source_hashes(con: duckdb.DuckDBPyConnection, project: Project, table: Table, label: str, manifest: Manifest,
-                   pii_key: bytes | None) -> list[str]:
-    """Table `src`: a row hash per key of the period's source rows, read and shaped as the export
-    reads them. Returns the columns the archive holds."""
+def source_hashes(con: duckdb.DuckDBPyConnection, project: Project, table: Table, label: str, manifest: Manifest,
+                  pii_key: bytes | None, into: str = "src", connection: duckdb.DuckDBPyConnection | None = None,
+                  rows_filter: RowsFilter | None = None) -> list[str]:
+    """Table `into`: a row hash per key of the period's source rows, read and shaped as the export
+    reads them. Returns the columns the archive holds. `connection`: read inside this open
+    transaction on the attached source (a purge's, under its locks); `rows_filter`: only these rows."""
     domain = project.domain(table.domain)
     assert domain is not None
     keys = _keys_sql(table)
     floor = scale_floor([c.model_dump() for c in manifest.columns])
-    with open_snapshot(project.source_of(domain), project.root, table, _unit(project, table, label, manifest),
-                       batch_rows=65_536, scale_floor=floor) as snap:
+    with open_snapshot(project.source_of(domain), project.root, table, period_unit(project, table, label, manifest),
+                       batch_rows=65_536, scale_floor=floor, connection=connection, rows_filter=rows_filter) as snap:
         pii = PiiTransform(table, snap.arrow_schema, pii_key)
         columns = ", ".join(quote_ident(n) for n in pii.schema.names)
         hashed = f"SELECT {keys}, md5_number(to_json(b)::VARCHAR) AS h FROM (SELECT {columns} FROM {{}}) b"
         con.register("src_batch", pii.schema.empty_table())
-        con.execute("CREATE TABLE src AS " + hashed.format("src_batch"))
+        con.execute(f"CREATE OR REPLACE TABLE {into} AS " + hashed.format("src_batch"))
         for batch in snap.batches:
             con.register("src_batch", arrow_chunks(pii.apply(batch)))  # hashes on every thread
-            con.execute("INSERT INTO src " + hashed.format("src_batch"))
+            con.execute(f"INSERT INTO {into} " + hashed.format("src_batch"))
         con.unregister("src_batch")
         pii.close()
     return list(pii.schema.names)
 
 
-def _archive_hashes(con: duckdb.DuckDBPyConnection, reader: ArchiveReader, table: Table, manifest: Manifest,
+def archive_hashes(con: duckdb.DuckDBPyConnection, reader: ArchiveReader, table: Table, manifest: Manifest,
                     present: list[str], tombstones: list[Manifest], table_manifests: list[Manifest]) -> None:
     """Tables `arc` (a row hash per key of the period's archived rows that are current) and `q` (keys
     set aside in quarantine)."""
@@ -129,7 +134,7 @@ def _archive_hashes(con: duckdb.DuckDBPyConnection, reader: ArchiveReader, table
     if dead:
         con.execute(f"DELETE FROM arc WHERE ({keys}) IN (SELECT ({keys}) FROM ({rows_sql(dead)}))")
     quarantined = reader.quarantined([manifest])
-    source = f"({rows_sql(quarantined, list(table.primary_key))})" if quarantined else "src WHERE false"
+    source = f"({rows_sql(quarantined, list(table.primary_key))})" if quarantined else "arc WHERE false"
     con.execute(f"CREATE TABLE q AS SELECT DISTINCT {keys} FROM {source}")
 
 
@@ -145,6 +150,15 @@ def _leave_out_newer(con: duckdb.DuckDBPyConnection, table: Table, newer: pa.Tab
         con.execute(f"DELETE FROM {side} WHERE ({keys}) IN (SELECT ({keys}) FROM newer_keys)")
     con.unregister("newer_keys")
     return count
+
+
+def _leave_out_purged(con: duckdb.DuckDBPyConnection, table: Table, purged: list[ArchivedFile]) -> int:
+    """Drop from the archive side the keys a purge took out of the source (and that it lacks)."""
+    if not purged:
+        return 0
+    keys = _keys_sql(table)
+    gone = f"SELECT {keys} FROM ({rows_sql(purged, list(table.primary_key))}) ANTI JOIN src USING ({keys})"
+    return con.execute(f"DELETE FROM arc WHERE ({keys}) IN (SELECT ({keys}) FROM ({gone}))").fetchone()[0]
 
 
 def _compare(con: duckdb.DuckDBPyConnection, table: Table, label: str) -> PeriodReport:
@@ -166,24 +180,26 @@ def _compare(con: duckdb.DuckDBPyConnection, table: Table, label: str) -> Period
 
 def reconcile_period(project: Project, store: ArchiveStore, table: Table, label: str, manifest: Manifest,
                      pii_key: bytes | None, work: Path, table_manifests: list[Manifest] | None = None,
-                     newer: pa.Table | None = None) -> PeriodReport:
+                     newer: pa.Table | None = None, purged: list[ArchivedFile] | None = None) -> PeriodReport:
     """`table_manifests`: for incremental tables, the current manifests of every period (a key's
     delete is recorded where it was seen gone, its versions stay where their cursors put them).
-    `newer`: keys whose source row is newer than the archive's watermark, left out on both sides."""
+    `newer`: keys whose source row is newer than the archive's watermark, left out on both sides.
+    `purged`: key files of `archival purge` (archive/purges.py)."""
     con = duckdb.connect()
     # a row hash per key on both sides: bounded memory, the rest spills to the work folder
     con.execute(f"SET temp_directory = {sql_literal(str(work / 'reconcile-spill'))}")
     con.execute("SET memory_limit = '512MB'")
     try:
-        present = _source_hashes(con, project, table, label, manifest, pii_key)
+        present = source_hashes(con, project, table, label, manifest, pii_key)
         with ExitStack() as stack:
             reader = ArchiveReader(store, stack)
             everything = table_manifests or [manifest]
-            _archive_hashes(con, reader, table, manifest, present, everything if table_manifests else [manifest],
+            archive_hashes(con, reader, table, manifest, present, everything if table_manifests else [manifest],
                             everything)
         left_out = _leave_out_newer(con, table, newer)
+        taken = _leave_out_purged(con, table, purged or [])
         report = _compare(con, table, label)
-        report.newer = left_out
+        report.newer, report.purged = left_out, taken
         return report
     finally:
         con.close()
@@ -199,10 +215,13 @@ def reconcile(project: Project, store: ArchiveStore, tables: list[Table], pii_ke
         seen_labels |= set(periods)
         manifests = [a.manifest for a in periods.values()] if table.mode == "incremental" else None
         newer = _newer_keys(project, table, manifests) if manifests else None
+        batches = [b for b in purged_batches(store, table.domain, table.name) if b.committed is not False]
         for label, archived in sorted(periods.items()):
             if period is None or label == period:
-                reports.append(reconcile_period(project, store, table, label, archived.manifest, pii_key, work,
-                                                manifests, newer))
+                with ExitStack() as stack:
+                    purged = batch_files(store, stack, [b for b in batches if b.period == label])
+                    reports.append(reconcile_period(project, store, table, label, archived.manifest, pii_key, work,
+                                                    manifests, newer, purged))
     if period is not None and not reports:
         # a typo must not read as "all match"
         known = ", ".join(sorted(seen_labels)[-12:]) or "none"

@@ -42,6 +42,9 @@ def reports_text(reports: list[PeriodReport], relations: list[RelationReport] | 
         if r.newer:
             lines.append(f"{r.table} {r.period}: {r.newer} key(s) left out: edited after the archive's watermark, "
                          "the next run archives them")
+        if r.purged:
+            lines.append(f"{r.table} {r.period}: {r.purged} key(s) purged from the source (archival purge): held by "
+                         "the archive only, as recorded in _purges/")
     bad = sum(r.status != "ok" for r in [*reports, *(relations or [])])
     lines.append(f"\nreconcile: {len(reports)} period(s), {len(relations or [])} relation(s), "
                  + (f"{bad} mismatched" if bad else "all match"))

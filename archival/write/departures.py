@@ -34,30 +34,45 @@ def census_basis(manifest_paths: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(manifest_paths)).encode()).hexdigest()
 
 
-def valid_census(manifests: list[StoredManifest]) -> int | None:
-    """The live keys a census states for exactly these current manifests, if one does."""
+def valid_census(manifests: list[StoredManifest], purges: Iterable[str] = ()) -> int | None:
+    """The live keys a census states for exactly these current manifests (and purge batches), if one does."""
+    purges = list(purges)
     for stored in manifests:
         census = stored.manifest.key_census
-        if census and census.basis == census_basis(m.path for m in manifests if m.path != stored.path):
+        if census and census.basis == census_basis([*(m.path for m in manifests if m.path != stored.path), *purges]):
             return census.live
     return None
 
 
-def next_census(departures: Departures, other_paths: Iterable[str]) -> KeyCensus | None:
+def next_census(departures: Departures, other_paths: Iterable[str], purges: Iterable[str] = ()) -> KeyCensus | None:
     """The census the publishing manifest carries: `other_paths` are the table's current manifests
-    it does not replace."""
+    it does not replace; `purges` the purge batches it counted out (path and settled state)."""
     if departures.live is None:
         return None
-    return KeyCensus(live=departures.live, basis=census_basis(other_paths))
+    return KeyCensus(live=departures.live, basis=census_basis([*other_paths, *purges]))
+
+
+def without_purged(keys: pa.Table | None, key: tuple[str, ...], purged: list[ArchivedFile]) -> pa.Table | None:
+    """Keys that left the source, minus those `archival purge` took out: a purge is not a delete in
+    the app, so it never becomes a tombstone."""
+    if keys is None or not purged or keys.num_rows == 0:
+        return keys
+    cols = ", ".join(quote_ident(k) for k in key)
+    with duckdb.connect() as con:
+        con.register("gone", keys)
+        return con.execute(f"SELECT * FROM gone ANTI JOIN ({rows_sql(purged, list(key))}) USING ({cols}) "
+                           f"ORDER BY {cols}").to_arrow_table()
 
 
 def departed_keys(key: tuple[str, ...], archived: list[ArchivedFile], tombstones: list[ArchivedFile],
                   source_count: int, source_keys: Callable[[], pa.Table], new_keys: pa.Table | None,
-                  census: int | None = None) -> Departures:
+                  census: int | None = None, purged: list[ArchivedFile] | None = None) -> Departures:
     """`new_keys`: keys this unit adds. `census`: live keys of exactly these archived and tombstone
-    files, if a valid census says so."""
+    files (and purge records), if a valid census says so. `purged`: key files of `archival purge`:
+    those keys are not live in the source, and not departed either."""
     if not archived:
         return Departures(None, None)
+    tombstones = [*tombstones, *(purged or [])]  # out of the live count, never tombstoned again
     cols = ", ".join(quote_ident(k) for k in key)
     con = duckdb.connect()
     try:
@@ -99,9 +114,10 @@ class PeriodDepartures:
     name = "departures"
 
     def __init__(self, versions: VersionFilter | None, key: tuple[str, ...] = (),
-                 archived: list[ArchivedFile] | None = None, tombstones: list[ArchivedFile] | None = None):
+                 archived: list[ArchivedFile] | None = None, tombstones: list[ArchivedFile] | None = None,
+                 purged: list[ArchivedFile] | None = None):
         self.versions, self.key = versions, key
-        self.archived, self.tombstones = archived or [], tombstones or []
+        self.archived, self.tombstones, self.purged = archived or [], tombstones or [], purged or []
         self.source_keys: list[pa.Table] = []
         self.found = Departures(None, None)
 
@@ -112,7 +128,7 @@ class PeriodDepartures:
 
     def finish(self) -> Iterator[pa.RecordBatch]:
         keys = self.versions.departed_keys() if self.versions is not None else self._departed()
-        self.found = Departures(keys, None)
+        self.found = Departures(without_purged(keys, self.key, self.purged), None)
         return iter(())
 
     def _departed(self) -> pa.Table | None:
@@ -145,9 +161,11 @@ class TableDepartures:
 
     def __init__(self, key: tuple[str, ...], archived: list[ArchivedFile], tombstones: list[ArchivedFile],
                  census: int | None, source_count: Callable[[], int], source_keys: Callable[[], pa.Table],
-                 dated: Callable[[pa.Table], pa.Table] | None = None):
-        """`dated`: adds when each departed key left, where the platform's audit trail says so."""
+                 dated: Callable[[pa.Table], pa.Table] | None = None, purged: list[ArchivedFile] | None = None):
+        """`dated`: adds when each departed key left, where the platform's audit trail says so.
+        `purged`: key files of `archival purge` (archive/purges.py)."""
         self.key, self.archived, self.tombstones, self.census = key, archived, tombstones, census
+        self.purged = purged or []
         self.source_count, self.source_keys, self.dated = source_count, source_keys, dated
         self.new_keys: list[pa.Table] = []
         self.found = Departures(None, None)
@@ -159,7 +177,7 @@ class TableDepartures:
     def finish(self) -> Iterator[pa.RecordBatch]:
         added = pa.concat_tables(self.new_keys) if self.new_keys else None
         found = departed_keys(self.key, self.archived, self.tombstones, self.source_count(), self.source_keys,
-                              added, self.census)
+                              added, self.census, self.purged)
         if self.dated is not None and found.keys is not None and found.keys.num_rows:
             found = Departures(self.dated(found.keys), found.live)
         self.found = found

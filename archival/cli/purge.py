@@ -1,0 +1,68 @@
+"""`archival purge`: delete archived rows from the sources, only where the archive provably holds
+them (archival/purge/, docs/purge.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from archival.archive.rows import ArchiveDamaged
+from archival.cli.common import FAILED, OK, USAGE, load
+from archival.purge.period import PurgeFailed
+from archival.purge.references import ReferenceCycle
+from archival.purge.run import NothingToPurge, PurgeReport, purge_project
+from archival.purge.session import PurgeRefused
+from archival.source.duck import SourceError
+from archival.text import aligned
+
+
+def add_purge(sub: argparse._SubParsersAction, common, instant) -> None:
+    p = sub.add_parser("purge", help="delete archived rows from the source (tables with `purge:`), verified first")
+    common(p)
+    p.add_argument("--target", help="archive target (default: archive.default)")
+    p.add_argument("--as-of", type=instant, help="age the periods as of this instant (default: now)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="change nothing; report what a real run now would delete (counts, key ranges, digests)")
+    p.add_argument("--max-rows", type=int, help="delete at most this many rows in this run, over all tables")
+    p.add_argument("--ignore-quiet-hours", action="store_true", help="purge even inside the domains' quiet hours")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _lines(report: PurgeReport) -> list[str]:
+    verb = "would delete" if report.dry_run else "deleted"
+    rows = [["table", "period", verb, "kept", "why kept"]]
+    for p in report.periods:
+        why = "; ".join(f"{n:,} {reason}" for reason, n in sorted(p.kept.items())) or "-"
+        rows.append([p.table, p.period, f"{p.deleted:,}", f"{sum(p.kept.values()):,}", why])
+    out = aligned(rows) if report.periods else ["no archived period is due for purging"]
+    for p in report.periods:
+        out += [f"  {p.table} {p.period}: {note}" for note in p.notes]
+    if report.settled:
+        out.append(f"settled {len(report.settled)} interrupted purge run(s): {', '.join(report.settled)}")
+    if report.stopped:
+        out.append(f"stopped early: {report.stopped}; the next run goes on")
+    out.append(f"purge {report.run_id} as of {report.as_of}: {verb} {report.deleted:,} row(s)"
+               + (f"; record {report.record}" if report.record else ""))
+    return out
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    project, tables = load(args)
+    if args.max_rows is not None and args.max_rows < 1:
+        print("archival purge: --max-rows must be at least 1", file=sys.stderr)
+        return USAGE
+    try:
+        report = purge_project(project, tables, target=args.target, as_of=args.as_of, dry_run=args.dry_run,
+                               max_rows=args.max_rows, ignore_quiet_hours=args.ignore_quiet_hours)
+    except NothingToPurge as exc:
+        print(f"archival purge: {exc}", file=sys.stderr)
+        return USAGE
+    except (PurgeRefused, PurgeFailed, ArchiveDamaged, ReferenceCycle, SourceError) as exc:
+        print(f"archival purge: {exc}", file=sys.stderr)
+        return FAILED
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2, default=str))
+    else:
+        print("\n".join(_lines(report)))
+    return OK
