@@ -12,7 +12,7 @@ from archival.cli.common import FAILED, OK, USAGE, load
 from archival.purge.period import PurgeFailed
 from archival.purge.references import ReferenceCycle
 from archival.purge.run import NothingToPurge, PurgeReport, purge_project
-from archival.purge.session import PurgeRefused
+from archival.purge.session import PurgeRefused, PurgeStatementFailed
 from archival.source.duck import SourceError
 from archival.text import aligned
 
@@ -58,7 +58,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     except NothingToPurge as exc:
         print(f"archival purge: {exc}", file=sys.stderr)
         return USAGE
-    except (PurgeRefused, PurgeFailed, ArchiveDamaged, ReferenceCycle, SourceError) as exc:
+    except (PurgeRefused, PurgeFailed, PurgeStatementFailed, ArchiveDamaged, ReferenceCycle, SourceError) as exc:
         print(f"archival purge: {exc}", file=sys.stderr)
         return FAILED
     if args.json:

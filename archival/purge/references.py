@@ -33,7 +33,8 @@ def _normal(relation: str, source_type: str) -> str:
     return relation.split(".", 1)[1] if source_type == "sqlite" and relation.startswith("main.") else relation
 
 
-_PG_FKS = """SELECT cn.nspname || '.' || c.relname, a.attname, pn.nspname || '.' || p.relname, pa.attname
+_PG_FKS = """SELECT cn.nspname || '.' || c.relname AS child, a.attname::text AS child_column,
+  pn.nspname || '.' || p.relname AS parent, pa.attname::text AS parent_column
 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
 JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
 JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]

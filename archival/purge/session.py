@@ -1,10 +1,16 @@
 """The purge credential's connection to one source: a DuckDB of its own with the source attached
 read-write as `src` (the export attaches read-only, with its own credential). A batch runs in one
 transaction: lock its rows, read them again as the export reads them, delete the equal ones, commit.
-The row locks are taken natively (SELECT ... FOR UPDATE); DuckDB's reads and DELETE run in the same
-source transaction (PostgreSQL: postgres_execute and postgres_query too; MySQL: mysql_execute, not
-mysql_query, which has a connection of its own). SQLite has no row locks: the transaction's read
-lock then its write lock make a concurrent write either wait or fail the batch."""
+DuckDB's reads and DELETE run in that source transaction (with postgres_execute/postgres_query;
+MySQL: mysql_execute, not mysql_query, which has a connection of its own). How rows are held:
+- PostgreSQL: DuckDB's transactions there are REPEATABLE READ, so the read and the DELETE see one
+  snapshot and a row another transaction changed after it fails the DELETE ("could not serialize");
+  a row locked by another transaction makes the DELETE wait up to lock_timeout. Either way the batch
+  rolls back and waits for a later run. (SELECT ... FOR UPDATE would need UPDATE on the table; the
+  purge role needs only SELECT and DELETE.)
+- MySQL/MariaDB: SELECT ... FOR UPDATE first (InnoDB's consistent read would not see a later change).
+- SQLite: no row locks; the transaction's read lock then its write lock make a concurrent write
+  either wait or fail the batch."""
 
 from __future__ import annotations
 
@@ -34,6 +40,18 @@ class PurgeRefused(Exception):
 
 class BatchBusy(Exception):
     """A batch's rows stayed locked past lock_timeout or changed under it: kept for a later run."""
+
+
+class PurgeStatementFailed(Exception):
+    """A statement of a batch failed for another reason (the batch was rolled back; the purge stops)."""
+
+
+def _first_line(exc: BaseException) -> str:
+    """The source's message, short: a statement's text (hundreds of keys) is left out."""
+    line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "Failed to execute query" in line and ": ERROR:" in line:
+        line = "ERROR:" + line.rsplit(": ERROR:", 1)[1]
+    return line if len(line) <= 240 else line[:240] + "..."
 
 
 def _busy(exc: duckdb.Error) -> bool:
@@ -77,7 +95,7 @@ class PurgeSession:
             self._native(f"DELETE FROM {quote_relation(table.relation, self.source.type)} WHERE 1 = 0")
         except duckdb.Error as exc:
             raise PurgeRefused(f"{table.qualified_name}: the purge credential of source '{self.source.name}' may not "
-                               f"DELETE from {table.relation} ({str(exc).splitlines()[0][:200]}); grant it DELETE "
+                               f"DELETE from {table.relation} ({_first_line(exc)}); grant it DELETE "
                                "there (docs/purge.md)") from None
         finally:
             with contextlib.suppress(duckdb.Error):
@@ -96,8 +114,11 @@ class PurgeSession:
             # the source may have ended the transaction already; the error that got here is the one to report
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("ROLLBACK")
-            if isinstance(exc, duckdb.Error) and _busy(exc):
-                raise BatchBusy(str(exc).splitlines()[0][:200]) from None
+            if isinstance(exc, duckdb.Error):
+                if _busy(exc):
+                    raise BatchBusy(_first_line(exc)) from None
+                raise PurgeStatementFailed(f"source '{self.source.name}': {_first_line(exc)}; the batch was "
+                                           "rolled back") from None
             raise
 
     def _timeouts(self, purge: Purge) -> None:
@@ -111,16 +132,24 @@ class PurgeSession:
                          else f"SET SESSION max_execution_time = {statement_s * 1000}")
 
     def lock(self, table: Table, rows: list[tuple]) -> None:
-        """Lock the batch's rows until the transaction ends (SQLite: the transaction's own locks)."""
-        if self.source.type == "sqlite":
+        """Lock the batch's rows until the transaction ends (MySQL; see the module's docstring for the others)."""
+        if self.source.type != "mysql":
             return
-        dialect = "postgres" if self.source.type == "postgres" else "mysql"
-        where = predicate(table.primary_key, rows, dialect)
-        self._native(f"SELECT 1 FROM {quote_relation(table.relation, dialect)} WHERE {where} FOR UPDATE")
+        where = predicate(table.primary_key, rows, "mysql")
+        self._native(f"SELECT 1 FROM {quote_relation(table.relation, 'mysql')} WHERE {where} FOR UPDATE")
 
     def delete(self, table: Table, rows: list[tuple]) -> int:
-        where = predicate(table.primary_key, rows, "duckdb")
-        return int(self.con.execute(f"DELETE FROM {qualified('src', table.relation)} WHERE {where}").fetchone()[0])
+        """Delete the rows; how many there were before minus how many are left (both counted in the
+        transaction; PostgreSQL and MySQL delete natively: DuckDB's connectors take only simple
+        predicates, not a composite key's OR of ANDs)."""
+        if self.source.type == "sqlite":
+            where = predicate(table.primary_key, rows, "duckdb")
+            return int(self.con.execute(f"DELETE FROM {qualified('src', table.relation)} WHERE {where}").fetchone()[0])
+        dialect = "postgres" if self.source.type == "postgres" else "mysql"
+        before = self.present(table, rows)
+        self._native(f"DELETE FROM {quote_relation(table.relation, dialect)} WHERE "
+                     f"{predicate(table.primary_key, rows, dialect)}")
+        return before - self.present(table, rows)
 
     def present(self, table: Table, rows: list[tuple]) -> int:
         """How many of these keys the source holds."""

@@ -29,8 +29,8 @@ def purge_spec(text: str) -> str:
     text = text.replace("    cursor: [updated_at, created_at]\n    lookback: 1d\n",
                         "    cursor: [updated_at, created_at]\n    lookback: 1d\n"
                         "    purge: {after: 180d, batch_rows: 40, pause: 0s}\n")
-    text = text.replace("    mode: window\n    cursor: created_at\n",
-                        "    mode: window\n    cursor: created_at\n    purge: {after: 180d, batch_rows: 100, pause: 0s}\n")
+    window = "    mode: window\n    cursor: created_at\n"
+    text = text.replace(window, window + "    purge: {after: 180d, batch_rows: 100, pause: 0s}\n")
     assert text.count("purge:") == 2
     return text
 
@@ -108,7 +108,8 @@ def test_purge_deletes_only_what_the_archive_holds(demo, capsys):
     capsys.readouterr()
     assert cli.main(["reconcile", "--json", "--project-dir", str(demo)]) == 1  # only the edited comment differs
     report = json.loads(capsys.readouterr().out)
-    bad = [(r["table"], r["different_keys"], r["missing"], r["extra"]) for r in report["periods"] if r["status"] != "ok"]
+    bad = [(r["table"], r["different_keys"], r["missing"], r["extra"]) for r in report["periods"]
+           if r["status"] != "ok"]
     assert bad == [("helpdesk.ticket_comments", [comment], 0, 0)]
     assert sum(r["purged"] for r in report["periods"]) == real["deleted"]
 
