@@ -185,7 +185,7 @@ def _one_batch(con: duckdb.DuckDBPyConnection, ctx: PurgeContext, session: Purge
                refs: list[Reference], period: ArchivedPeriod, batch: pa.Table, sequence: int,
                outcome: PeriodOutcome) -> pa.Table | None:
     """Lock, compare again, record, delete, commit. The deleted keys, or None (nothing deleted)."""
-    unit = f"{table.qualified_name}/{period.period}#{sequence}"
+    unit = f"{table.qualified_name}/{period.period}"  # a failpoint's unit: the first batch that gets there
     rows = key_tuples(batch, table.primary_key)
     record: BatchRecord | None = None
     equal: pa.Table | None = None
@@ -211,7 +211,7 @@ def _one_batch(con: duckdb.DuckDBPyConnection, ctx: PurgeContext, session: Purge
             failpoint("purge:recorded", unit)
             deleted = session.delete(table, key_tuples(equal, table.primary_key))
             if deleted != equal.num_rows:
-                raise PurgeFailed(f"{unit}: the DELETE removed {deleted} row(s), {equal.num_rows} were locked and "
+                raise PurgeFailed(f"{unit} batch {sequence}: the DELETE removed {deleted} row(s), {equal.num_rows} were locked and "
                                   "checked; rolled back, and the purge stops")
             failpoint("purge:deleted", unit)
         record.committed = True

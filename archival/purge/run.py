@@ -24,6 +24,7 @@ from archival.purge.period import PurgeContext, purge_period
 from archival.purge.records import PeriodOutcome, audit_period, settle, write_run_record
 from archival.purge.references import children_first, references, source_foreign_keys
 from archival.purge.session import PurgeSession
+from archival.record.failpoints import failpoint
 from archival.source.secrets import resolve
 from archival.spec.model import Domain, Project, Table
 
@@ -100,6 +101,7 @@ def _record(store: ArchiveStore, report: PurgeReport, started: str) -> str | Non
     batches = [asdict(b) for p in report.periods for b in p.batches]
     if not batches and not report.settled:
         return None
+    failpoint("purge:record")
     return write_run_record(store, {"run_id": report.run_id, "status": "complete", "as_of": report.as_of,
                                     "initiator": initiator(), "started_at": started,
                                     "finished_at": datetime.now(UTC).isoformat(), "batches": batches,

@@ -5,8 +5,9 @@ point, optionally one unit, and an action:
     ARCHIVAL_FAILPOINT=record:parts@shop.orders/full        only in that unit
     ARCHIVAL_FAILPOINT=record:parts@shop.orders/full=sleep:5  wait there 5 seconds (a slow unit)
 
-Points: record:parts, record:orphans, record:manifest, record:audit, run:record. Unset (always,
-outside tests), a failpoint costs one dictionary lookup."""
+Points: record:parts, record:orphans, record:manifest, record:audit, run:record; purge:locked,
+purge:recorded, purge:deleted, purge:committed (unit `domain.table/period`), purge:record.
+Unset (always, outside tests), a failpoint costs one dictionary lookup."""
 
 from __future__ import annotations
 
