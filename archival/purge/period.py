@@ -211,8 +211,8 @@ def _one_batch(con: duckdb.DuckDBPyConnection, ctx: PurgeContext, session: Purge
             failpoint("purge:recorded", unit)
             deleted = session.delete(table, key_tuples(equal, table.primary_key))
             if deleted != equal.num_rows:
-                raise PurgeFailed(f"{unit} batch {sequence}: the DELETE removed {deleted} row(s), {equal.num_rows} were locked and "
-                                  "checked; rolled back, and the purge stops")
+                raise PurgeFailed(f"{unit} batch {sequence}: the DELETE removed {deleted} row(s), {equal.num_rows} "
+                                  "were locked and checked; rolled back, and the purge stops")
             failpoint("purge:deleted", unit)
         record.committed = True
         failpoint("purge:committed", unit)
