@@ -34,6 +34,8 @@ from archival.spec.model import Domain, Project, Table
 from archival.sql import quote_ident, sql_literal
 from archival.verify.reconcile import archive_hashes, source_hashes
 
+LAG_POLLS, LAG_POLL_SECONDS = 30, 2.0  # a lagging replica is waited for up to a minute, then the table stops
+
 
 class PurgeFailed(Exception):
     """A batch did not do what it was checked to do (its DELETE removed another number of rows): it
@@ -113,12 +115,13 @@ def _pause_or_stop(ctx: PurgeContext, domain: Domain, table: Table, session: Pur
             return f"quiet hours ({window})"
     ceiling = table.purge.max_replica_lag  # type: ignore[union-attr]
     if ceiling is not None and session.source.type == "postgres" and not ctx.dry_run:
-        for _ in range(30):
-            if session.replica_lag() <= ceiling.seconds:
+        for _ in range(LAG_POLLS):
+            lag = session.replica_lag()
+            if lag <= ceiling.seconds:
                 break
-            time.sleep(max(1, table.purge.pause.seconds))  # type: ignore[union-attr]
+            time.sleep(LAG_POLL_SECONDS)
         else:
-            return f"replica lag above {ceiling}"
+            return f"a replica lags {lag:.0f}s, above max_replica_lag {ceiling}"
     return None
 
 
