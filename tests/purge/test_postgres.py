@@ -5,7 +5,6 @@ its own; rows a concurrent transaction holds locked wait for a later run; the in
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -86,6 +85,8 @@ def test_purge_nocodb_helpdesk_on_postgres(roles, tmp_path, monkeypatch, capsys)
 
     monkeypatch.setenv("APP_PURGE_DSN", purger)
     dsn = purger.replace(purger.split("user=")[1].split()[0], "postgres")
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(f"CREATE TABLE {schema}.comments_before AS SELECT * FROM {schema}.ticket_comments")
     before = {name: source_state(folder, name, None) for name in TABLES}
     with psycopg.connect(dsn) as holder:  # another transaction holds one comment's row lock
         locked = holder.execute(f"SELECT id FROM {schema}.ticket_comments ORDER BY id LIMIT 1 FOR UPDATE"
@@ -122,5 +123,16 @@ def test_purge_nocodb_helpdesk_on_postgres(roles, tmp_path, monkeypatch, capsys)
                for a in archived_periods(store, "helpdesk", t).values()) == dead, "a purge became a tombstone"
     assert cli.main(["reconcile", "--project-dir", str(folder)]) == 0
 
-
-__all__ = ["threading"]
+    # undo (docs/purge.md): restore the purged comments into a staging table, insert what the source lacks
+    monkeypatch.setenv("APP_RESTORE_DSN", dsn)
+    assert cli.main(["restore", "-s", "table:helpdesk.ticket_comments", "--to", "env:APP_RESTORE_DSN",
+                     "--table", f"{schema}.comments_back", "--project-dir", str(folder)]) == 0
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(f"INSERT INTO {schema}.ticket_comments SELECT * FROM {schema}.comments_back b WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM {schema}.ticket_comments c WHERE c.id = b.id)")
+        assert con.execute(f"SELECT count(*) FROM {schema}.ticket_comments").fetchone()[0] == \
+            before["helpdesk.ticket_comments"].num_rows
+    with psycopg.connect(dsn) as con:  # equal values, as PostgreSQL compares them (1 = 1.0: see docs/purge.md)
+        for a, b in (("ticket_comments", "comments_before"), ("comments_before", "ticket_comments")):
+            assert not con.execute(f"SELECT count(*) FROM (SELECT * FROM {schema}.{a} EXCEPT ALL "
+                                   f"SELECT * FROM {schema}.{b}) d").fetchone()[0]
