@@ -139,20 +139,25 @@ class PurgeSession:
         self._native(f"SELECT 1 FROM {quote_relation(table.relation, 'mysql')} WHERE {where} FOR UPDATE")
 
     def delete(self, table: Table, rows: list[tuple]) -> int:
-        """Delete the rows; how many there were before minus how many are left (both counted in the
-        transaction; PostgreSQL and MySQL delete natively: DuckDB's connectors take only simple
-        predicates, not a composite key's OR of ANDs)."""
+        """Delete the rows (which this transaction has read); how many it deleted. PostgreSQL and
+        MySQL delete natively (DuckDB's connectors take only simple predicates, not a composite key's
+        OR of ANDs) and report no count: there it is the rows read minus the rows left."""
         if self.source.type == "sqlite":
             where = predicate(table.primary_key, rows, "duckdb")
             return int(self.con.execute(f"DELETE FROM {qualified('src', table.relation)} WHERE {where}").fetchone()[0])
         dialect = "postgres" if self.source.type == "postgres" else "mysql"
-        before = self.present(table, rows)
         self._native(f"DELETE FROM {quote_relation(table.relation, dialect)} WHERE "
                      f"{predicate(table.primary_key, rows, dialect)}")
-        return before - self.present(table, rows)
+        return len(rows) - self.present(table, rows)
 
     def present(self, table: Table, rows: list[tuple]) -> int:
-        """How many of these keys the source holds."""
+        """How many of these keys the source holds, as this transaction sees it. PostgreSQL asks
+        natively: DuckDB may scan a big table in parallel on other connections that share the
+        transaction's snapshot but not its own changes."""
+        if self.source.type == "postgres":
+            native = (f"SELECT count(*) FROM {quote_relation(table.relation, 'postgres')} WHERE "
+                      f"{predicate(table.primary_key, rows, 'postgres')}")
+            return int(self.con.execute(f"SELECT * FROM postgres_query('src', {sql_literal(native)})").fetchone()[0])
         where = predicate(table.primary_key, rows, "duckdb")
         return int(self.con.execute(f"SELECT count(*) FROM {qualified('src', table.relation)} WHERE {where}")
                    .fetchone()[0])

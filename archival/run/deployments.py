@@ -18,6 +18,7 @@ from archival.spec.roundtrip import round_trip_yaml
 GENERATED_TAG = "archival:generated"
 ENTRYPOINT = "flows/export.py:archival_run"
 LIFECYCLE_ENTRYPOINT = "flows/lifecycle.py:archival_lifecycle"
+PURGE_ENTRYPOINT = "flows/purge.py:archival_purge"
 DEFAULT_WORK_POOL = "archival"
 
 
@@ -37,18 +38,30 @@ def deployment_for(domain: Domain, work_pool: str) -> CommentedMap:
     return deployment
 
 
-def lifecycle_deployment(work_pool: str) -> CommentedMap:
-    """Daily: moves aged periods to their tiers and expires what retention ends (docs/lifecycle.md)."""
+def _daily(name: str, description: str, entrypoint: str, cron: str, work_pool: str) -> CommentedMap:
     deployment = CommentedMap()
-    deployment["name"] = "lifecycle"
-    deployment["description"] = "archival lifecycle: tiers and expiry of every table with a retention"
-    deployment["entrypoint"] = LIFECYCLE_ENTRYPOINT
-    deployment["tags"] = CommentedSeq(["archival", GENERATED_TAG, "lifecycle"])
+    deployment["name"] = name
+    deployment["description"] = description
+    deployment["entrypoint"] = entrypoint
+    deployment["tags"] = CommentedSeq(["archival", GENERATED_TAG, name])
     deployment["parameters"] = CommentedMap(project_dir=".")
-    deployment["schedules"] = CommentedSeq([CommentedMap(cron="15 5 * * *", timezone="UTC")])
+    deployment["schedules"] = CommentedSeq([CommentedMap(cron=cron, timezone="UTC")])
     deployment["concurrency_limit"] = 1
     deployment["work_pool"] = CommentedMap(name=work_pool)
     return deployment
+
+
+def lifecycle_deployment(work_pool: str) -> CommentedMap:
+    """Daily: moves aged periods to their tiers and expires what retention ends (docs/lifecycle.md)."""
+    return _daily("lifecycle", "archival lifecycle: tiers and expiry of every table with a retention",
+                  LIFECYCLE_ENTRYPOINT, "15 5 * * *", work_pool)
+
+
+def purge_deployment(work_pool: str) -> CommentedMap:
+    """Daily: takes archived rows out of the sources (docs/purge.md); it checks each domain's quiet
+    hours before every batch and stops inside them."""
+    return _daily("purge", "archival purge: archived rows out of the sources, for every table with purge:",
+                  PURGE_ENTRYPOINT, "45 3 * * *", work_pool)
 
 
 
@@ -63,6 +76,8 @@ def render(current: str, project: Project, work_pool: str = DEFAULT_WORK_POOL) -
     generated = [deployment_for(domain, work_pool) for domain in project.domains]
     if any(t.retention.hot or t.retention.cool or t.retention.cold for d in project.domains for t in d.tables):
         generated.append(lifecycle_deployment(work_pool))
+    if any(t.purge is not None for d in project.domains for t in d.tables):
+        generated.append(purge_deployment(work_pool))
     document["deployments"] = CommentedSeq([*kept, *generated])
     out = io.StringIO()
     yaml.dump(document, out)
