@@ -13,6 +13,7 @@ from archival.archive.targets import open_store, probe_writable
 from archival.check.fit import contract_misfits
 from archival.cli.common import FAILED, OK, USAGE, load, refresh_request
 from archival.cli.lifecycle import lifecycle_due
+from archival.cli.purge import purge_due
 from archival.plan.build import build_plan
 from archival.plan.compile import table_identity
 from archival.plan.explain import render_json, render_markdown, render_text
@@ -104,6 +105,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.format != "json":
         for line in lifecycle_due(project, tables, args.target, plan.as_of, markdown=args.format == "markdown"):
             print(line)
+        purge = purge_due(project, tables, args.target, plan.as_of)
+        if purge:
+            print(f"\n**{purge}**" if args.format == "markdown" else f"\n{purge}")
     if plan.has_errors:
         return USAGE
     if plan.unreachable:

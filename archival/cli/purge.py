@@ -6,15 +6,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 
 from archival.archive.rows import ArchiveDamaged
+from archival.archive.store import ArchiveUnavailable
+from archival.archive.targets import TargetError, open_store
 from archival.cli.common import FAILED, OK, USAGE, load
 from archival.purge.period import PurgeFailed
 from archival.purge.references import ReferenceCycle
-from archival.purge.run import NothingToPurge, PurgeReport, purge_project
+from archival.purge.run import NothingToPurge, PurgeReport, due_text, purge_project
 from archival.purge.session import PurgeRefused, PurgeStatementFailed
 from archival.source.duck import SourceError
+from archival.spec.model import Project, Table
 from archival.text import aligned
+
+
+def purge_due(project: Project, tables: list[Table], target: str | None, as_of: datetime) -> str | None:
+    """`plan`'s line on purges (archival/purge/run.py); an archive that cannot be read says so."""
+    try:
+        return due_text(project, open_store(project, target), tables, as_of)
+    except (ArchiveUnavailable, TargetError) as exc:
+        return f"purge due: unknown ({exc})"
 
 
 def add_purge(sub: argparse._SubParsersAction, common, instant) -> None:

@@ -71,6 +71,24 @@ def due_periods(store: ArchiveStore, domain: Domain, table: Table, as_of: dateti
     return due
 
 
+def due_text(project: Project, store: ArchiveStore, tables: list[Table], as_of: datetime) -> str | None:
+    """`plan`'s line on purges (from the manifests: no source is asked), or None when no selected
+    table declares `purge:`."""
+    purged = [t for t in tables if t.purge is not None]
+    if not purged:
+        return None
+    periods = rows = 0
+    for table in purged:
+        done = purged_periods(store, table.domain, table.name, table.primary_key)
+        for period in due_periods(store, project.domain(table.domain), table, as_of):  # type: ignore[arg-type]
+            periods += 1
+            rows += period.live_rows - (done[period.period].rows if period.period in done else 0)
+    if not periods:
+        return f"purge due: nothing ({len(purged)} table(s) with purge:)"
+    return (f"purge due: {periods} period(s) of {len(purged)} table(s), up to {rows:,} archived row(s) still in the "
+            "source; `archival purge --dry-run` compares them with the source")
+
+
 def purge_project(project: Project, tables: list[Table], *, target: str | None = None,
                   as_of: datetime | None = None, dry_run: bool = False, max_rows: int | None = None,
                   ignore_quiet_hours: bool = False) -> PurgeReport:
