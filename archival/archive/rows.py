@@ -80,17 +80,18 @@ def check_readable(store: ArchiveStore, paths: Iterable[str], selector: str) -> 
                              "narrow it) and read again once S3 has restored them (hours for DEEP_ARCHIVE)")
 
 
-def check_files(store: ArchiveStore, files: Iterable[tuple[str, str]]) -> None:
-    """(path, sha256) of each file: ArchiveDamaged names the first whose bytes differ or that is missing."""
+def check_files(store: ArchiveStore, files: Iterable[tuple[str, str]], consequence: str = "nothing was loaded") -> None:
+    """(path, sha256) of each file: ArchiveDamaged names the first whose bytes differ or that is missing
+    (and says `consequence`)."""
     for path, sha in files:
         try:
             with store.local_copy(path) as local:
                 actual = file_sha256(local)
         except (OSError, FileNotFoundError) as exc:
-            raise ArchiveDamaged(f"{path}: cannot be read ({exc}); nothing was loaded") from None
+            raise ArchiveDamaged(f"{path}: cannot be read ({exc}); {consequence}") from None
         if actual != sha:
             raise ArchiveDamaged(f"{path}: its sha256 is {actual[:16]}..., its manifest says {sha[:16]}...: the file "
-                                 "is damaged; nothing was loaded (`archival verify` reports the archive's state)")
+                                 f"is damaged; {consequence} (`archival verify` reports the archive's state)")
 
 
 @dataclass(frozen=True)

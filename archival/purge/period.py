@@ -21,8 +21,9 @@ import duckdb
 import pyarrow as pa
 
 from archival.archive import layout
+from archival.archive.audit_log import recorded
 from archival.archive.read import ArchiveReader
-from archival.archive.rows import check_files
+from archival.archive.rows import ArchiveDamaged, check_files
 from archival.archive.state import ArchivedPeriod
 from archival.archive.store import ArchiveStore
 from archival.purge.keys import key_range, key_tuples, keys_digest, rows_filter
@@ -62,10 +63,18 @@ def _keys(table: Table, prefix: str = "") -> str:
     return ", ".join(prefix + quote_ident(k) for k in table.primary_key)
 
 
-def _check_archive(ctx: PurgeContext, periods: list[ArchivedPeriod]) -> None:
+def check_archive(ctx: PurgeContext, periods: list[ArchivedPeriod]) -> None:
+    """ArchiveDamaged unless each manifest is recorded, with its sha256, in the audit chain (a
+    manifest edited or written outside a run is not trusted) and each file holds the bytes its
+    manifest names: nothing is purged on the word of an archive that verify would not accept."""
+    for period in periods:
+        if period.path not in ctx.checked and not recorded(ctx.store, period.stored):
+            raise ArchiveDamaged(f"{period.path}: this manifest version is not recorded in the audit chain with "
+                                 "its sha256; nothing was purged (`archival verify` reports the archive's state)")
+        ctx.checked.add(period.path)
     files = [(f.path, f.sha256) for a in periods for f in [*a.manifest.files, *a.manifest.tombstones]
              if f.path not in ctx.checked]
-    check_files(ctx.store, files)  # ArchiveDamaged names the first bad file: nothing is purged
+    check_files(ctx.store, files, "nothing was purged")
     ctx.checked.update(path for path, _ in files)
 
 
@@ -129,7 +138,7 @@ def purge_period(ctx: PurgeContext, session: PurgeSession, domain: Domain, table
                  period: ArchivedPeriod, everything: list[ArchivedPeriod], budget: int | None) -> PeriodOutcome:
     """`budget`: rows this table may still delete in this run."""
     outcome = PeriodOutcome(table.qualified_name, period.period, period.path, period.stored.sha256)
-    _check_archive(ctx, everything if table.mode == "incremental" else [period])
+    check_archive(ctx, everything if table.mode == "incremental" else [period])  # done before any batch
     con = duckdb.connect()
     con.execute(f"SET temp_directory = {sql_literal(str(ctx.work / 'purge-spill'))}")
     con.execute("SET memory_limit = '512MB'")

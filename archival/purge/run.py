@@ -20,7 +20,7 @@ from archival.archive.targets import open_store
 from archival.lifecycle.holds import initiator
 from archival.plan.periods import parse_label
 from archival.plan.units import SPECIAL_PERIODS
-from archival.purge.period import PurgeContext, purge_period
+from archival.purge.period import PurgeContext, check_archive, purge_period
 from archival.purge.records import PeriodOutcome, audit_period, settle, write_run_record
 from archival.purge.references import children_first, references, source_foreign_keys
 from archival.purge.session import PurgeSession
@@ -145,7 +145,12 @@ def _purge_sources(ctx: PurgeContext, tables: list[Table], report: PurgeReport) 
                 assert dom is not None
                 refs |= references(dom, [t for t in source_tables if t.domain == domain], session.source,
                                    foreign_keys)
-            for table in children_first(source_tables, refs):
+            ordered = children_first(source_tables, refs)
+            for table in ordered:  # every archive file a purge relies on is checked before anything is deleted
+                periods = archived_periods(ctx.store, table.domain, table.name)
+                due = due_periods(ctx.store, project.domain(table.domain), table, ctx.as_of)  # type: ignore[arg-type]
+                check_archive(ctx, list(periods.values()) if table.mode == "incremental" and due else due)
+            for table in ordered:
                 _purge_table(ctx, session, table, refs[table.qualified_name], report)
         finally:
             session.close()

@@ -108,3 +108,27 @@ def test_a_lagging_replica_stops_the_table(pg_dsn, tmp_path, monkeypatch, capsys
     monkeypatch.setattr(PurgeSession, "replica_lag", lambda self: 1.0)
     assert cli.main(["purge", "--json", "--project-dir", str(folder), "--as-of", "2026-01-01T00:00:00Z"]) == 0
     assert json.loads(capsys.readouterr().out)["deleted"] == 500
+
+
+def test_a_damaged_archive_purges_nothing(demo, capsys):
+    import sqlite3
+
+    def rows() -> int:
+        with sqlite3.connect(demo / "data" / "helpdesk.db") as con:
+            return con.execute("SELECT count(*) FROM ticket_comments").fetchone()[0]
+
+    count = rows()
+    part = sorted((demo / "archive" / "helpdesk" / "ticket_comments").glob("period=2025-01/*.parquet"))[0]
+    original = part.read_bytes()
+    part.write_bytes(original[:-20] + b"x" * 20)
+    capsys.readouterr()
+    args = ["purge", "--as-of", AS_OF.isoformat(), "--ignore-quiet-hours", "--project-dir", str(demo)]
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert "period=2025-01" in err and "is damaged" in err and rows() == count
+
+    part.write_bytes(original)  # a manifest edited outside a run: not in the audit chain with that sha256
+    manifest = sorted((demo / "archive" / "helpdesk" / "ticket_comments" / "_manifests").glob("period=2024-12/*"))[-1]
+    manifest.write_text(manifest.read_text().replace('"row_count"', '"row_count" ', 1))
+    assert cli.main(args) == 1
+    assert "not recorded in the audit chain" in capsys.readouterr().err and rows() == count
