@@ -56,6 +56,11 @@ def purge_record_path(run_id: str) -> str:
     return f"{PURGES}/{run_id}.json"
 
 
+def purge_settlement_path(run_id: str, source: str) -> str:
+    """What run `run_id` found of earlier, killed purge runs' batches of one source."""
+    return f"{PURGES}/{run_id}.settled-{source}.json"
+
+
 def purge_batch_path(run_id: str, domain: str, table: str, period: str, sequence: int) -> str:
     """Keys one purge batch deletes, written before its DELETE commits."""
     return f"{PURGES}/{run_id}/{domain}/{table}/period={period}/batch-{sequence:05d}.parquet"

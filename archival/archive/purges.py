@@ -3,7 +3,7 @@ export and reconcile treat purged rows as purged, not as deleted in the app.
 
 A batch's key file is written before its DELETE commits; the run's record (`_purges/<run_id>.json`,
 written when the run ends, or by the next purge run when a run was killed) says which batches
-committed. A batch with no record yet is unsettled: its keys may or may not have left the source."""
+committed. A batch that no record lists yet is unsettled: its keys may or may not have left the source."""
 
 from __future__ import annotations
 
@@ -34,12 +34,12 @@ class PurgedBatch:
 
 
 def purge_records(store: ArchiveStore) -> dict[str, dict[str, Any]]:
-    """run id -> its record."""
+    """path -> record, of every record under `_purges/`: runs' own (`<run_id>.json`) and settlements
+    (`<run_id>.settled-<source>.json`: what a later run found of a killed run's batches)."""
     records = {}
     for path in store.list(layout.PURGES):
         if path.count("/") == 1 and path.endswith(".json"):
-            record = json.loads(store.read_bytes(path))
-            records[record["run_id"]] = record
+            records[path] = json.loads(store.read_bytes(path))
     return records
 
 
@@ -51,8 +51,7 @@ def purged_batches(store: ArchiveStore, domain: str, table: str,
     for path in store.list(f"{layout.PURGES}/"):
         match = _BATCH_RE.match(path)
         if match and match["domain"] == domain and match["table"] == table:
-            settled = committed.get(path) if match["run"] in records else None
-            found.append(PurgedBatch(path, match["run"], match["period"], settled))
+            found.append(PurgedBatch(path, match["run"], match["period"], committed.get(path)))
     return sorted(found, key=lambda b: b.path)
 
 

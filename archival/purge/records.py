@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from archival.archive import layout
 from archival.archive.manifest import canonical_json, sha256_hex
-from archival.archive.purges import PurgedBatch, purge_records, purged_batches
+from archival.archive.purges import purged_batches
 from archival.archive.store import ArchiveStore, file_sha256
 from archival.purge.keys import key_tuples
 from archival.purge.session import PurgeSession
@@ -80,30 +80,23 @@ def audit_period(store: ArchiveStore, run_id: str, outcome: PeriodOutcome, as_of
                          "batches": [b.path for b in outcome.batches if b.committed]})
 
 
-def unsettled(store: ArchiveStore, table: Table) -> list[PurgedBatch]:
-    return [b for b in purged_batches(store, table.domain, table.name) if b.committed is None]
-
-
 def settle(store: ArchiveStore, session: PurgeSession, tables: list[Table], run_id: str) -> list[str]:
-    """Write the record of every earlier purge run that was killed before writing its own (batches of
-    these tables): which of its batches committed, told by the source. Returns the settled run ids."""
-    found: dict[str, list[tuple[Table, PurgedBatch]]] = {}
-    for table in tables:
-        for batch in unsettled(store, table):
-            found.setdefault(batch.run_id, []).append((table, batch))
-    known = purge_records(store)
-    for killed, batches in sorted(found.items()):
-        if killed in known:
-            continue
-        records = []
-        for table, batch in batches:
-            raw = store.read_bytes(batch.path)
-            keys = pq.read_table(pa.BufferReader(raw))
-            rows = key_tuples(keys, table.primary_key)
-            left = session.present(table, rows) if rows else 0
-            records.append(BatchRecord(batch.path, sha256_hex(raw), len(rows), committed=left == 0))
-        write_run_record(store, {"run_id": killed, "status": "interrupted", "settled_by": run_id,
-                                 "batches": [asdict(r) for r in records], "periods": []})
-    return sorted(k for k in found if k not in known)
-
-
+    """Record what became of the batches that killed purge runs left unsettled (of these tables, of
+    this source): a batch committed exactly when none of its keys is left in the source. Returns the
+    killed runs' ids."""
+    found = [(table, batch) for table in tables for batch in purged_batches(store, table.domain, table.name)
+             if batch.committed is None and batch.run_id != run_id]
+    if not found:
+        return []
+    records = []
+    for table, batch in found:
+        raw = store.read_bytes(batch.path)
+        rows = key_tuples(pq.read_table(pa.BufferReader(raw)), table.primary_key)
+        left = session.present(table, rows) if rows else 0
+        records.append({**asdict(BatchRecord(batch.path, sha256_hex(raw), len(rows), committed=left == 0)),
+                        "run_id": batch.run_id})
+    killed = sorted({b.run_id for _, b in found})
+    store.put_new(layout.purge_settlement_path(run_id, session.source.name),
+                  canonical_json({"schema_version": SCHEMA_VERSION, "run_id": run_id, "status": "settlement",
+                                  "settles": killed, "batches": records}))
+    return killed

@@ -11,7 +11,8 @@ from archival.verify.check import VerifyReport
 
 
 def check_purges(store: ArchiveStore, report: VerifyReport) -> None:
-    for run_id, record in sorted(purge_records(store).items()):
+    for record_path, record in sorted(purge_records(store).items()):
+        run_id = record.get("run_id", record_path)
         for batch in record.get("batches", []):
             path = batch["path"]
             if not store.exists(path):
