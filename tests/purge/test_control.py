@@ -5,7 +5,6 @@ per-run row limits, a lagging replica stops a table, a changed spec never re-rea
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime
 
 import pytest
@@ -16,21 +15,16 @@ from archival.purge import period as purge_period
 from archival.purge.session import PurgeSession
 from archival.spec.load import load_project
 from tests.conftest import write_project
-from tests.purge.test_sqlite import AS_OF, KEY, purge_spec
+from tests.purge.demo import AS_OF, prepare_demo
 from tests.run.helpers import run_units
 
 
 @pytest.fixture
 def demo(demo_project, small_demo_db, monkeypatch):
-    monkeypatch.setenv("ARCHIVAL_PII_KEY", KEY.decode())
-    (demo_project / "data").mkdir()
-    shutil.copy(small_demo_db, demo_project / "data" / "helpdesk.db")
-    spec = demo_project / "specs" / "helpdesk.yaml"
-    spec.write_text(purge_spec(spec.read_text()).replace('quiet_hours: ["07:00-20:00"]', 'quiet_hours: ["00:00-24:00"]')
-                    .replace("purge: {after: 180d, batch_rows: 40,", "purge: {after: 180d, max_rows_per_run: 7, "
-                             "batch_rows: 40,"))
-    run_units(demo_project, AS_OF)
-    return demo_project
+    """The domain is quiet all day; tickets purge at most 7 rows a run."""
+    return prepare_demo(demo_project, small_demo_db, monkeypatch, lambda text: text.replace(
+        'quiet_hours: ["07:00-20:00"]', 'quiet_hours: ["00:00-24:00"]').replace(
+        "purge: {after: 180d, batch_rows: 40,", "purge: {after: 180d, max_rows_per_run: 7, batch_rows: 40,"))
 
 
 def _purge(folder, capsys, *extra) -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from archival import cli
 from archival.run.deployments import render
 from archival.spec.load import load_project
+from tests.purge.demo import AS_OF
 from tests.purge.test_control import demo  # noqa: F401 - the fixture
-from tests.purge.test_sqlite import AS_OF
 
 
 def test_the_purge_flow_and_its_deployment(demo, prefect_server, capsys):  # noqa: F811

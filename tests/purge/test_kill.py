@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -21,24 +20,17 @@ from archival import cli
 from archival.archive.purges import purge_records
 from archival.archive.store import LocalStore
 from tests.conftest import ROOT
+from tests.purge.demo import AS_OF, KEY, TABLES, orphans, prepare_demo
 from tests.purge.invariant import assert_purged_rows_archived, source_state
-from tests.purge.test_sqlite import AS_OF, KEY, TABLES, orphans, purge_spec
 
 POINTS = ("purge:locked", "purge:recorded", "purge:deleted", "purge:committed", "purge:record")
 
 
 @pytest.fixture
 def demo(demo_project, small_demo_db, monkeypatch):
-    monkeypatch.setenv("ARCHIVAL_PII_KEY", KEY.decode())
-    (demo_project / "data").mkdir()
-    shutil.copy(small_demo_db, demo_project / "data" / "helpdesk.db")
-    spec = demo_project / "specs" / "helpdesk.yaml"
-    spec.write_text(purge_spec(spec.read_text()).replace("batch_rows: 100", "batch_rows: 15")
-                    .replace("batch_rows: 40", "batch_rows: 5"))
-    from tests.run.helpers import run_units
-
-    run_units(demo_project, AS_OF)
-    return demo_project
+    """Small batches, so that ten runs of at most 50 rows each leave periods to purge."""
+    return prepare_demo(demo_project, small_demo_db, monkeypatch, lambda text: text.replace(
+        "batch_rows: 100", "batch_rows: 15").replace("batch_rows: 40", "batch_rows: 5"))
 
 
 def _purge(folder: Path, *extra: str, failpoint: str | None = None) -> subprocess.CompletedProcess:

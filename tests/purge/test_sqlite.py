@@ -6,10 +6,7 @@ a dry run reported exactly what the real run deleted."""
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
-from contextlib import closing
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,35 +14,14 @@ import pytest
 from archival import cli
 from archival.archive.state import archived_periods
 from archival.archive.store import LocalStore
+from tests.purge.demo import AS_OF, KEY, TABLES, db, orphans, prepare_demo
 from tests.purge.invariant import assert_purged_rows_archived, source_state
 from tests.run.helpers import run_units
-
-AS_OF = datetime(2026, 11, 26, tzinfo=UTC)
-KEY = b"demo-only-not-a-secret"
-TABLES = ("helpdesk.tickets", "helpdesk.ticket_comments")
-
-
-def purge_spec(text: str) -> str:
-    """The demo's spec with purges of its own: tickets too, and smaller batches than the demo's."""
-    text = "\n".join(line for line in text.splitlines() if not line.startswith("    purge:")) + "\n"
-    text = text.replace("    cursor: [updated_at, created_at]\n    lookback: 1d\n",
-                        "    cursor: [updated_at, created_at]\n    lookback: 1d\n"
-                        "    purge: {after: 180d, batch_rows: 40, pause: 0s}\n")
-    window = "    mode: window\n    cursor: created_at\n"
-    text = text.replace(window, window + "    purge: {after: 180d, batch_rows: 100, pause: 0s}\n")
-    assert text.count("purge:") == 2
-    return text
 
 
 @pytest.fixture
 def demo(demo_project, small_demo_db, monkeypatch):
-    monkeypatch.setenv("ARCHIVAL_PII_KEY", KEY.decode())
-    (demo_project / "data").mkdir()
-    shutil.copy(small_demo_db, demo_project / "data" / "helpdesk.db")
-    spec = demo_project / "specs" / "helpdesk.yaml"
-    spec.write_text(purge_spec(spec.read_text()))
-    run_units(demo_project, AS_OF)
-    return demo_project
+    return prepare_demo(demo_project, small_demo_db, monkeypatch)
 
 
 def purge(folder: Path, capsys, *extra: str) -> tuple[int, dict]:
@@ -54,16 +30,6 @@ def purge(folder: Path, capsys, *extra: str) -> tuple[int, dict]:
                      "--project-dir", str(folder), *extra])
     out = capsys.readouterr().out
     return code, json.loads(out) if out.strip() else {}
-
-
-def db(folder: Path) -> sqlite3.Connection:
-    return closing(sqlite3.connect(folder / "data" / "helpdesk.db", isolation_level=None))
-
-
-def orphans(folder: Path) -> int:
-    with db(folder) as con:
-        return con.execute("SELECT count(*) FROM ticket_comments c WHERE tickets_id IS NOT NULL AND NOT EXISTS "
-                           "(SELECT 1 FROM tickets t WHERE t.id = c.tickets_id)").fetchone()[0]
 
 
 def tombstones(folder: Path) -> int:
