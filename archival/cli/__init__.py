@@ -12,6 +12,7 @@ from archival.archive.targets import TargetError
 from archival.cli.commands import (
     cmd_deployments,
     cmd_ls,
+    cmd_monitoring,
     cmd_plan,
     cmd_rebaseline,
     cmd_schema,
@@ -37,7 +38,7 @@ COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd
             "rebaseline": cmd_rebaseline, "restore": cmd_restore, "query": cmd_query, "reconcile": cmd_reconcile,
             "deployments": cmd_deployments, "schema": cmd_schema, "init": cmd_init,
             "lifecycle": cmd_lifecycle, "hold": cmd_hold, "cost": cmd_cost,
-            "retrieve": cmd_retrieve, "purge": cmd_purge}
+            "retrieve": cmd_retrieve, "purge": cmd_purge, "monitoring": cmd_monitoring}
 
 
 def main(argv: list[str] | None = None) -> int:

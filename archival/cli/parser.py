@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-pool", default="archival", help="work pool of generated deployments (default: archival)")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if prefect.yaml is out of date")
 
+    p = sub.add_parser("monitoring", help="write Prometheus alert rules and a Grafana dashboard for archival's metrics")
+    _common(p)
+    p.add_argument("--out", default="monitoring", help="folder to write archival-alerts.yml and "
+                   "archival-dashboard.json to (default: ./monitoring)")
+
     p = sub.add_parser("rebaseline", help="accept a changed cursor, key, mode or period of archived tables")
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")

@@ -1,8 +1,9 @@
 """`archival deployments`: the Prefect deployments of prefect.yaml, generated from the specs. One per
 domain: the archival-run flow with `select: [domain:NAME]`, the domain's cron and time zone, its tags,
-a concurrency limit of one (two runs of a domain never overlap) and a work pool. Deployments carry the
-tag `archival:generated`; everything else in the file (hand-written deployments, pull steps, comments)
-is kept as it is. A spec without a schedule gets a deployment without one."""
+a concurrency limit of one (two runs of a domain never overlap), a metrics file of its own and a work
+pool. Deployments carry the tag `archival:generated`; everything else in the file (hand-written
+deployments, pull steps, comments) is kept as it is. A spec without a schedule gets a deployment
+without one."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def deployment_for(domain: Domain, work_pool: str) -> CommentedMap:
     deployment["description"] = (domain.description or f"archive of domain {domain.name}") + f" ({domain.file})"
     deployment["entrypoint"] = ENTRYPOINT
     deployment["tags"] = CommentedSeq(["archival", GENERATED_TAG, f"domain:{domain.name}", *domain.tags])
-    deployment["parameters"] = CommentedMap(project_dir=".", select=CommentedSeq([f"domain:{domain.name}"]))
+    # each domain's run writes its own metrics file: a textfile collector reads the folder (docs/operations.md)
+    deployment["parameters"] = CommentedMap(project_dir=".", select=CommentedSeq([f"domain:{domain.name}"]),
+                                            metrics_file=f"metrics/archival-{domain.name}.prom")
     schedules = CommentedSeq()
     if domain.schedule is not None:
         schedules.append(CommentedMap(cron=domain.schedule.cron, timezone=domain.schedule.timezone))

@@ -98,7 +98,7 @@ def _run(project_dir: str, select: list[str] | None, target: str | None, run_id:
         failpoint("run:record")
     if metrics_file:
         write_metrics(Path(metrics_file), ctx.project.name, ctx.run_id, summary.results,
-                      time.perf_counter() - started)
+                      time.perf_counter() - started, ctx.project, ctx.store)
     _artifact(plan, ctx, summary)
     return summary
 

@@ -118,6 +118,9 @@ def _result(unit: ExportUnit, committed: Committed, seconds: float, stages: dict
         details["tombstoned"] = tombstoned
     if committed.set_aside:
         details["set_aside"] = committed.set_aside
+    quarantined = sum(q.rows for q in out.quarantine)
+    if quarantined:
+        details["quarantined"] = quarantined  # rows this unit set aside as invalid (the metrics count them)
     if unit.refresh:
         details["refresh"] = unit.refresh
     published = committed.published
