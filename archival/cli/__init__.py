@@ -28,6 +28,7 @@ from archival.cli.purge import cmd_purge
 from archival.cli.query import cmd_query
 from archival.cli.restore import cmd_restore
 from archival.cli.run import cmd_reconcile, cmd_run
+from archival.cli.scrub import cmd_scrub
 from archival.plan.refresh import NothingToRefresh
 from archival.source.secrets import SecretError
 from archival.spec.errors import SpecErrors
@@ -38,7 +39,8 @@ COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd
             "rebaseline": cmd_rebaseline, "restore": cmd_restore, "query": cmd_query, "reconcile": cmd_reconcile,
             "deployments": cmd_deployments, "schema": cmd_schema, "init": cmd_init,
             "lifecycle": cmd_lifecycle, "hold": cmd_hold, "cost": cmd_cost,
-            "retrieve": cmd_retrieve, "purge": cmd_purge, "monitoring": cmd_monitoring}
+            "retrieve": cmd_retrieve, "purge": cmd_purge, "monitoring": cmd_monitoring,
+            "scrub": cmd_scrub}
 
 
 def main(argv: list[str] | None = None) -> int:

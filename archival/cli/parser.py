@@ -12,6 +12,7 @@ from archival.cli.lifecycle import add_lifecycle
 from archival.cli.purge import add_purge
 from archival.cli.query import add_query
 from archival.cli.restore import add_restore, instant
+from archival.cli.scrub import add_scrub
 from archival.run.runners import RUNNER_KINDS
 
 
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_lifecycle(sub, _common, instant)
     add_cost(sub, _common, instant)
     add_purge(sub, _common, instant)
+    add_scrub(sub, _common)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
     _common(p)

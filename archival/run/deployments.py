@@ -20,6 +20,7 @@ GENERATED_TAG = "archival:generated"
 ENTRYPOINT = "flows/export.py:archival_run"
 LIFECYCLE_ENTRYPOINT = "flows/lifecycle.py:archival_lifecycle"
 PURGE_ENTRYPOINT = "flows/purge.py:archival_purge"
+SCRUB_ENTRYPOINT = "flows/scrub.py:archival_scrub"
 DEFAULT_WORK_POOL = "archival"
 
 
@@ -68,6 +69,12 @@ def purge_deployment(work_pool: str) -> CommentedMap:
 
 
 
+def scrub_deployment(work_pool: str) -> CommentedMap:
+    """Daily: one seventh of the archive's files read and checked, damage repaired from the source."""
+    return _daily("scrub", "archival scrub: a seventh of the archive's files a day, repaired from the source",
+                  SCRUB_ENTRYPOINT, "30 4 * * *", work_pool)
+
+
 def render(current: str, project: Project, work_pool: str = DEFAULT_WORK_POOL) -> str:
     """prefect.yaml with the generated deployments replaced by those of `project`'s specs."""
     yaml = round_trip_yaml()
@@ -81,6 +88,8 @@ def render(current: str, project: Project, work_pool: str = DEFAULT_WORK_POOL) -
         generated.append(lifecycle_deployment(work_pool))
     if any(t.purge is not None for d in project.domains for t in d.tables):
         generated.append(purge_deployment(work_pool))
+    if project.domains:
+        generated.append(scrub_deployment(work_pool))
     document["deployments"] = CommentedSeq([*kept, *generated])
     out = io.StringIO()
     yaml.dump(document, out)

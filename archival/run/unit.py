@@ -8,8 +8,10 @@ reads again, sorted."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import duckdb
 
@@ -73,6 +75,23 @@ def _attempt(ctx: RunContext, unit: ExportUnit, stages: tuple[st.Stage, ...], li
         if STOP.requested and not isinstance(exc, Interrupted):  # a query the stop interrupted
             raise Interrupted(STOP.reason) from exc
         raise
+
+
+def produce_parts(ctx: RunContext, unit: ExportUnit, out: Path) -> dict[str, Path]:
+    """Run a unit's stages up to its parts and publish nothing: sha256 -> a copy in `out` of every data
+    and quarantine part it writes (`archival scrub --repair` compares them with the archive)."""
+    snapshot, *stream, _record = unit.stages
+    assert isinstance(snapshot, st.Snapshot)
+    copies: dict[str, Path] = {}
+    with UnitRun(ctx, unit) as run:
+        run.open_snapshot(snapshot)
+        for stage in stream:
+            run.build(stage)
+        run.drive()
+        produced, _ = _results(run)
+        for part in [*produced.parts, *produced.quarantined]:
+            copies[part.sha256] = Path(shutil.copy(part.path, out / part.sha256))
+    return copies
 
 
 def _disk_full_message(ctx: RunContext, unit: ExportUnit) -> str:

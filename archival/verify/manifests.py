@@ -64,10 +64,10 @@ def _check_entries(store: ArchiveStore, entries: list[dict[str, Any]], named: se
                    gone: bool = False) -> None:
     for entry in entries:
         named.add(entry["path"])
-        _check_file(store, entry, report, gone)
+        check_file(store, entry, report, gone)
 
 
-def _check_file(store: ArchiveStore, entry: dict[str, Any], report: VerifyReport, gone: bool = False) -> None:
+def check_file(store: ArchiveStore, entry: dict[str, Any], report: VerifyReport, gone: bool = False) -> None:
     path = entry["path"]
     if not store.exists(path):
         if not gone:

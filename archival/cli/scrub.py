@@ -1,0 +1,55 @@
+"""`archival scrub`: rotating checks of the archive's files, and repair from the source
+(archival/verify/scrub.py, archival/run/scrub_repair.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from archival.archive.targets import open_store, target_name
+from archival.cli.common import FAILED, OK, USAGE, load
+from archival.run.scrub_repair import repair_files
+from archival.verify.scrub import SubsetUsage, parse_subset, scrub
+
+
+def add_scrub(sub: argparse._SubParsersAction, common) -> None:
+    p = sub.add_parser("scrub", help="check a rotating subset of the archive's files; --repair reproduces damaged "
+                                     "ones from the source")
+    common(p)
+    p.add_argument("--target", help="archive target (default: archive.default)")
+    p.add_argument("--subset", metavar="n/t", help="only files in part n of t (t runs with n = 1..t read every "
+                                                   "file once); default: all")
+    p.add_argument("--deep", action="store_true", help="also read each Parquet file's row count")
+    p.add_argument("--repair", action="store_true", help="reproduce damaged or missing files from the source "
+                                                         "where it still holds their rows")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def cmd_scrub(args: argparse.Namespace) -> int:
+    try:
+        subset = parse_subset(args.subset)
+    except SubsetUsage as exc:
+        print(f"archival scrub: {exc}", file=sys.stderr)
+        return USAGE
+    project, tables = load(args)
+    store = open_store(project, args.target)
+    report = scrub(store, tables, subset, args.deep)
+    damaged = report.damaged()
+    files = {f.path: f for f in report.files}
+    repairs = repair_files(project, store, target_name(project, args.target), [files[p] for p in damaged]) \
+        if args.repair and damaged else []
+    left = [p for p in damaged if p not in {r.path for r in repairs if r.repaired}]
+    if args.json:
+        print(json.dumps({"subset": f"{subset[0]}/{subset[1]}", "files": len(report.files), "bytes": report.bytes,
+                          "findings": [vars(f) for f in report.findings],
+                          "repairs": [vars(r) for r in repairs], "unrepaired": left}, indent=2))
+    else:
+        for finding in report.findings:
+            print(finding, file=sys.stderr)
+        for repair in repairs:
+            print(f"{'repaired' if repair.repaired else 'not repaired'}: {repair.path}: {repair.message}",
+                  file=sys.stderr)
+        print(f"scrub {subset[0]}/{subset[1]}: {len(report.files)} file(s), {report.bytes:,} bytes: "
+              + (f"{len(damaged)} damaged, {len(damaged) - len(left)} repaired" if damaged else "ok"))
+    return FAILED if left else OK

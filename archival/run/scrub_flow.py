@@ -1,0 +1,53 @@
+"""The scrub flow (`archival-scrub`): one part of `archival scrub` a day, so that `parts` days read
+every file of the archive once; damaged files are repaired from the source where it still holds them
+(`repair`), and each file that stays damaged emits the Prefect event `archival.archive.corrupt` (with
+the runbook) and fails the run. `archival deployments` generates a daily deployment of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+from prefect.events import emit_event
+
+from archival.archive.targets import open_store, target_name
+from archival.run.scrub_repair import repair_files
+from archival.spec.load import load_project
+from archival.spec.select import parse_selectors, select_tables
+from archival.verify.scrub import scrub
+
+RUNBOOK = "docs/operations.md#damaged-files"
+
+
+class ArchiveCorrupt(Exception):
+    pass
+
+
+@flow(name="archival-scrub")
+def archival_scrub(project_dir: str, select: list[str] | None = None, target: str | None = None,
+                   parts: int = 7, part: int | None = None, deep: bool = True, repair: bool = True) -> int:
+    """`part`: which of the `parts` to read (default: the day of the year decides). Returns the files read."""
+    project = load_project(project_dir)
+    tables = select_tables(project, parse_selectors(select))
+    store = open_store(project, target)
+    n = part or datetime.now(UTC).timetuple().tm_yday % parts + 1
+    report = scrub(store, tables, (n, parts), deep)
+    files = {f.path: f for f in report.files}
+    damaged = report.damaged()
+    repairs = repair_files(project, store, target_name(project, target), [files[p] for p in damaged]) \
+        if repair and damaged else []
+    repaired = {r.path for r in repairs if r.repaired}
+    left = [p for p in damaged if p not in repaired]
+    rows = [{"file": p, "finding": "; ".join(str(f) for f in damaged[p]),
+             "repaired": "yes" if p in repaired else "no"} for p in sorted(damaged)]
+    create_table_artifact(table=rows or [{"file": f"{len(report.files)} file(s) of part {n}/{parts}",
+                                          "finding": "ok", "repaired": "-"}],
+                          key=f"archival-scrub-{project.name}".lower().replace("_", "-"))
+    for path in left:
+        emit_event(event="archival.archive.corrupt", resource={"prefect.resource.id": f"archival.file.{path}"},
+                   payload={"file": path, "findings": [str(f) for f in damaged[path]], "runbook": RUNBOOK})
+    if left:
+        raise ArchiveCorrupt(f"{len(left)} damaged file(s) could not be repaired from the source (first: {left[0]}); "
+                             f"runbook: {RUNBOOK}")
+    return len(report.files)
