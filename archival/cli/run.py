@@ -54,11 +54,15 @@ def run_flow(args: argparse.Namespace, select: list[str] | None, refresh: Refres
             print(line, file=sys.stderr)
         return stopped or summary.code
     sys.stdout.write(render_summary(summary.results, summary.run_id, summary.target))
+    from archival.run.after_run import mismatch_lines
+
+    for line in mismatch_lines(summary.mismatched):
+        print(f"archival run: {line}", file=sys.stderr)
     if stopped:
         print(f"archival run: {summary.interrupted or 'interrupted'}; the run record is {summary.record_path}; "
               "what did not run is due next time", file=sys.stderr)
         return stopped
-    return FAILED if summary.failed else OK
+    return FAILED if summary.failed or summary.mismatched else OK
 
 
 def tmpdir_problem() -> str | None:

@@ -19,6 +19,7 @@ from archival.plan.units import ExportUnit, Plan, UnitResult
 from archival.record.failpoints import failpoint
 from archival.record.metrics import write_metrics
 from archival.record.runs import failed_units, record_space, totals, write_run_record
+from archival.run.after_run import reconcile_written
 from archival.run.context import RunContext, Tuning, shared_snapshots
 from archival.run.gate import Quota
 from archival.run.inline import run_header
@@ -30,6 +31,7 @@ from archival.run.refusal import PlanRefused, RunRefused, refusal
 from archival.run.runners import RunnerKind, task_runner
 from archival.run.tasks import run_items
 from archival.run.work import work_items
+from archival.verify.reconcile import PeriodReport
 
 
 @dataclass
@@ -39,6 +41,11 @@ class RunSummary:
     results: list[UnitResult] = field(default_factory=list)
     record_path: str | None = None
     interrupted: str | None = None  # the run was asked to stop (run/interrupt.py)
+    reconciled: list[PeriodReport] = field(default_factory=list)  # `reconcile: after_run` (run/after_run.py)
+
+    @property
+    def mismatched(self) -> list[PeriodReport]:
+        return [r for r in self.reconciled if r.status != "ok"]
 
     @property
     def failed(self) -> list[UnitResult]:
@@ -66,8 +73,12 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
     secret, an archive that cannot be written) ends the run as a Failed state carrying a RunRefused:
     one log line, no traceback."""
     try:
-        return _run(project_dir, select, target, run_id, as_of, tuning, retry_failed, metrics_file,
-                    ignore_quiet_hours, progress, refresh, verbose)
+        summary = _run(project_dir, select, target, run_id, as_of, tuning, retry_failed, metrics_file,
+                       ignore_quiet_hours, progress, refresh, verbose)
+        if summary.mismatched:  # `reconcile: after_run` found a difference: the run fails, its summary kept
+            return Failed(message=f"{len(summary.mismatched)} period(s) differ from the source after the run",
+                          data=summary)
+        return summary
     except Exception as exc:
         refused = refusal(exc)
         if refused is None:
@@ -91,7 +102,13 @@ def _run(project_dir: str, select: list[str] | None, target: str | None, run_id:
             due = [u for u in due if u.id in failed]
         with record_space(ctx.store, ctx.work_root, len(due)):
             summary = RunSummary(ctx.run_id, ctx.target, _execute(ctx, due, progress, verbose))
+        if not STOP.requested:
+            summary.reconciled = reconcile_written(ctx, summary.results)
         header = run_header(plan, ctx) | ({"retry_of": retry_failed} if retry_failed else {})
+        if summary.mismatched:
+            header["reconcile_mismatches"] = [{"table": r.table, "period": r.period, "missing": r.missing_keys,
+                                               "extra": r.extra_keys, "different": r.different_keys}
+                                              for r in summary.mismatched]
         if STOP.requested:
             summary.interrupted = header["interrupted"] = STOP.reason
         summary.record_path = write_run_record(ctx.store, ctx.run_id, header, summary.results)

@@ -148,7 +148,8 @@ def _build_table(doc: YamlDocument, domain: str, name: str, t: dict[str, Any], d
                               cold=_duration(retention.get("cold")), then=retention.get("then", "keep")),
         columns=tuple(_build_column(cname, c) for cname, c in t.get("columns", {}).items()),
         tags=tuple(t.get("tags", [])), description=t.get("description"),
-        location=m.SpecLocation(doc.file, pos.line, pos.col), purge=_purge(t.get("purge")))
+        location=m.SpecLocation(doc.file, pos.line, pos.col), purge=_purge(t.get("purge")),
+        reconcile_after_run=setting("reconcile") == "after_run")
 
 
 def _purge(p: dict[str, Any] | None) -> m.Purge | None:

@@ -105,6 +105,7 @@ class Table:
     description: str | None = None
     location: SpecLocation | None = field(default=None, compare=False)
     purge: Purge | None = None  # not content: which rows stay in the source changes nothing archived
+    reconcile_after_run: bool = False  # `reconcile: after_run`: a run compares the periods it wrote with the source
 
     @property
     def qualified_name(self) -> str:

@@ -115,6 +115,10 @@ TABLE_DEFAULTS: dict[str, Rule] = {
     "format": _choice("File format of the archive.", m.FileFormat, default="parquet"),
     "tier": _choice("Storage tier new files start in.", m.Tier, default="hot"),
     "retention": RETENTION,
+    "reconcile": {"type": "string", "allowed": ["after_run", "manual"],
+                  "meta": _meta("after_run: every run compares each period it wrote with the source (reconcile) and "
+                                "fails, naming the keys, when they differ (event archival.reconcile.mismatch); "
+                                "manual: only `archival reconcile` does.", default="manual", example="after_run")},
 }
 
 PURGE: Rule = {

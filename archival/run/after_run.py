@@ -1,0 +1,51 @@
+"""`reconcile: after_run`: when a run has written periods of such tables, each is compared with its
+source once more (archival/verify/reconcile.py: the export's own reading of the source, one keyed
+hash join) before the run ends. A period whose rows differ (a row changed in the source while the
+export read it, a row that vanished) fails the run, names the keys, and emits the Prefect event
+`archival.reconcile.mismatch` for automations. The cost is one more read of the periods written,
+never of the rest of the archive (bench/ has the figure)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from prefect.events import emit_event
+
+from archival.plan.units import UnitResult
+from archival.run.context import RunContext
+from archival.verify.reconcile import PeriodReport, reconcile
+
+
+def reconcile_written(ctx: RunContext, results: list[UnitResult]) -> list[PeriodReport]:
+    """The reports of the written periods of `reconcile: after_run` tables (events for the mismatches)."""
+    tables = {t.qualified_name: t for d in ctx.project.domains for t in d.tables if t.reconcile_after_run}
+    written = sorted({tuple(r.unit_id.split("/", 1)) for r in results
+                      if r.outcome == "written" and r.unit_id.split("/", 1)[0] in tables})
+    if not written:
+        return []
+    ctx.load_pii_key()
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="archival-after-run-") as work:
+        for name, period in written:
+            reports += reconcile(ctx.project, ctx.store, [tables[name]], ctx.pii_key, Path(work), period)
+    for report in reports:
+        if report.status != "ok":
+            emit_event(event="archival.reconcile.mismatch",
+                       resource={"prefect.resource.id": f"archival.unit.{report.table}/{report.period}"},
+                       payload={"run_id": ctx.run_id, "missing": report.missing_keys, "extra": report.extra_keys,
+                                "different": report.different_keys})
+    return reports
+
+
+def mismatch_lines(reports: list[PeriodReport]) -> list[str]:
+    lines = []
+    for r in reports:
+        if r.status == "ok":
+            continue
+        parts = [f"{n} {name} ({', '.join(map(str, keys))}{', ...' if n > len(keys) else ''})"
+                 for name, n, keys in (("missing", r.missing, r.missing_keys), ("extra", r.extra, r.extra_keys),
+                                       ("different", r.different, r.different_keys)) if n]
+        lines.append(f"{r.table} {r.period}: the archive and the source differ after this run: {'; '.join(parts)}; "
+                     f"`archival reconcile --repair --select table:{r.table}` re-reads it")
+    return lines
