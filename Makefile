@@ -8,7 +8,7 @@ export ARCHIVAL_PII_KEY ?= demo-only-not-a-secret
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: install run test bench bench-prefect lint schemas clean
+.PHONY: install run test bench bench-ops bench-prefect lint schemas clean
 
 install: $(STAMP)
 
@@ -42,6 +42,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/incremental_pg.py --rows $${ROWS:-5000000} --changes 10000
 	cat $(BENCH_REPORT)-export-pg.md $(BENCH_REPORT)-export-mysql.md $(BENCH_REPORT)-incremental-pg.md \
 		> $(BENCH_REPORT).md
+
+# Purge rate and the app's latency meanwhile (5M rows, ~6 min); what `reconcile: after_run` costs (1M rows).
+bench-ops: $(STAMP)
+	$(BIN)/python bench/purge_pg.py --rows $${ROWS:-5000000}
+	$(BIN)/python bench/after_run_pg.py --rows $${AFTER_RUN_ROWS:-1000000}
 
 # The Prefect layer: Dask workers 1/2/4 and the per-unit overhead (bench/dask_scale.py, ~15 min).
 bench-prefect: $(STAMP)
