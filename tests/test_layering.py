@@ -6,7 +6,7 @@ import ast
 from tests.conftest import ROOT
 
 ORDER = ["spec", "source", "platform", "archive", "plan", "extract", "check", "write", "record", "lifecycle", "verify",
-         "restore", "purge", "query", "run"]  # README
+         "restore", "purge", "query", "catalog", "run"]  # README
 PACKAGE = ROOT / "archival"
 
 

@@ -21,6 +21,7 @@ from archival.cli.commands import (
 )
 from archival.cli.common import FAILED, USAGE, RefreshUsage
 from archival.cli.cost import cmd_cost
+from archival.cli.docs import cmd_docs
 from archival.cli.init import cmd_init
 from archival.cli.lifecycle import cmd_hold, cmd_lifecycle, cmd_retrieve
 from archival.cli.parser import build_parser
@@ -40,7 +41,7 @@ COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd
             "deployments": cmd_deployments, "schema": cmd_schema, "init": cmd_init,
             "lifecycle": cmd_lifecycle, "hold": cmd_hold, "cost": cmd_cost,
             "retrieve": cmd_retrieve, "purge": cmd_purge, "monitoring": cmd_monitoring,
-            "scrub": cmd_scrub}
+            "scrub": cmd_scrub, "docs": cmd_docs}
 
 
 def main(argv: list[str] | None = None) -> int:

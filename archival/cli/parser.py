@@ -7,6 +7,7 @@ from pathlib import Path
 
 from archival import __version__
 from archival.cli.cost import add_cost
+from archival.cli.docs import add_docs
 from archival.cli.init import add_init
 from archival.cli.lifecycle import add_lifecycle
 from archival.cli.purge import add_purge
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cost(sub, _common, instant)
     add_purge(sub, _common, instant)
     add_scrub(sub, _common)
+    add_docs(sub, _common)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
     _common(p)

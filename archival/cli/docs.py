@@ -1,0 +1,42 @@
+"""`archival docs`: the static HTML catalog of the project and its archive (archival/catalog/)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import http.server
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archival.archive.targets import open_store
+from archival.catalog.facts import gather
+from archival.catalog.page import render
+from archival.cli.common import OK, load
+
+
+def add_docs(sub: argparse._SubParsersAction, common) -> None:
+    p = sub.add_parser("docs", help="write the HTML catalog of the project and its archive (opens offline)")
+    common(p)
+    p.add_argument("--target", help="archive target (default: archive.default)")
+    p.add_argument("--out", default="catalog", help="folder to write index.html to (default: ./catalog)")
+    p.add_argument("--serve", action="store_true", help="then serve the folder on http://127.0.0.1:PORT")
+    p.add_argument("--port", type=int, default=8765, help="with --serve (default: 8765)")
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    project, tables = load(args)
+    facts = gather(project, open_store(project, args.target), tables, datetime.now(UTC))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "index.html").write_text(render(facts), encoding="utf-8")
+    print(f"wrote {out / 'index.html'}: {sum(len(t) for _, t in facts.domains)} table(s), {len(facts.runs)} recent "
+          "run(s)")
+    if args.serve:
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+        with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+            print(f"serving http://127.0.0.1:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it ends
+                server.serve_forever()
+    return OK
