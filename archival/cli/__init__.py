@@ -10,6 +10,7 @@ from archival.archive.state import ArchiveStateError
 from archival.archive.store import ArchiveUnavailable
 from archival.archive.targets import TargetError
 from archival.cli.commands import (
+    cmd_automations,
     cmd_deployments,
     cmd_ls,
     cmd_monitoring,
@@ -41,7 +42,8 @@ COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd
             "deployments": cmd_deployments, "schema": cmd_schema, "init": cmd_init,
             "lifecycle": cmd_lifecycle, "hold": cmd_hold, "cost": cmd_cost,
             "retrieve": cmd_retrieve, "purge": cmd_purge, "monitoring": cmd_monitoring,
-            "scrub": cmd_scrub, "docs": cmd_docs}
+            "scrub": cmd_scrub, "docs": cmd_docs,
+            "automations": cmd_automations}
 
 
 def main(argv: list[str] | None = None) -> int:

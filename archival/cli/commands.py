@@ -159,6 +159,20 @@ def cmd_monitoring(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_automations(args: argparse.Namespace) -> int:
+    from archival.run.automations import NotifyBlockMissing, sync_automations  # imports Prefect
+
+    project = load_project(args.project_dir)
+    try:
+        names = sync_automations(project, args.notify_block)
+    except NotifyBlockMissing as exc:
+        print(f"archival automations: {exc}", file=sys.stderr)
+        return USAGE
+    for name in names:
+        print(f"automation '{name}': created or updated")
+    return OK
+
+
 def cmd_rebaseline(args: argparse.Namespace) -> int:
     if not args.select:
         print("archival: rebaseline needs --select table:DOMAIN.TABLE; it never applies to everything", file=sys.stderr)

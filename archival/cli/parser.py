@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="monitoring", help="folder to write archival-alerts.yml and "
                    "archival-dashboard.json to (default: ./monitoring)")
 
+    p = sub.add_parser("automations", help="create or update Prefect automations that notify on archival's events")
+    _common(p)
+    p.add_argument("--notify-block", required=True, metavar="TYPE/NAME",
+                   help="the notification block to send through, e.g. slack-webhook/oncall")
+
     p = sub.add_parser("rebaseline", help="accept a changed cursor, key, mode or period of archived tables")
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")

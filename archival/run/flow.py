@@ -136,8 +136,10 @@ def _artifact(plan: Plan, ctx: RunContext, summary: RunSummary) -> None:
     table.append({"unit": "TOTAL", "outcome": str(total["outcomes"]), "rows": total["rows"], "bytes": total["bytes"],
                   "files": sum(r.files for r in summary.results), "seconds": round(total["unit_seconds"], 3),
                   "rows_per_s": round(total["rows_per_second"]), "error": ""})
+    catalog = ctx.project.root / "catalog" / "index.html"  # `archival docs` writes it there by default
+    link = f"; catalog: {catalog.resolve().as_uri()}" if catalog.exists() else ""
     create_table_artifact(table=table, key=f"archival-run-{plan.project}".lower().replace("_", "-"),
-                          description=f"archival run {ctx.run_id} -> {ctx.target}")
+                          description=f"archival run {ctx.run_id} -> {ctx.target}{link}")
 
 
 def run_project(project_dir: Path, runner: RunnerKind = "thread", dask_address: str | None = None,

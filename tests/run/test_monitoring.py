@@ -83,3 +83,26 @@ def test_transient_failures_page_nobody_systemic_and_stale_ones_page(tmp_path):
     (tmp_path / "tests.yml").write_text(yaml.safe_dump(suite, sort_keys=False))
     done = _promtool("test", "rules", "tests.yml", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_automations_notify_on_archival_events(tmp_path, prefect_server, demo_project, capsys):
+    from prefect import get_client
+    from prefect.automations import Automation
+    from prefect.blocks.notifications import SlackWebhook
+
+    block = SlackWebhook(url="http://127.0.0.1:9/hook")
+    block.save("archival-oncall-test", overwrite=True)
+    args = ["automations", "--project-dir", str(demo_project), "--notify-block", "slack-webhook/archival-oncall-test"]
+    assert cli.main(args) == 0
+    assert cli.main(args) == 0  # a second time: updated, not doubled
+    with get_client(sync_client=True) as client:
+        made = client.read_automations_by_name("archival helpdesk-demo: a unit failed")
+    assert len(made) == 1
+    automation = made[0]
+    assert automation.trigger.expect == {"archival.unit.failed"}
+    assert str(automation.actions[0].block_document_id) == str(block._block_document_id)
+    for title in ("the archive differs from the source", "an archive file is damaged"):
+        assert Automation.read(name=f"archival helpdesk-demo: {title}") is not None
+    capsys.readouterr()
+    assert cli.main(["automations", "--project-dir", str(demo_project), "--notify-block", "slack-webhook/nope"]) == 2
+    assert "was not found" in capsys.readouterr().err
