@@ -10,10 +10,8 @@ from archival.archive.state import ArchiveStateError
 from archival.archive.store import ArchiveUnavailable
 from archival.archive.targets import TargetError
 from archival.cli.commands import (
-    cmd_automations,
     cmd_deployments,
     cmd_ls,
-    cmd_monitoring,
     cmd_plan,
     cmd_rebaseline,
     cmd_schema,
@@ -25,6 +23,7 @@ from archival.cli.cost import cmd_cost
 from archival.cli.docs import cmd_docs
 from archival.cli.init import cmd_init
 from archival.cli.lifecycle import cmd_hold, cmd_lifecycle, cmd_retrieve
+from archival.cli.operations import cmd_automations, cmd_monitoring
 from archival.cli.parser import build_parser
 from archival.cli.purge import cmd_purge
 from archival.cli.query import cmd_query

@@ -10,6 +10,7 @@ from archival.cli.cost import add_cost
 from archival.cli.docs import add_docs
 from archival.cli.init import add_init
 from archival.cli.lifecycle import add_lifecycle
+from archival.cli.operations import add_operations
 from archival.cli.purge import add_purge
 from archival.cli.query import add_query
 from archival.cli.restore import add_restore, instant
@@ -81,21 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refresh exactly the periods found different (a run, audited), then compare them again")
     p.add_argument("--no-progress", action="store_true", help="plain log lines even in a terminal (with --repair)")
 
-    p = sub.add_parser("deployments", help="write the Prefect deployments of prefect.yaml from the specs")
-    _common(p)
-    p.add_argument("--work-pool", default="archival", help="work pool of generated deployments (default: archival)")
-    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if prefect.yaml is out of date")
-
-    p = sub.add_parser("monitoring", help="write Prometheus alert rules and a Grafana dashboard for archival's metrics")
-    _common(p)
-    p.add_argument("--out", default="monitoring", help="folder to write archival-alerts.yml and "
-                   "archival-dashboard.json to (default: ./monitoring)")
-
-    p = sub.add_parser("automations", help="create or update Prefect automations that notify on archival's events")
-    _common(p)
-    p.add_argument("--notify-block", required=True, metavar="TYPE/NAME",
-                   help="the notification block to send through, e.g. slack-webhook/oncall")
-
     p = sub.add_parser("rebaseline", help="accept a changed cursor, key, mode or period of archived tables")
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")
@@ -109,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_purge(sub, _common, instant)
     add_scrub(sub, _common)
     add_docs(sub, _common)
+    add_operations(sub, _common)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
     _common(p)
