@@ -11,6 +11,7 @@ from archival.archive.store import ArchiveUnavailable
 from archival.archive.targets import TargetError
 from archival.cli.commands import (
     cmd_deployments,
+    cmd_grants,
     cmd_ls,
     cmd_plan,
     cmd_rebaseline,
@@ -42,7 +43,7 @@ COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd
             "lifecycle": cmd_lifecycle, "hold": cmd_hold, "cost": cmd_cost,
             "retrieve": cmd_retrieve, "purge": cmd_purge, "monitoring": cmd_monitoring,
             "scrub": cmd_scrub, "docs": cmd_docs,
-            "automations": cmd_automations}
+            "automations": cmd_automations, "grants": cmd_grants}
 
 
 def main(argv: list[str] | None = None) -> int:

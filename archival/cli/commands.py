@@ -19,6 +19,7 @@ from archival.plan.compile import table_identity
 from archival.plan.explain import render_json, render_markdown, render_text
 from archival.platform.drift import platform_drift
 from archival.record.rebaseline import NothingToRebaseline, changes_to_accept, rebaseline
+from archival.source.grants import grants, role_warnings
 from archival.source.probe import probe_tables
 from archival.source.secrets import SecretError, resolve
 from archival.source.types import types_markdown
@@ -40,8 +41,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         mismatches += contract_misfits(tables, facts) + _pii_key_problems(project, tables)
         drift = platform_drift(project, tables)
         mismatches += drift.errors
-        for line in [*drift.warnings, *drift.review]:
-            print(("warning: " if line in drift.warnings else "review: ") + line, file=sys.stderr)
+        roles = role_warnings(project, tables)
+        for line in [*drift.warnings, *roles, *drift.review]:
+            print(("review: " if line in drift.review else "warning: ") + line, file=sys.stderr)
+        if roles and args.strict:
+            mismatches.append(f"--strict: {len(roles)} warning(s) about the export role (above)")
         unreachable = sorted({f.problem for f in facts.values() if f.problem and not f.probed} | {*drift.unreachable})
         unreachable += _target_problems(project)
         for problem in mismatches + unreachable:
@@ -144,6 +148,17 @@ def cmd_deployments(args: argparse.Namespace) -> int:
         return FAILED
     state = "updated" if stale and not args.check else "current"
     print(f"{path} is {state}: {len(project.domains)} generated deployment(s)")
+    return OK
+
+
+def cmd_grants(args: argparse.Namespace) -> int:
+    project = load_project(args.project_dir)
+    source = project.sources.get(args.source)
+    if source is None:
+        print(f"archival grants: no source '{args.source}' in archival.yaml (declared: "
+              f"{', '.join(sorted(project.sources))})", file=sys.stderr)
+        return USAGE
+    sys.stdout.write(grants(project, source, args.role, args.purge_role, args.database).text())
     return OK
 
 

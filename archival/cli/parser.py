@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--connect", action="store_true",
                    help="also check that relations, keys and cursor columns exist in the sources")
+    p.add_argument("--strict", action="store_true", help="with --connect: an export role that may write fails it")
 
     p = sub.add_parser("ls", help="list the selected tables")
     _common(p)
