@@ -1,4 +1,4 @@
-"""The README's, docs/restore.md's, docs/lifecycle.md's and docs/purge.md's examples work when pasted, on the demo: each
+"""The README's and docs' (restore, lifecycle, purge, security) examples work when pasted, on the demo: each
 `archival ...` line of their sh blocks runs with exit 0 in a demo project (lines that need a
 database DSN in the environment are left to the restore tests)."""
 
@@ -33,7 +33,9 @@ EXAMPLES = [*_examples(ROOT / "README.md", "## Using it")[-5:], *_examples(ROOT 
             *_examples(ROOT / "docs" / "lifecycle.md", "## archival lifecycle"),
             *_examples(ROOT / "docs" / "lifecycle.md", "## Legal holds"),
             *_examples(ROOT / "docs" / "lifecycle.md", "## What it costs"),
-            *_examples(ROOT / "docs" / "purge.md", "## Trying it on the demo")]
+            *_examples(ROOT / "docs" / "purge.md", "## Trying it on the demo"),
+            *_examples(ROOT / "docs" / "security.md", "## Least privilege"),
+            *_examples(ROOT / "docs" / "security.md", "## The audit trail")]
 
 
 def test_the_examples_run_in_order_on_the_demo(tmp_path, small_demo_db, monkeypatch, capsys):

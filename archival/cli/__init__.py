@@ -9,6 +9,7 @@ from archival.archive.audit_log import AuditChainError
 from archival.archive.state import ArchiveStateError
 from archival.archive.store import ArchiveUnavailable
 from archival.archive.targets import TargetError
+from archival.cli.audit import cmd_audit
 from archival.cli.commands import (
     cmd_deployments,
     cmd_grants,
@@ -43,7 +44,7 @@ COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd
             "lifecycle": cmd_lifecycle, "hold": cmd_hold, "cost": cmd_cost,
             "retrieve": cmd_retrieve, "purge": cmd_purge, "monitoring": cmd_monitoring,
             "scrub": cmd_scrub, "docs": cmd_docs,
-            "automations": cmd_automations, "grants": cmd_grants}
+            "automations": cmd_automations, "grants": cmd_grants, "audit": cmd_audit}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from archival.plan.build import build_plan
 from archival.plan.compile import table_identity
 from archival.plan.explain import render_json, render_markdown, render_text
 from archival.platform.drift import platform_drift
+from archival.record.anchor import record_head
 from archival.record.rebaseline import NothingToRebaseline, changes_to_accept, rebaseline
 from archival.source.grants import grants, role_warnings
 from archival.source.probe import probe_tables
@@ -175,6 +176,7 @@ def cmd_rebaseline(args: argparse.Namespace) -> int:
         return USAGE
     for table, changes in accepted:
         path = rebaseline(store, table, changes, args.reason)
+        record_head(store, project.root, project.name)
         print(f"{table.qualified_name}: new baseline {table_identity(table)} ({', '.join(changes)}) recorded in {path}")
     return OK
 

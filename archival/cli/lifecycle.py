@@ -17,6 +17,7 @@ from archival.lifecycle.holds import HoldUsage, add_hold, holds, release_hold
 from archival.lifecycle.retrieve import request_retrieval
 from archival.lifecycle.rules import s3_rules
 from archival.lifecycle.survey import PeriodState
+from archival.record.anchor import record_head
 from archival.spec.model import Project, Table
 from archival.spec.select import SelectorError, parse_selectors, select_tables
 from archival.text import aligned
@@ -128,9 +129,11 @@ def cmd_hold(args: argparse.Namespace) -> int:
     try:
         if args.hold_action == "add":
             add_hold(store, args.scope, args.reason)
+            record_head(store, project.root, project.name)
             print(f"{args.scope}: on hold (nothing in it expires until `archival hold remove`)")
         else:
             release_hold(store, args.scope, args.reason)
+            record_head(store, project.root, project.name)
             print(f"{args.scope}: hold removed; the next `archival lifecycle` applies its retention")
     except HoldUsage as exc:
         print(f"archival hold: {exc}", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archival import __version__
+from archival.cli.audit import add_audit
 from archival.cli.cost import add_cost
 from archival.cli.docs import add_docs
 from archival.cli.init import add_init
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_scrub(sub, _common)
     add_docs(sub, _common)
     add_operations(sub, _common)
+    add_audit(sub, _common, instant)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
     _common(p)

@@ -22,6 +22,7 @@ from archival.lifecycle.classes import policy
 from archival.lifecycle.holds import initiator
 from archival.lifecycle.survey import PeriodState, home, survey
 from archival.record import audit
+from archival.record.anchor import record_head
 from archival.record.audit import head
 from archival.spec.model import Project, Table
 
@@ -149,4 +150,6 @@ def run_lifecycle(project: Project, store: ArchiveStore, tables: list[Table], as
     found = survey(project, store, tables, as_of)
     if dry_run:
         return [(s, s) for s in found]
-    return [(s, apply(store, s) if s.action in ("transition", "expire") else s) for s in found]
+    applied = [(s, apply(store, s) if s.action in ("transition", "expire") else s) for s in found]
+    record_head(store, project.root, project.name)
+    return applied

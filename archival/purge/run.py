@@ -24,6 +24,7 @@ from archival.purge.period import PurgeContext, check_archive, purge_period
 from archival.purge.records import PeriodOutcome, audit_period, settle, write_run_record
 from archival.purge.references import children_first, references, source_foreign_keys
 from archival.purge.session import PurgeSession
+from archival.record.anchor import record_head
 from archival.record.failpoints import failpoint
 from archival.source.secrets import resolve
 from archival.spec.model import Domain, Project, Table
@@ -111,6 +112,7 @@ def purge_project(project: Project, tables: list[Table], *, target: str | None =
                     _purge_sources(ctx, selected, report)
                 finally:  # what committed is recorded even when a later batch failed
                     report.record = _record(store, report, started)
+                    record_head(store, project.root, project.name)
         report.stopped = ctx.stopped
     return report
 

@@ -13,6 +13,7 @@ from typing import Any
 from archival.archive import layout
 from archival.archive.manifest import canonical_json
 from archival.archive.store import ArchiveStore, ArchiveUnavailable, LocalStore
+from archival.record import audit
 
 RECORD_BYTES_PER_UNIT = 2048  # a unit's line in the record is well under 1 KiB
 
@@ -64,3 +65,21 @@ def record_space(store: ArchiveStore, work: Path, units: int) -> Iterator[None]:
         yield
     finally:
         reserve.unlink(missing_ok=True)
+
+
+def audit_run(store: ArchiveStore, run_id: str, outcome: str, initiator: dict[str, Any], header: dict[str, Any],
+              results: list[Any], record_path: str | None = None, problem: str | None = None) -> str:
+    """The run's entry in the audit chain: who started it, what it did, when, and how it ended
+    (`ok`, `failed`, `interrupted`, `refused`). Error classes only: a run record holds the messages."""
+    written = [r for r in results if r.outcome == "written"]
+    entry = {"action": "run", "run_id": run_id, "outcome": outcome, "initiator": initiator,
+             "as_of": header.get("as_of"), "finished_at": header.get("finished_at"),
+             "selectors": header.get("selectors", []), "units": len(results),
+             "tables": sorted({r.unit_id.split("/", 1)[0] for r in results}),
+             "periods_written": len(written), "rows": sum(r.rows for r in results),
+             "files": sum(r.files for r in results), "bytes": sum(r.bytes for r in results),
+             "failures": [{"unit": r.unit_id, "error_class": r.error_class} for r in results if r.outcome == "failed"],
+             "run_record": record_path}
+    if problem:
+        entry["problem"] = problem
+    return audit.append(store, entry)

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import duckdb
@@ -23,6 +23,9 @@ from archival.archive.read import ArchiveReader
 from archival.archive.rows import TableRows, check_files, check_readable, table_rows
 from archival.archive.store import ArchiveStore
 from archival.checksums import fingerprint_sql
+from archival.record import audit
+from archival.record.anchor import record_head
+from archival.record.initiator import who
 from archival.restore.ddl import TargetColumn, create_sql, target_columns
 from archival.restore.target import RestoreTarget
 from archival.source import duck
@@ -183,7 +186,14 @@ def restore_table(project: Project, store: ArchiveStore, table: Table, target: R
         expected = _fingerprint(con, f"({selection})", columns)
         load = _staged if target.engine == "mysql" else _transactional
         load(con, target, names, ddl, selection, columns, expected, exists, request.if_exists)
-        return report
+    # who restored what, where to (the target's kind and table, never its DSN), in the audit trail
+    audit.append(store, {"action": "restore", "table": table.qualified_name, "to": f"{names.shown} ({target.engine})",
+                         "rows": report.rows, "periods": list(request.periods), "all_versions": request.all_versions,
+                         "as_of": request.as_of.isoformat() if request.as_of else None,
+                         "if_exists": request.if_exists, "initiator": who(project.root),
+                         "at": datetime.now(UTC).isoformat(timespec="seconds")})
+    record_head(store, project.root, project.name)
+    return report
 
 
 def _notes(table: Table, rows: TableRows, columns: list[TargetColumn], target: RestoreTarget,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,16 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.states import Failed, State
 
+from archival.archive.layout import new_run_id
+from archival.archive.store import ArchiveUnavailable
+from archival.archive.targets import TargetError, open_store
 from archival.plan.refresh import Refresh
 from archival.plan.units import ExportUnit, Plan, UnitResult
+from archival.record.anchor import record_head
 from archival.record.failpoints import failpoint
+from archival.record.initiator import who
 from archival.record.metrics import write_metrics
-from archival.record.runs import failed_units, record_space, totals, write_run_record
+from archival.record.runs import audit_run, failed_units, record_space, totals, write_run_record
 from archival.run.after_run import reconcile_written
 from archival.run.context import RunContext, Tuning, shared_snapshots
 from archival.run.gate import Quota
@@ -31,6 +36,9 @@ from archival.run.refusal import PlanRefused, RunRefused, refusal
 from archival.run.runners import RunnerKind, task_runner
 from archival.run.tasks import run_items
 from archival.run.work import work_items
+from archival.source.secrets import SecretError
+from archival.spec.errors import SpecErrors
+from archival.spec.load import load_project
 from archival.verify.reconcile import PeriodReport
 
 
@@ -83,7 +91,26 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
         refused = refusal(exc)
         if refused is None:
             raise  # not one an operator can fix: Prefect records it with its traceback
+        _audit_refused(project_dir, target, run_id, as_of, refused.lines)
         return Failed(message="; ".join(refused.lines)[:1000], data=refused)
+
+
+def _audit_refused(project_dir: str, target: str | None, run_id: str | None, as_of: datetime | None,
+                   lines: list[str]) -> None:
+    """A refused run is audited too, where the archive can take the entry (a bad spec or an archive
+    that cannot be written leaves the refusal on stderr and in Prefect only)."""
+    try:
+        project = load_project(project_dir)
+        store = open_store(project, target)
+    except (SpecErrors, ArchiveUnavailable, TargetError, SecretError):
+        return
+    header = {"as_of": as_of.isoformat() if as_of else None, "finished_at": datetime.now(UTC).isoformat()}
+    try:
+        audit_run(store, run_id or new_run_id(), "refused", who(project.root), header, [],
+                  problem="; ".join(lines)[:1000])
+    except ArchiveUnavailable:
+        return  # the refusal was that the archive cannot be written
+    record_head(store, project.root, project.name)
 
 
 def _run(project_dir: str, select: list[str] | None, target: str | None, run_id: str | None,
@@ -113,6 +140,9 @@ def _run(project_dir: str, select: list[str] | None, target: str | None, run_id:
             summary.interrupted = header["interrupted"] = STOP.reason
         summary.record_path = write_run_record(ctx.store, ctx.run_id, header, summary.results)
         failpoint("run:record")
+        outcome = "interrupted" if STOP.requested else "failed" if summary.failed or summary.mismatched else "ok"
+        audit_run(ctx.store, ctx.run_id, outcome, who(ctx.project.root), header, summary.results, summary.record_path)
+        record_head(ctx.store, ctx.project.root, ctx.project.name)
     if metrics_file:
         write_metrics(Path(metrics_file), ctx.project.name, ctx.run_id, summary.results,
                       time.perf_counter() - started, ctx.project, ctx.store)

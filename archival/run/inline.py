@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from archival.plan.units import Plan, UnitResult
+from archival.record.anchor import record_head
 from archival.record.failpoints import failpoint
-from archival.record.runs import write_run_record
+from archival.record.initiator import who
+from archival.record.runs import audit_run, write_run_record
 from archival.run.context import RunContext, shared_snapshots
 from archival.run.work import run_item, work_items
 
@@ -17,8 +19,11 @@ def run_inline(plan: Plan, ctx: RunContext) -> list[UnitResult]:
     with shared_snapshots(ctx, {u.source for u in plan.due}):
         for item in work_items(list(plan.due)):
             results += run_item(ctx, item, ctx.lineage, raise_errors=True)
-    write_run_record(ctx.store, ctx.run_id, run_header(plan, ctx), results)
+    header = run_header(plan, ctx)
+    path = write_run_record(ctx.store, ctx.run_id, header, results)
     failpoint("run:record")
+    audit_run(ctx.store, ctx.run_id, "ok", who(ctx.project.root), header, results, path)  # a failure raised above
+    record_head(ctx.store, ctx.project.root, ctx.project.name)
     return results
 
 

@@ -20,6 +20,7 @@ from archival.archive.state import archived_periods
 from archival.archive.store import ArchiveStore
 from archival.plan.stage_list import stages_for
 from archival.record import audit
+from archival.record.anchor import record_head
 from archival.record.orphans import orphan_path
 from archival.run.context import RunContext
 from archival.run.unit import produce_parts
@@ -51,6 +52,8 @@ def repair_files(project: Project, store: ArchiveStore, target: str, files: list
         current = [f for f in damaged if f.current]
         if current:
             outcomes += _repair_period(ctx, tables[name], period, current)
+    if any(o.repaired for o in outcomes):
+        record_head(store, project.root, project.name)
     return outcomes
 
 

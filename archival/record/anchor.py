@@ -1,0 +1,61 @@
+"""The audit chain's head kept outside the archive, so that deleting the newest entries, or the whole
+`_audit/`, is found: after each command that appends to the chain, its length and the sha256 of its
+last entry go to `<project>/.archival/audit-anchor-<archive>.json` and, when a Prefect API is
+configured, to the Prefect Variable `archival-audit-<project>-<archive>` (`<archive>`: a digest of
+where the archive is). `archival audit --verify` compares the chain with both."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from archival.archive.audit_log import head
+from archival.archive.store import ArchiveStore
+
+
+def _archive_id(store: ArchiveStore) -> str:
+    return hashlib.sha256(store.describe().encode()).hexdigest()[:12]
+
+
+def anchor_file(root: Path, store: ArchiveStore) -> Path:
+    return root / ".archival" / f"audit-anchor-{_archive_id(store)}.json"
+
+
+def variable_name(project: str, store: ArchiveStore) -> str:
+    return re.sub(r"[^a-z0-9_-]", "-", f"archival-audit-{project}-{_archive_id(store)}".lower())
+
+
+def record_head(store: ArchiveStore, root: Path, project: str) -> dict[str, Any]:
+    sequence, sha = head(store)
+    anchor = {"sequence": sequence, "sha256": sha, "archive": store.describe(),
+              "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    path = anchor_file(root, store)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(anchor, indent=2) + "\n")
+    tmp.replace(path)
+    if os.environ.get("PREFECT_API_URL"):
+        from prefect.variables import Variable
+
+        Variable.set(variable_name(project, store), anchor, overwrite=True)
+    return anchor
+
+
+def anchors(root: Path, project: str, store: ArchiveStore) -> dict[str, dict[str, Any]]:
+    """Where the head was anchored -> the anchor found there."""
+    found = {}
+    path = anchor_file(root, store)
+    if path.exists():
+        found[str(path)] = json.loads(path.read_text())
+    if os.environ.get("PREFECT_API_URL"):
+        from prefect.variables import Variable
+
+        value = Variable.get(variable_name(project, store), default=None)
+        if isinstance(value, dict):
+            found[f"Prefect Variable {variable_name(project, store)}"] = value
+    return found

@@ -1,0 +1,68 @@
+"""The audit trail: a manual run, a run from a Prefect deployment and a failed run each leave an entry
+naming the initiator and the outcome; no secret reaches an entry; deleting the newest entries or the
+whole `_audit/` makes `archival audit --verify` fail and say what is missing (the head is anchored
+outside the archive)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from contextlib import closing
+
+from archival import cli
+from tests.purge.demo import prepare_demo
+
+CANARY = "canary-S3cret-7f1d"
+RUN = ["--as-of", "2026-11-26T10:00:00Z", "--no-progress", "--ignore-quiet-hours"]
+
+
+def _trail(folder, capsys, *extra) -> tuple[int, dict]:
+    capsys.readouterr()
+    code = cli.main(["audit", "--format", "json", "--project-dir", str(folder), *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_runs_are_audited_with_initiator_and_outcome(demo_project, small_demo_db, monkeypatch, capsys,
+                                                     prefect_server):
+    folder = prepare_demo(demo_project, small_demo_db, monkeypatch)  # an inline run: the first entry of its kind
+    monkeypatch.setenv("ARCHIVAL_PII_KEY", CANARY)  # a secret the runs use (the key of pii: hash)
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__NAME", "helpdesk")  # as a deployment's flow run sees it
+    cli.main(["run", "--project-dir", str(folder), *RUN])
+    monkeypatch.delenv("PREFECT__RUNTIME__DEPLOYMENT__NAME")
+
+    import archival.run.prepare as prepare_module
+
+    real_build = prepare_module.build_plan
+
+    def build_then_rename(*args, **kwargs):
+        plan = real_build(*args, **kwargs)
+        with closing(sqlite3.connect(folder / "data" / "helpdesk.db")) as con, con:
+            con.execute("ALTER TABLE labels RENAME TO labels_gone")
+        return plan
+
+    monkeypatch.setattr(prepare_module, "build_plan", build_then_rename)
+    assert cli.main(["run", "--project-dir", str(folder), *RUN]) == 1
+    monkeypatch.setattr(prepare_module, "build_plan", real_build)
+
+    code, trail = _trail(folder, capsys, "--verify")
+    assert code == 0, trail["problems"]
+    runs = [e for e in trail["entries"] if e["action"] == "run"]
+    assert [r["outcome"] for r in runs] == ["ok", "ok", "failed"]
+    assert all(r["initiator"]["user"] and r["initiator"]["host"] for r in runs)
+    assert runs[1]["initiator"].get("deployment") == "helpdesk" and "flow_run" in runs[1]["initiator"]
+    assert "deployment" not in runs[2]["initiator"]
+    assert [f["unit"] for f in runs[2]["failures"]] == ["helpdesk.labels/full"]
+    assert runs[2]["failures"][0]["error_class"]
+    for entry in (folder / "archive" / "_audit").iterdir():
+        assert CANARY not in entry.read_text()
+
+    entries = sorted((folder / "archive" / "_audit").glob("*.json"))
+    for entry in entries[-3:]:
+        entry.unlink()
+    code, trail = _trail(folder, capsys, "--verify")
+    assert code == 1 and any("the newest 3 are missing" in p for p in trail["problems"])
+    shutil.rmtree(folder / "archive" / "_audit")
+    capsys.readouterr()
+    assert cli.main(["audit", "--verify", "--project-dir", str(folder)]) == 1
+    assert "the whole _audit/ is gone" in capsys.readouterr().err
