@@ -29,7 +29,7 @@ from archival.archive.store import ArchiveStore
 from archival.plan.units import ExportUnit
 from archival.record import audit
 from archival.record.failpoints import failpoint
-from archival.record.lineage import LineageEmitter
+from archival.record.lineage import LineageEmitter, SourceDataset
 from archival.record.next_manifest import UnitOutput, next_manifest, schema_diff
 from archival.record.orphans import set_aside
 from archival.record.publish import Published, publish_manifest
@@ -79,6 +79,7 @@ class UnitCommit:
     current: StoredManifest | None  # this period's current version
     reference: StoredManifest | None  # what drift is measured against: `current`, else the table's latest
     completed_runs: frozenset[str] = frozenset()
+    source_namespace: str | None = None  # the source as a lineage namespace (archival/source/namespace.py)
 
     def commit(self, produced: Produced, out: UnitOutput, lineage: LineageEmitter | None) -> Committed:
         self._checks(produced, out)
@@ -100,10 +101,13 @@ class UnitCommit:
         self._audit(published)
         failpoint("record:audit", self.unit.id)
         if lineage:
+            read = SourceDataset(self.source_namespace, self.table.relation,
+                                 {c.name: c.pii for c in self.table.columns if c.pii}) \
+                if self.source_namespace else None
             lineage.complete(self.unit.id, self.unit.qualified_table,
                              f"{self.unit.domain}/{self.unit.table}/period={self.unit.period}",
                              [(c.name, c.type) for c in out.schema], out.rows_new,
-                             sum(p.bytes for p in produced.parts), len(produced.parts))
+                             sum(p.bytes for p in produced.parts), len(produced.parts), read)
         return Committed(published, out, sum(p.bytes for p in produced.parts), len(produced.parts), moved)
 
     def _checks(self, produced: Produced, out: UnitOutput) -> None:

@@ -60,7 +60,9 @@ class RunContext:
         """One emitter per process, made on first use (units on threads ask for it at the same time)."""
         with self._lineage_lock:
             if self._lineage is None:
-                self._lineage = LineageEmitter(self.store, self.run_id, self.store.uri())
+                http = self.project.lineage
+                token = resolve(http.api_key, "lineage.api_key").value if http and http.api_key else None
+                self._lineage = LineageEmitter(self.store, self.run_id, self.store.uri(), http, token)
             return self._lineage
 
     def __getstate__(self) -> dict:

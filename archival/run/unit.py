@@ -30,6 +30,7 @@ from archival.run.context import RunContext
 from archival.run.errors import DiskFull, disk_full
 from archival.run.interrupt import STOP, Interrupted
 from archival.run.pipeline import UnitRun
+from archival.source.namespace import source_namespace
 from archival.write.delta import VersionFilter
 from archival.write.departures import TableDepartures, next_census
 from archival.write.parts import PartsStage
@@ -64,8 +65,10 @@ def _attempt(ctx: RunContext, unit: ExportUnit, stages: tuple[st.Stage, ...], li
             produced, out = _results(run)
             run.source_stack.close()  # the source transaction ends before anything is published
             with run.clock.stage("record"):
+                namespace = source_namespace(run.source, ctx.project.root) if lineage else None
                 committed = UnitCommit(ctx.store, unit, run.domain, run.table, run.source, ctx.run_id, run.work,
-                                       run.current, run.reference, ctx.completed_runs).commit(produced, out, lineage)
+                                       run.current, run.reference, ctx.completed_runs,
+                                       namespace).commit(produced, out, lineage)
             return _result(unit, committed, time.perf_counter() - started, run.clock.rounded())
     except Exception as exc:
         if lineage and not isinstance(exc, KeyOrderError):  # that one is retried, sorted

@@ -97,9 +97,14 @@ def _build_project(root: Path, doc: YamlDocument, domain_docs: list[YamlDocument
                          {**default.storage_gb_month, **given.get("storage_gb_month", {})},
                          {**default.transition_per_1000, **given.get("transition_per_1000", {})},
                          {**default.retrieval_gb, **given.get("retrieval_gb", {})})
+    lineage = None
+    if "lineage" in data:
+        given = data["lineage"]
+        lineage = m.LineageTarget(given["url"], given.get("endpoint", "api/v1/lineage"),
+                                  v.parse_secret_ref(given["api_key"]) if given.get("api_key") else None)
     return m.Project(name=data["project"], root=root, sources=sources, targets=targets,
                      default_target=data["archive"]["default"], limits=limits, domains=domains,
-                     pii_hash_key=v.parse_secret_ref(hash_key) if hash_key else None, costs=costs)
+                     pii_hash_key=v.parse_secret_ref(hash_key) if hash_key else None, costs=costs, lineage=lineage)
 
 
 def _build_domain(doc: YamlDocument, sources: dict[str, m.Source]) -> m.Domain:

@@ -203,6 +203,15 @@ class Prices:
 
 
 @dataclass(frozen=True)
+class LineageTarget:
+    """`lineage:` in archival.yaml: OpenLineage events also go to this HTTP endpoint (Marquez, ...)."""
+
+    url: str
+    endpoint: str = "api/v1/lineage"
+    api_key: SecretRef | None = None
+
+
+@dataclass(frozen=True)
 class Project:
     name: str
     root: Path
@@ -213,6 +222,7 @@ class Project:
     domains: tuple[Domain, ...]
     pii_hash_key: SecretRef | None = None
     costs: Prices | None = None  # archival cost; None: the documented defaults
+    lineage: LineageTarget | None = None  # besides the archive's own _lineage/
 
     def domain(self, name: str) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)

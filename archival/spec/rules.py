@@ -309,6 +309,19 @@ PROJECT: Rule = {
         "meta": _meta("Prices for `archival cost` (defaults: AWS S3 us-east-1 list prices, 2025-01; a local "
                       "disk has its own: say what it costs)."),
     },
+    "lineage": {
+        "type": "dict",
+        "schema": {
+            "url": _str("Base URL of an OpenLineage HTTP endpoint (Marquez, DataHub, ...).", required=True,
+                        regex=r"^https?://.+", example="http://marquez:5000"),
+            "endpoint": _str("Path of the lineage API under the URL.", default="api/v1/lineage",
+                             example="api/v1/lineage"),
+            "api_key": _str("Bearer token for the endpoint. " + v.SECRET_HINT + ".", check_with="secret_ref",
+                            example="env:LINEAGE_API_KEY"),
+        },
+        "meta": _meta("OpenLineage events also go to this HTTP endpoint (they are always written to the archive's "
+                      "_lineage/ too)."),
+    },
     "pii": {
         "type": "dict",
         "schema": {"hash_key": _str("Key of the HMAC for `pii: hash`. " + v.SECRET_HINT + ".",
