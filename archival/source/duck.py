@@ -188,6 +188,35 @@ def resolve_dsn(source: Source) -> Secret:
         raise SourceError(str(exc)) from None
 
 
+LOOPBACK = ("localhost", "127.0.0.1", "::1", "")
+MYSQL_SSL_MODES = {"disable": "DISABLED", "prefer": "PREFERRED", "require": "REQUIRED", "verify-ca": "VERIFY_CA",
+                   "verify-full": "VERIFY_IDENTITY"}
+
+
+def dsn_host(dsn: str) -> str:
+    if "://" in dsn:
+        return urlsplit(dsn).hostname or ""
+    found = re.search(r"(?:^|\s)host\s*=\s*'?([^'\s]+)", dsn)
+    return found.group(1) if found else ""
+
+
+def with_tls(source: Source, dsn: str, root: Path) -> str:
+    """The DSN with the source's `tls` setting: libpq's sslmode/sslrootcert, the MySQL connector's
+    ssl_mode/ssl_ca. Without `tls:` a DSN that sets its own mode keeps it; otherwise a host that is
+    not loopback gets `require` (a Unix socket path counts as local)."""
+    key = "sslmode" if source.type == "postgres" else "ssl_mode"
+    if source.tls is None and re.search(rf"(^|[\s?&]){key}\s*=", dsn):
+        return dsn
+    host = dsn_host(dsn)
+    mode = source.tls or ("prefer" if host in LOOPBACK or host.startswith("/") else "require")
+    params = {key: mode if source.type == "postgres" else MYSQL_SSL_MODES[mode]}
+    if source.tls_ca:
+        params["sslrootcert" if source.type == "postgres" else "ssl_ca"] = str((root / source.tls_ca).resolve())
+    if "://" in dsn:
+        return dsn + ("&" if urlsplit(dsn).query else "?") + "&".join(f"{k}={v}" for k, v in params.items())
+    return dsn + "".join(f" {k}={v}" for k, v in params.items())
+
+
 def attach(con: duckdb.DuckDBPyConnection, source: Source, root: Path, alias: str = "src",
            read_only: bool = True) -> None:
     """ATTACH a source READ_ONLY under `alias` (a restore target read-write); errors never carry the
@@ -203,7 +232,7 @@ def attach(con: duckdb.DuckDBPyConnection, source: Source, root: Path, alias: st
         con.execute("SET sqlite_disable_multithreaded_scans = true")
     else:
         secret = resolve_dsn(source)
-        target = mysql_dsn(secret.value) if source.type == "mysql" else secret.value
+        target = with_tls(source, mysql_dsn(secret.value) if source.type == "mysql" else secret.value, root)
     if source.type == "mysql":
         # the type rules of source/types.py: tinyint(1) is a number (-128..127), not a boolean, and
         # TIMESTAMP columns arrive as UTC wall time whatever the server's time zone

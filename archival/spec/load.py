@@ -77,7 +77,8 @@ def _build_project(root: Path, doc: YamlDocument, domain_docs: list[YamlDocument
             name=name, type=s["type"], path=s.get("path"),
             dsn=v.parse_secret_ref(dsn) if dsn and v.is_secret_ref(dsn) else dsn,
             timezone=s.get("timezone", "UTC"), max_parallel=s.get("max_parallel"), platform=s.get("platform"),
-            purge_dsn=v.parse_secret_ref(purge_dsn) if purge_dsn and v.is_secret_ref(purge_dsn) else purge_dsn)
+            purge_dsn=v.parse_secret_ref(purge_dsn) if purge_dsn and v.is_secret_ref(purge_dsn) else purge_dsn,
+            tls=s.get("tls"), tls_ca=s.get("tls_ca"))
     targets = {}
     for name, t in data["archive"]["targets"].items():
         creds = t.get("credentials")

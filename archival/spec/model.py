@@ -26,6 +26,7 @@ NullCursor = Literal["partition", "fail"]
 Drift = Literal["evolve", "freeze"]
 TargetType = Literal["local", "s3"]
 RetentionEnd = Literal["keep", "delete"]
+TlsMode = Literal["disable", "prefer", "require", "verify-ca", "verify-full"]
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ class Source:
     max_parallel: int | None = None
     platform: Platform | None = None  # the app that owns the database: validate --connect compares specs with it
     purge_dsn: SecretRef | str | None = None  # the only credential that may DELETE (archival purge)
-
+    tls: TlsMode | None = None  # None: require for a host that is not loopback, prefer for loopback
+    tls_ca: str | None = None  # CA bundle (PEM) that verify-ca/verify-full check the server against
 
 @dataclass(frozen=True)
 class Target:

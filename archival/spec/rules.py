@@ -222,6 +222,11 @@ SOURCE: Rule = {
         "platform": _choice("The low-code app that owns the database (postgres): `archival init --from` reads its "
                             "metadata, `validate --connect` compares the specs with it (renamed, removed, new "
                             "fields).", m.Platform),
+        "tls": _choice("TLS to the source (postgres, mysql): verify-full checks the server's certificate and name "
+                       "against tls_ca. Default: require for a host that is not loopback, prefer for loopback.",
+                       m.TlsMode),
+        "tls_ca": _str("CA bundle (PEM file, relative to the project directory) for verify-ca/verify-full.",
+                       example="certs/db-ca.pem"),
         "purge_dsn": _str("Connection string of the role `archival purge` deletes with (postgres, mysql); the "
                           "export's `dsn` stays read-only. " + v.SECRET_HINT + ".", check_with="dsn",
                           example="env:SALES_DB_PURGE_DSN"),

@@ -26,12 +26,16 @@ def check_project(doc: YamlDocument) -> list[SpecError]:
         elif kind == "sqlite":
             if "path" not in source:
                 errors.append(doc.error(at, f"sqlite source '{name}' needs 'path'", "e.g. path: data/app.db", key=True))
-            for key in ("dsn", "purge_dsn"):
+            for key in ("dsn", "purge_dsn", "tls", "tls_ca"):
                 if key in source:
-                    errors.append(doc.error((*at, key), f"sqlite source '{name}' takes 'path', not '{key}'",
+                    errors.append(doc.error((*at, key), f"sqlite source '{name}' is a file: it takes 'path', "
+                                            f"not '{key}'",
                                             "a purge deletes through the database file" if key == "purge_dsn"
                                             else None, key=True))
         else:
+            if source.get("tls") in ("verify-ca", "verify-full") and "tls_ca" not in source:
+                errors.append(doc.error((*at, "tls"), f"tls: {source['tls']} needs tls_ca, the CA bundle the "
+                                        "server's certificate is checked against", "e.g. tls_ca: certs/db-ca.pem"))
             if "dsn" not in source:
                 errors.append(doc.error(at, f"{kind} source '{name}' needs 'dsn'", "e.g. dsn: env:SALES_DB_DSN",
                                         key=True))
