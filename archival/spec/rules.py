@@ -243,7 +243,10 @@ TARGET: Rule = {
         "prefix": _str("Key prefix inside the bucket.", example="lowcode"),
         "credentials": _str("AWS credentials. " + v.SECRET_HINT + ".", check_with="secret_ref",
                             example="prefect-block:aws-credentials/archive"),
-        "endpoint_url": _str("S3-compatible endpoint (MinIO, Ceph, ...).", example="http://127.0.0.1:9000"),
+        "endpoint_url": _str("S3-compatible endpoint (MinIO, Ceph, ...); https unless allow_http says otherwise.",
+                             example="https://minio.internal:9000"),
+        "allow_http": _bool("Allow a plain-http endpoint_url: a test endpoint (moto, a local MinIO) only; objects and "
+                            "requests would cross the network unencrypted.", False),
         "region": _str("AWS region.", example="eu-central-1"),
         "storage_classes": {
             "type": "dict", "keysrules": {"type": "string", "allowed": list(get_args(m.Tier))},

@@ -52,8 +52,13 @@ def check_project(doc: YamlDocument) -> list[SpecError]:
         needs = {"local": "path", "s3": "bucket", None: "type"}[target.get("type")]
         if needs not in target:
             errors.append(doc.error(at, f"target '{name}' needs '{needs}'", None, key=True))
+        endpoint = str(target.get("endpoint_url", ""))
+        if endpoint.startswith("http://") and not target.get("allow_http"):
+            errors.append(doc.error((*at, "endpoint_url"), f"S3 endpoint {endpoint} is plain http: objects and "
+                                    "signed requests would cross the network unencrypted",
+                                    "use https, or mark a test endpoint with allow_http: true"))
         if target.get("type") == "local":
-            for key in ("bucket", "prefix", "credentials", "endpoint_url", "region"):
+            for key in ("bucket", "prefix", "credentials", "endpoint_url", "region", "allow_http"):
                 if key in target:
                     errors.append(doc.error((*at, key), f"'{key}' applies to s3 targets, not local ones", None,
                                             key=True))

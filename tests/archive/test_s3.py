@@ -97,7 +97,8 @@ tables:
     text = (folder / "archival.yaml").read_text().replace(
         "    local: {type: local, path: ./archive}",
         f"    local: {{type: local, path: ./archive}}\n    s3: {{type: s3, bucket: {name}, prefix: lowcode, "
-        f"endpoint_url: '{moto_endpoint}', region: us-east-1, credentials: 'prefect-block:aws-credentials/{block}'}}")
+        f"endpoint_url: '{moto_endpoint}', "
+        f"allow_http: true, region: us-east-1, credentials: 'prefect-block:aws-credentials/{block}'}}")
     (folder / "archival.yaml").write_text(text)
     ctx, results = run_units(folder, datetime(2026, 12, 1, tzinfo=UTC), target="s3")
     assert results and {r.outcome for r in results} == {"written"}

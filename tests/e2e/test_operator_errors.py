@@ -82,7 +82,7 @@ def test_read_only_archive(project, read_only_archive, prefect_server, capsys):
 
 
 def _s3_project(project, endpoint, bucket):
-    s3 = f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {endpoint}}}"
+    s3 = f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {endpoint}, allow_http: true}}"
     text = (project / "archival.yaml").read_text().replace(
         "    local: {type: local, path: ./archive}", f"    local: {{type: local, path: ./archive}}\n{s3}")
     (project / "archival.yaml").write_text(text)

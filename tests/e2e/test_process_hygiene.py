@@ -266,7 +266,7 @@ def test_tmpdir_filling_up_during_an_s3_run(tmp_path, moto_endpoint, prefect_ser
     spec = ("domain: app\nowner: o@example.com\nsource: s\ntables:\n  notes: {relation: notes, primary_key: [id], "
             "mode: full}\n  tags: {relation: tags, primary_key: [id], mode: full}\n")
     folder = write_project(tmp_path / "p", "  s: {type: sqlite, path: ../app.db}", {"app": spec})
-    target = f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}}}"
+    target = f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}, allow_http: true}}"
     text = (folder / "archival.yaml").read_text().replace("default: local", "default: s3").replace(
         "    local: {type: local, path: ./archive}", f"    local: {{type: local, path: ./archive}}\n{target}")
     (folder / "archival.yaml").write_text(text)

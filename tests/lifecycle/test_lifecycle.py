@@ -125,7 +125,8 @@ def test_lifecycle_on_s3(tmp_path, moto_endpoint, monkeypatch, capsys):
     bucket = f"lifecycle-{os.getpid()}-{time.monotonic_ns()}"
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}}}")
+    folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}, "
+                                f"allow_http: true}}")
     assert cli.main(["hold", "add", "app.events/" + HELD, "--project-dir", str(folder), "--reason", "case 4711"]) == 0
     before = {o["Key"]: o for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
 
@@ -248,6 +249,7 @@ def test_a_cold_tier_in_deep_archive_is_retrieved_before_it_is_read(tmp_path, mo
     bucket = f"deep-{os.getpid()}-{time.monotonic_ns()}"
     boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}, "
+                                f"allow_http: true, "
                                 "storage_classes: {cold: DEEP_ARCHIVE}}")
     args = ["--project-dir", str(folder)]
     _lifecycle(folder, capsys)
@@ -341,6 +343,7 @@ def test_object_lock_until_the_planned_expiry(tmp_path, moto_endpoint, monkeypat
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
     folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}, "
+                                f"allow_http: true, "
                                 "object_lock: GOVERNANCE}")
     store = open_store(load_project(folder))
     periods = archived_periods(store, "app", "events")
@@ -395,7 +398,8 @@ def test_a_transition_in_a_versioned_bucket_keeps_one_version(tmp_path, moto_end
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}}}")
+    folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}, "
+                                f"allow_http: true}}")
     _lifecycle(folder, capsys)
     periods = archived_periods(open_store(load_project(folder)), "app", "events")
     key = periods["2026-09"].manifest.files[0].path  # due cool
@@ -416,6 +420,7 @@ def test_the_lifecycle_flow_fails_on_a_refused_expiry(tmp_path, moto_endpoint, m
     boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(
         Bucket=bucket, ObjectLockEnabledForBucket=True)
     folder = _project(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}, "
+                                f"allow_http: true, "
                                 "object_lock: GOVERNANCE}")
     with pytest.raises(ExpiryRefused, match="past retention are under S3 Object Lock: app.events 20"):
         archival_lifecycle(str(folder), as_of=AS_OF + timedelta(days=400))

@@ -97,7 +97,8 @@ def test_views_of_an_s3_archive(demo, capsys, moto_endpoint, monkeypatch):
     text = (demo / "archival.yaml").read_text()
     assert "default: local" in text
     text = text.replace("default: local", "default: s3").replace(
-        "  targets:\n", f"  targets:\n    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}}}\n", 1)
+        "  targets:\n", f"  targets:\n    s3: {{type: s3, bucket: {bucket}, endpoint_url: {moto_endpoint}, "
+                        f"allow_http: true}}\n", 1)
     (demo / "archival.yaml").write_text(text)
     db = demo / "data" / "helpdesk.db"
     run_units(demo, FIRST)

@@ -51,7 +51,9 @@ def _project(tmp_path, app_db, fmt="parquet"):
 
 
 def _data_and_manifests(files: dict[str, bytes]) -> dict[str, bytes]:
-    return {k: v for k, v in files.items() if not k.startswith(("_runs/", "_lineage/"))}
+    """Everything but each run's own records: its run record, lineage, and its `run` audit entry."""
+    return {k: v for k, v in files.items() if not k.startswith(("_runs/", "_lineage/"))
+            and not (k.startswith("_audit/") and json.loads(v).get("action") == "run")}
 
 
 def test_rerun_writes_nothing_and_manifests_stay_identical(tmp_path, app_db):
