@@ -11,19 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, run_job, temp_database, write_project, write_report
-
-TABLE_SQL = """
-CREATE TABLE public.events AS
-SELECT g AS id,
-       timestamp '2023-08-01' + (g::float / {rows} * interval '3 years') AS created_at,
-       (ARRAY['new','open','pending','resolved','closed'])[g % 5 + 1] AS status,
-       round((g % 100000) / 7.0, 2)::numeric(12,2) AS amount,
-       'Event ' || g || ': ' || md5(g::text) AS title
-FROM generate_series(1, {rows}) g;
-ALTER TABLE public.events ADD PRIMARY KEY (id);
-CREATE INDEX ON public.events (created_at);
-"""
+from common import EVENTS_TABLE_SQL, ROOT, run_job, temp_database, write_project, write_report
 
 SPEC = """domain: bench
 owner: bench@example.com
@@ -62,7 +50,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    with temp_database(TABLE_SQL.format(rows=args.rows)) as dsn, tempfile.TemporaryDirectory() as tmp:
+    with temp_database(EVENTS_TABLE_SQL.format(rows=args.rows)) as dsn, tempfile.TemporaryDirectory() as tmp:
         folder = write_project(Path(tmp), SPEC)
         env = {"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         result = run_job(JOB, str(folder), str(ROOT), "2026-08-01T00:00:00+00:00", env=env)

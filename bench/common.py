@@ -30,6 +30,22 @@ CONTRACT = """    columns:
 """
 
 
+# A table of ROWS events over three years (monthly periods from 2023-08), keyed by id: the purge and
+# after-run benches archive it.
+EVENTS_TABLE_SQL = """
+CREATE TABLE public.events AS
+SELECT g AS id,
+       timestamp '2023-08-01' + (g::float / {rows} * interval '3 years') AS created_at,
+       (ARRAY['new','open','pending','resolved','closed'])[g % 5 + 1] AS status,
+       round((g % 100000) / 7.0, 2)::numeric(12,2) AS amount,
+       'Event ' || g || ': ' || md5(g::text) AS title,
+       g % 2 = 0 AS flag
+FROM generate_series(1, {rows}) g;
+ALTER TABLE public.events ADD PRIMARY KEY (id);
+CREATE INDEX ON public.events (created_at);
+"""
+
+
 def tickets_spec(source: str, relation: str, contract: bool = True) -> str:
     """The bench domain's spec: the tickets table, full mode, with or without contract and hashing."""
     return (f"domain: bench\nowner: bench@example.com\nsource: {source}\ntables:\n  tickets:\n"

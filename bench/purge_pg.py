@@ -18,20 +18,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from common import PG_SOURCE, ROOT, run_job, temp_database, write_project, write_report
-
-TABLE_SQL = """
-CREATE TABLE public.events AS
-SELECT g AS id,
-       timestamp '2023-08-01' + (g::float / {rows} * interval '3 years') AS created_at,
-       (ARRAY['new','open','pending','resolved','closed'])[g % 5 + 1] AS status,
-       round((g % 100000) / 7.0, 2)::numeric(12,2) AS amount,
-       'Event ' || g || ': ' || md5(g::text) AS title,
-       g % 2 = 0 AS flag
-FROM generate_series(1, {rows}) g;
-ALTER TABLE public.events ADD PRIMARY KEY (id);
-CREATE INDEX ON public.events (created_at);
-"""
+from common import EVENTS_TABLE_SQL, PG_SOURCE, ROOT, run_job, temp_database, write_project, write_report
 
 SPEC = """domain: bench
 owner: bench@example.com
@@ -125,7 +112,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=5_000_000)
     args = parser.parse_args()
     as_of = "2026-08-01T00:00:00+00:00"
-    with temp_database(TABLE_SQL.format(rows=args.rows)) as dsn, tempfile.TemporaryDirectory() as tmp:
+    with temp_database(EVENTS_TABLE_SQL.format(rows=args.rows)) as dsn, tempfile.TemporaryDirectory() as tmp:
         folder = write_project(Path(tmp), SPEC, PG_SOURCE.replace("}", ", purge_dsn: env:BENCH_DSN}"))
         env = {"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench", "PYTHONPATH": str(ROOT)}
         export = run_job(EXPORT, str(folder), str(ROOT), as_of, env=env)

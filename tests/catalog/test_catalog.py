@@ -5,14 +5,13 @@ search; a screenshot lands in the test's folder."""
 from __future__ import annotations
 
 import shutil
-import sqlite3
-from contextlib import closing
 
 import pytest
 
 from archival import cli
 from tests.conftest import IN_CI
 from tests.purge.demo import prepare_demo
+from tests.run.helpers import run_with_a_vanishing_table
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif((CHROMIUM is None or DRIVER is None) and not IN_CI,
@@ -36,29 +35,12 @@ def browser():
     driver.quit()
 
 
-def _failed_run(folder, monkeypatch):
-    """A run in which one unit fails (its table vanishes after the plan): recorded as failed."""
-    import archival.run.prepare as prepare_module
-
-    real_build = prepare_module.build_plan
-
-    def build_then_rename(*args, **kwargs):
-        plan = real_build(*args, **kwargs)
-        with closing(sqlite3.connect(folder / "data" / "helpdesk.db")) as con, con:
-            con.execute("ALTER TABLE labels RENAME TO labels_gone")
-        return plan
-
-    monkeypatch.setattr(prepare_module, "build_plan", build_then_rename)
-    assert cli.main(["run", "--project-dir", str(folder), "--as-of", "2026-11-26T10:00:00Z", "--no-progress",
-                     "--ignore-quiet-hours"]) == 1
-    monkeypatch.setattr(prepare_module, "build_plan", real_build)
-
-
 def test_the_catalog_in_a_browser(demo_project, small_demo_db, monkeypatch, tmp_path, browser, prefect_server):
     from selenium.webdriver.common.by import By
 
     folder = prepare_demo(demo_project, small_demo_db, monkeypatch)
-    _failed_run(folder, monkeypatch)
+    assert run_with_a_vanishing_table(folder, monkeypatch, folder / "data" / "helpdesk.db", "labels",
+                                      ["--as-of", "2026-11-26T10:00:00Z", "--no-progress", "--ignore-quiet-hours"]) == 1
     out = tmp_path / "catalog"
     assert cli.main(["docs", "--project-dir", str(folder), "--out", str(out)]) == 0
     html = (out / "index.html").read_text()

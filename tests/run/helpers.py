@@ -41,3 +41,27 @@ def archived_sql(folder: Path, domain: str, table: str, columns: list[str] | Non
     with ExitStack() as stack:
         files = ArchiveReader(store, stack).data(a.manifest for a in archived_periods(store, domain, table).values())
     return f"({rows_sql(files, columns)})"
+
+
+def run_with_a_vanishing_table(folder: Path, monkeypatch, db: Path, table: str, args: list[str]) -> int:
+    """`archival run` (the CLI, through Prefect) in which `table` of the SQLite source `db` is renamed
+    after the plan, so its unit fails: a run recorded as failed. Returns the exit status."""
+    import sqlite3
+    from contextlib import closing
+
+    import archival.run.prepare as prepare_module
+    from archival import cli
+
+    real_build = prepare_module.build_plan
+
+    def build_then_rename(*a, **kw):
+        plan = real_build(*a, **kw)
+        with closing(sqlite3.connect(db)) as con, con:
+            con.execute(f'ALTER TABLE "{table}" RENAME TO "{table}_gone"')
+        return plan
+
+    monkeypatch.setattr(prepare_module, "build_plan", build_then_rename)
+    try:
+        return cli.main(["run", "--project-dir", str(folder), *args])
+    finally:
+        monkeypatch.setattr(prepare_module, "build_plan", real_build)

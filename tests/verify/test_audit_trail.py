@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
-from contextlib import closing
 
 from archival import cli
 from tests.purge.demo import prepare_demo
+from tests.run.helpers import run_with_a_vanishing_table
 
 CANARY = "canary-S3cret-7f1d"
 RUN = ["--as-of", "2026-11-26T10:00:00Z", "--no-progress", "--ignore-quiet-hours"]
@@ -31,19 +30,7 @@ def test_runs_are_audited_with_initiator_and_outcome(demo_project, small_demo_db
     cli.main(["run", "--project-dir", str(folder), *RUN])
     monkeypatch.delenv("PREFECT__RUNTIME__DEPLOYMENT__NAME")
 
-    import archival.run.prepare as prepare_module
-
-    real_build = prepare_module.build_plan
-
-    def build_then_rename(*args, **kwargs):
-        plan = real_build(*args, **kwargs)
-        with closing(sqlite3.connect(folder / "data" / "helpdesk.db")) as con, con:
-            con.execute("ALTER TABLE labels RENAME TO labels_gone")
-        return plan
-
-    monkeypatch.setattr(prepare_module, "build_plan", build_then_rename)
-    assert cli.main(["run", "--project-dir", str(folder), *RUN]) == 1
-    monkeypatch.setattr(prepare_module, "build_plan", real_build)
+    assert run_with_a_vanishing_table(folder, monkeypatch, folder / "data" / "helpdesk.db", "labels", RUN) == 1
 
     code, trail = _trail(folder, capsys, "--verify")
     assert code == 0, trail["problems"]
