@@ -87,11 +87,21 @@ RETRIEVAL_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})  # not readable until
 
 class S3Store:
     def __init__(self, client: Any, bucket: str, prefix: str | None = None, classes: dict[str, str] | None = None,
-                 object_lock: str | None = None):
+                 object_lock: str | None = None, sse_kms_key: str | None = None):
         self.client, self.bucket = _Client(client, f"s3://{bucket}"), bucket
         self.prefix = (prefix or "").strip("/")
         self.classes = {**STORAGE_CLASSES, **(classes or {})}  # tier -> storage class
         self.object_lock = object_lock  # GOVERNANCE | COMPLIANCE: data files are locked until their planned expiry
+        # SSE-KMS on every write (puts, multipart uploads, copies), and each answer checked for it
+        self.sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": sse_kms_key} if sse_kms_key else {}
+
+    def _encrypted(self, answer: dict[str, Any], key: str) -> None:
+        """ArchiveUnavailable when SSE-KMS was asked for and the object came back without it: nothing
+        more is written to a bucket that stores archive objects unencrypted."""
+        if self.sse and answer.get("ServerSideEncryption") != "aws:kms":
+            raise ArchiveUnavailable(f"s3://{self.bucket}/{key} was stored without SSE-KMS although the target asks "
+                                     "for it: refusing to write unencrypted archive objects; check the bucket's and "
+                                     "the endpoint's encryption support")
 
     def locked_until(self, path: str) -> datetime | None:
         head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
@@ -167,15 +177,17 @@ class S3Store:
 
     def move(self, path: str, new_path: str) -> None:
         """Copy, then delete the original (in a bucket with Object Lock the delete leaves a marker)."""
-        self.client.copy_object(Bucket=self.bucket, Key=self._key(new_path),
-                                CopySource={"Bucket": self.bucket, "Key": self._key(path)})
+        answer = self.client.copy_object(Bucket=self.bucket, Key=self._key(new_path),
+                                         CopySource={"Bucket": self.bucket, "Key": self._key(path)}, **self.sse)
+        self._encrypted(answer, self._key(new_path))
         self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
 
     def remove_dead_temp(self, path: str) -> bool:
         return False  # objects appear whole under their final key: S3 has no temp files of ours
 
     def replace(self, path: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(path), Body=data)
+        self._encrypted(self.client.put_object(Bucket=self.bucket, Key=self._key(path), Body=data, **self.sse),
+                        self._key(path))
 
     def delete(self, path: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
@@ -188,7 +200,8 @@ class S3Store:
         would need a multipart copy; archival's parts are far smaller."""
         key = self._key(path)
         answer = self.client.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
-                                         StorageClass=storage_class, MetadataDirective="COPY")
+                                         StorageClass=storage_class, MetadataDirective="COPY", **self.sse)
+        self._encrypted(answer, key)
         current = answer.get("VersionId")
         if current:  # a versioned bucket keeps the earlier version, in its old class: the copy has the same bytes
             versions = self.client.list_object_versions(Bucket=self.bucket, Prefix=key).get("Versions", [])
@@ -234,7 +247,8 @@ class S3Store:
 
         key, sha = self._key(path), hashlib.sha256(data).hexdigest()
         try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*", Metadata={"sha256": sha})
+            self._encrypted(self.client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*",
+                                                   Metadata={"sha256": sha}, **self.sse), key)
             return True
         except ClientError as exc:
             if _precondition_failed(exc):
@@ -245,14 +259,15 @@ class S3Store:
                  lock_until: datetime | None = None) -> bool:
         key = self._key(path)
         extra: dict[str, Any] = {"Metadata": {"sha256": sha256},
-                                 "StorageClass": self.classes.get(tier or "hot", "STANDARD")}
+                                 "StorageClass": self.classes.get(tier or "hot", "STANDARD"), **self.sse}
         if self.object_lock and lock_until is not None:
             extra |= {"ObjectLockMode": self.object_lock, "ObjectLockRetainUntilDate": lock_until}
         size = local.stat().st_size
         try:
             if size <= PART_BYTES:
                 with open(local, "rb") as body:
-                    self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*", **extra)
+                    self._encrypted(self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*",
+                                                           **extra), key)
             else:
                 self._multipart(key, local, extra)
             return True
@@ -270,8 +285,9 @@ class S3Store:
                     answer = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload,
                                                      PartNumber=number, Body=chunk)
                     parts.append({"ETag": answer["ETag"], "PartNumber": number})
-            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload,
-                                                  MultipartUpload={"Parts": parts}, IfNoneMatch="*")
+            self._encrypted(self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload,
+                                                                  MultipartUpload={"Parts": parts}, IfNoneMatch="*"),
+                            key)
         except BaseException:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
             raise

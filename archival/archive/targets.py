@@ -53,7 +53,8 @@ def _s3_store(target) -> ArchiveStore:
     client = s3_session(target).client("s3", endpoint_url=target.endpoint_url, region_name=target.region,
                                        config=RETRIES)
     assert target.bucket is not None
-    return S3Store(client, target.bucket, target.prefix, target.storage_classes, target.object_lock)
+    return S3Store(client, target.bucket, target.prefix, target.storage_classes, target.object_lock,
+                   target.sse_kms_key_id)
 
 
 def probe_writable(store: ArchiveStore) -> None:

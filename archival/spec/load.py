@@ -86,7 +86,8 @@ def _build_project(root: Path, doc: YamlDocument, domain_docs: list[YamlDocument
                                  prefix=t.get("prefix"), endpoint_url=t.get("endpoint_url"), region=t.get("region"),
                                  credentials=v.parse_secret_ref(creds) if creds else None,
                                  storage_classes=dict(t.get("storage_classes", {})), tiers=dict(t.get("tiers", {})),
-                                 object_lock=t.get("object_lock"))
+                                 object_lock=t.get("object_lock"),
+                                 sse_kms_key_id=t.get("encryption", {}).get("sse_kms_key_id"))
     limits = m.Limits(**data.get("limits", {}))
     hash_key = data.get("pii", {}).get("hash_key")
     domains = tuple(sorted((_build_domain(d, sources) for d in domain_docs), key=lambda d: d.name))

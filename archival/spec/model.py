@@ -183,6 +183,7 @@ class Target:
     storage_classes: dict[str, str] = field(default_factory=dict)  # S3: tier -> storage class, over the defaults
     tiers: dict[str, str] = field(default_factory=dict)  # local: tier -> folder that holds its periods
     object_lock: ObjectLockMode | None = None  # S3: lock data files until their planned expiry
+    sse_kms_key_id: str | None = None  # S3: SSE-KMS with this key on every write (`encryption:`)
 
 
 @dataclass(frozen=True)

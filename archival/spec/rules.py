@@ -245,6 +245,13 @@ TARGET: Rule = {
                             example="prefect-block:aws-credentials/archive"),
         "endpoint_url": _str("S3-compatible endpoint (MinIO, Ceph, ...); https unless allow_http says otherwise.",
                              example="https://minio.internal:9000"),
+        "encryption": {
+            "type": "dict",
+            "schema": {"sse_kms_key_id": _str("KMS key (id, ARN or alias) every object is encrypted with "
+                                              "(SSE-KMS).", required=True, example="alias/archival")},
+            "meta": _meta("Encryption at rest (S3): every put, multipart upload and copy asks for SSE-KMS with the "
+                          "key, and a bucket that stores an object without it is refused.",
+                          example={"sse_kms_key_id": "alias/archival"})},
         "allow_http": _bool("Allow a plain-http endpoint_url: a test endpoint (moto, a local MinIO) only; objects and "
                             "requests would cross the network unencrypted.", False),
         "region": _str("AWS region.", example="eu-central-1"),

@@ -58,6 +58,11 @@ def check_project(doc: YamlDocument) -> list[SpecError]:
                                     "signed requests would cross the network unencrypted",
                                     "use https, or mark a test endpoint with allow_http: true"))
         if target.get("type") == "local":
+            if "encryption" in target:
+                errors.append(doc.error((*at, "encryption"), f"target '{name}': encryption at rest of local targets "
+                                        "(Parquet modular encryption) is not built yet",
+                                        "encrypt the volume (LUKS, an encrypted EBS), or use an s3 target with "
+                                        "encryption: {sse_kms_key_id: ...}", key=True))
             for key in ("bucket", "prefix", "credentials", "endpoint_url", "region", "allow_http"):
                 if key in target:
                     errors.append(doc.error((*at, key), f"'{key}' applies to s3 targets, not local ones", None,

@@ -112,3 +112,50 @@ tables:
     _, again = run_units(folder, datetime(2026, 12, 1, tzinfo=UTC), target="s3")
     assert again == []  # closed periods already archived: nothing due
     shutil.rmtree(Path(folder) / "archive", ignore_errors=True)
+
+
+def test_sse_kms_on_every_object_and_a_bucket_that_ignores_it_is_refused(tmp_path, moto_endpoint, monkeypatch):
+    """`encryption: {sse_kms_key_id}`: every object the export writes (parts, manifests, audit, lineage,
+    run record) is stored with SSE-KMS under the key (moto's S3 and KMS over HTTP); a store whose
+    answers come back unencrypted is refused before anything more is written."""
+    import os
+    import time
+
+    from archival.archive.store import ArchiveUnavailable
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    key = boto3.client("kms", endpoint_url=moto_endpoint, region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    bucket = f"sse-{os.getpid()}-{time.monotonic_ns()}"
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    generate(tmp_path / "data" / "app.db", scale=0.005)
+    folder = write_project(tmp_path, "  app: {type: sqlite, path: data/app.db}", {"shop": """domain: shop
+owner: o@example.com
+source: app
+tables:
+  comments: {relation: ticket_comments, primary_key: [id], mode: window, cursor: created_at, period: quarter}
+"""}, extra=f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: '{moto_endpoint}', allow_http: true, "
+            f"encryption: {{sse_kms_key_id: '{key}'}}}}\n")
+    _, results = run_units(folder, datetime(2026, 12, 1, tzinfo=UTC), target="s3")
+    assert results and {r.outcome for r in results} == {"written"}
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert any("/period=" in k for k in keys) and any(k.startswith("_audit/") for k in keys)
+    for object_key in keys:
+        head = s3.head_object(Bucket=bucket, Key=object_key)
+        assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == key, object_key
+
+    class Unencrypting:  # an endpoint that drops the encryption: its answers say so
+        def __getattr__(self, name):
+            call = getattr(s3, name)
+
+            def stripped(*args, **kwargs):
+                kwargs.pop("ServerSideEncryption", None)
+                kwargs.pop("SSEKMSKeyId", None)
+                return call(*args, **kwargs)
+            return stripped
+
+    store = S3Store(Unencrypting(), bucket, None, sse_kms_key=key)
+    with pytest.raises(ArchiveUnavailable, match="without SSE-KMS although the target asks for it"):
+        store.put_new("probe/x.json", b"{}")
