@@ -11,23 +11,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import EVENTS_TABLE_SQL, ROOT, run_job, temp_database, write_project, write_report
+from common import EVENTS_TABLE_SQL, ROOT, events_spec, run_job, temp_database, write_project, write_report
 
-SPEC = """domain: bench
-owner: bench@example.com
-source: pg
-tables:
-  events:
-    relation: public.events
-    primary_key: [id]
-    mode: window
-    cursor: created_at
-    period: month
-    lag: 0s
-    reconcile: after_run
+SPEC = events_spec("""    reconcile: after_run
     columns:
       title: {pii: hash}
-"""
+""")
 
 JOB = """
 import sys, json, time

@@ -46,6 +46,13 @@ CREATE INDEX ON public.events (created_at);
 """
 
 
+def events_spec(settings: str) -> str:
+    """The events table as a monthly window domain; `settings`: more keys of the table (indented 4)."""
+    return ("domain: bench\nowner: bench@example.com\nsource: pg\ntables:\n  events:\n    relation: public.events\n"
+            "    primary_key: [id]\n    mode: window\n    cursor: created_at\n    period: month\n    lag: 0s\n"
+            + settings)
+
+
 def tickets_spec(source: str, relation: str, contract: bool = True) -> str:
     """The bench domain's spec: the tickets table, full mode, with or without contract and hashing."""
     return (f"domain: bench\nowner: bench@example.com\nsource: {source}\ntables:\n  tickets:\n"

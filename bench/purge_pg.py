@@ -18,23 +18,12 @@ import time
 from pathlib import Path
 
 import psycopg
-from common import EVENTS_TABLE_SQL, PG_SOURCE, ROOT, run_job, temp_database, write_project, write_report
+from common import EVENTS_TABLE_SQL, PG_SOURCE, ROOT, events_spec, run_job, temp_database, write_project, write_report
 
-SPEC = """domain: bench
-owner: bench@example.com
-source: pg
-tables:
-  events:
-    relation: public.events
-    primary_key: [id]
-    mode: window
-    cursor: created_at
-    period: month
-    lag: 0s
-    columns:
+SPEC = events_spec("""    columns:
       title: {pii: hash}
     purge: {after: 90d, batch_rows: 5000, pause: 0s}
-"""
+""")
 
 EXPORT = """
 import sys, json, time

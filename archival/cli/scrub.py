@@ -9,8 +9,8 @@ import sys
 
 from archival.archive.targets import open_store, target_name
 from archival.cli.common import FAILED, OK, USAGE, load
-from archival.run.scrub_repair import repair_files
-from archival.verify.scrub import SubsetUsage, parse_subset, scrub
+from archival.run.scrub_repair import scrub_and_repair
+from archival.verify.scrub import SubsetUsage, parse_subset
 
 
 def add_scrub(sub: argparse._SubParsersAction, common) -> None:
@@ -33,13 +33,10 @@ def cmd_scrub(args: argparse.Namespace) -> int:
         print(f"archival scrub: {exc}", file=sys.stderr)
         return USAGE
     project, tables = load(args)
-    store = open_store(project, args.target)
-    report = scrub(store, tables, subset, args.deep)
+    outcome = scrub_and_repair(project, open_store(project, args.target), target_name(project, args.target), tables,
+                               subset, args.deep, args.repair)
+    report, repairs, left = outcome.report, outcome.repairs, outcome.left
     damaged = report.damaged()
-    files = {f.path: f for f in report.files}
-    repairs = repair_files(project, store, target_name(project, args.target), [files[p] for p in damaged]) \
-        if args.repair and damaged else []
-    left = [p for p in damaged if p not in {r.path for r in repairs if r.repaired}]
     if args.json:
         print(json.dumps({"subset": f"{subset[0]}/{subset[1]}", "files": len(report.files), "bytes": report.bytes,
                           "findings": [vars(f) for f in report.findings],

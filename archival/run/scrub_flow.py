@@ -12,10 +12,9 @@ from prefect.artifacts import create_table_artifact
 from prefect.events import emit_event
 
 from archival.archive.targets import open_store, target_name
-from archival.run.scrub_repair import repair_files
+from archival.run.scrub_repair import scrub_and_repair
 from archival.spec.load import load_project
 from archival.spec.select import parse_selectors, select_tables
-from archival.verify.scrub import scrub
 
 RUNBOOK = "docs/operations.md#damaged-files"
 
@@ -32,13 +31,9 @@ def archival_scrub(project_dir: str, select: list[str] | None = None, target: st
     tables = select_tables(project, parse_selectors(select))
     store = open_store(project, target)
     n = part or datetime.now(UTC).timetuple().tm_yday % parts + 1
-    report = scrub(store, tables, (n, parts), deep)
-    files = {f.path: f for f in report.files}
-    damaged = report.damaged()
-    repairs = repair_files(project, store, target_name(project, target), [files[p] for p in damaged]) \
-        if repair and damaged else []
-    repaired = {r.path for r in repairs if r.repaired}
-    left = [p for p in damaged if p not in repaired]
+    outcome = scrub_and_repair(project, store, target_name(project, target), tables, (n, parts), deep, repair)
+    report, damaged, left = outcome.report, outcome.report.damaged(), outcome.left
+    repaired = {r.path for r in outcome.repairs if r.repaired}
     rows = [{"file": p, "finding": "; ".join(str(f) for f in damaged[p]),
              "repaired": "yes" if p in repaired else "no"} for p in sorted(damaged)]
     create_table_artifact(table=rows or [{"file": f"{len(report.files)} file(s) of part {n}/{parts}",

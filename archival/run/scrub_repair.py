@@ -26,7 +26,7 @@ from archival.run.context import RunContext
 from archival.run.unit import produce_parts
 from archival.spec.model import Project, Table
 from archival.verify.reconcile import period_unit
-from archival.verify.scrub import ScrubbedFile
+from archival.verify.scrub import ScrubbedFile, ScrubReport, scrub
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,27 @@ class Repair:
     path: str
     repaired: bool
     message: str
+
+
+@dataclass
+class ScrubOutcome:
+    report: ScrubReport
+    repairs: list[Repair]
+
+    @property
+    def left(self) -> list[str]:
+        """What stays damaged: files not repaired, and unreadable manifests."""
+        repaired = {r.path for r in self.repairs if r.repaired}
+        return [p for p in self.report.damaged() if p not in repaired]
+
+
+def scrub_and_repair(project: Project, store: ArchiveStore, target: str, tables: list[Table],
+                     subset: tuple[int, int], deep: bool, repair: bool) -> ScrubOutcome:
+    """What `archival scrub` and its flow do: check a part of the files, repair the damaged ones."""
+    report = scrub(store, tables, subset, deep)
+    files = {f.path: f for f in report.files}
+    damaged = [files[p] for p in report.damaged() if p in files]
+    return ScrubOutcome(report, repair_files(project, store, target, damaged) if repair and damaged else [])
 
 
 def repair_files(project: Project, store: ArchiveStore, target: str, files: list[ScrubbedFile]) -> list[Repair]:

@@ -71,16 +71,22 @@ class ScrubReport:
         return found
 
 
-def archive_files(store: ArchiveStore, tables: list[Table]) -> list[ScrubbedFile]:
-    """Every file some manifest version of the tables names (periods that expired left out), once."""
+def archive_files(store: ArchiveStore, tables: list[Table],
+                  unreadable: list[Finding] | None = None) -> list[ScrubbedFile]:
+    """Every file some manifest version of the tables names (periods that expired left out), once.
+    A manifest that cannot be read goes to `unreadable` (its period's files cannot be listed)."""
     found: dict[str, ScrubbedFile] = {}
     for table in tables:
         for period, versions in manifest_versions(store, table.domain, table.name).items():
             newest = max(versions)
             try:
                 manifests = {v: read_manifest(store, versions[v]).manifest for v in sorted(versions)}
-            except ManifestError:
-                continue  # a damaged manifest is verify's finding; its files cannot be listed from it
+            except ManifestError as exc:
+                if unreadable is not None:
+                    unreadable.append(Finding("manifest", f"{table.qualified_name}/{period}",
+                                              f"a manifest version cannot be read ({exc}): its files were not "
+                                              "checked; `archival verify` names it"))
+                continue
             if manifests[newest].expiry is not None:
                 continue
             for version, manifest in manifests.items():
@@ -94,7 +100,7 @@ def archive_files(store: ArchiveStore, tables: list[Table]) -> list[ScrubbedFile
 
 def scrub(store: ArchiveStore, tables: list[Table], subset: tuple[int, int], deep: bool = False) -> ScrubReport:
     report = ScrubReport(subset)
-    for file in archive_files(store, tables):
+    for file in archive_files(store, tables, report.findings):  # an unreadable manifest fails every part
         if not in_subset(file.path, *subset):
             continue
         report.files.append(file)

@@ -79,6 +79,17 @@ def test_failed_multipart_upload_is_aborted_and_invisible(bucket, tmp_path, monk
     assert not client.list_multipart_uploads(Bucket=name).get("Uploads")
 
 
+def _shop(folder: Path, targets: str = "") -> Path:
+    """A small demo database and one window table of it; `targets`: more target lines."""
+    generate(folder / "data" / "app.db", scale=0.005)
+    return write_project(folder, "  app: {type: sqlite, path: data/app.db}", {"shop": """domain: shop
+owner: o@example.com
+source: app
+tables:
+  comments: {relation: ticket_comments, primary_key: [id], mode: window, cursor: created_at, period: quarter}
+"""}, extra=targets)
+
+
 def test_export_to_s3_with_prefect_credentials_block(bucket, moto_endpoint, tmp_path, prefect_server):
     from prefect_aws import AwsCredentials
     from pydantic import SecretStr
@@ -87,13 +98,7 @@ def test_export_to_s3_with_prefect_credentials_block(bucket, moto_endpoint, tmp_
     block = f"moto-{name}"
     AwsCredentials(aws_access_key_id="testing", aws_secret_access_key=SecretStr("canary-aws-S3cret"),
                    region_name="us-east-1").save(block, overwrite=True)
-    generate(tmp_path / "data" / "app.db", scale=0.005)
-    folder = write_project(tmp_path, "  app: {type: sqlite, path: data/app.db}", {"shop": """domain: shop
-owner: o@example.com
-source: app
-tables:
-  comments: {relation: ticket_comments, primary_key: [id], mode: window, cursor: created_at, period: quarter}
-"""}, extra="")
+    folder = _shop(tmp_path)
     text = (folder / "archival.yaml").read_text().replace(
         "    local: {type: local, path: ./archive}",
         f"    local: {{type: local, path: ./archive}}\n    s3: {{type: s3, bucket: {name}, prefix: lowcode, "
@@ -130,14 +135,8 @@ def test_sse_kms_on_every_object_and_a_bucket_that_ignores_it_is_refused(tmp_pat
     bucket = f"sse-{os.getpid()}-{time.monotonic_ns()}"
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    generate(tmp_path / "data" / "app.db", scale=0.005)
-    folder = write_project(tmp_path, "  app: {type: sqlite, path: data/app.db}", {"shop": """domain: shop
-owner: o@example.com
-source: app
-tables:
-  comments: {relation: ticket_comments, primary_key: [id], mode: window, cursor: created_at, period: quarter}
-"""}, extra=f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: '{moto_endpoint}', allow_http: true, "
-            f"encryption: {{sse_kms_key_id: '{key}'}}}}\n")
+    folder = _shop(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: '{moto_endpoint}', "
+                             f"allow_http: true, encryption: {{sse_kms_key_id: '{key}'}}}}\n")
     _, results = run_units(folder, datetime(2026, 12, 1, tzinfo=UTC), target="s3")
     assert results and {r.outcome for r in results} == {"written"}
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+from contextlib import closing
 
 from archival import cli
 from tests.purge.demo import prepare_demo
@@ -32,10 +34,15 @@ def test_runs_are_audited_with_initiator_and_outcome(demo_project, small_demo_db
 
     assert run_with_a_vanishing_table(folder, monkeypatch, folder / "data" / "helpdesk.db", "labels", RUN) == 1
 
+    with closing(sqlite3.connect(folder / "data" / "helpdesk.db")) as con, con:  # refused: the plan sees it gone
+        con.execute("ALTER TABLE agents RENAME TO agents_gone")
+    assert cli.main(["run", "--project-dir", str(folder), *RUN]) == 2
+
     code, trail = _trail(folder, capsys, "--verify")
     assert code == 0, trail["problems"]
     runs = [e for e in trail["entries"] if e["action"] == "run"]
-    assert [r["outcome"] for r in runs] == ["ok", "ok", "failed"]
+    assert [r["outcome"] for r in runs] == ["ok", "ok", "failed", "refused"]
+    assert "agents" in runs[3]["problem"] and runs[3]["initiator"]["user"]
     assert all(r["initiator"]["user"] and r["initiator"]["host"] for r in runs)
     assert runs[1]["initiator"].get("deployment") == "helpdesk" and "flow_run" in runs[1]["initiator"]
     assert "deployment" not in runs[2]["initiator"]

@@ -78,3 +78,13 @@ def test_the_scrub_flow_repairs_and_fails_on_what_it_cannot(demo_project, small_
                     (part.parent.name.removeprefix("period="),))
     with pytest.raises(ArchiveCorrupt, match="could not be repaired from the source"):
         archival_scrub(str(folder), parts=1)
+
+
+def test_an_unreadable_manifest_fails_every_part(demo_project, small_demo_db, monkeypatch, capsys):
+    folder = prepare_demo(demo_project, small_demo_db, monkeypatch)
+    manifest = sorted((folder / "archive" / "helpdesk" / "ticket_comments" / "_manifests").rglob("v*.json"))[0]
+    manifest.write_text("{ not json")
+    for k in (1, 2):  # whichever part: its files cannot be listed, so no part may say "ok"
+        code, report = _scrub(folder, capsys, "--subset", f"{k}/2")
+        assert code == 1 and [f["kind"] for f in report["findings"]] == ["manifest"]
+        assert report["unrepaired"] == [report["findings"][0]["path"]]
