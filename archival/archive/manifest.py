@@ -47,6 +47,9 @@ class FileEntry(_Model):
     columns: list[SchemaColumn] | None = None
     """The file's own schema where it differs from the manifest's: a file written before the source's
     schema changed (a CSV file cannot say which columns and types it holds)."""
+    key: str | None = None
+    """Encrypted (Parquet modular encryption): the reference of the master key that wraps the file's
+    data key (env:NAME, prefect-secret:NAME, kms:KEY); the file's footer names it too."""
 
     @property
     def format(self) -> Literal["parquet", "csv"]:

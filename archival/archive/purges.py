@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from archival.archive import layout
-from archival.archive.read import ArchivedFile
+from archival.archive.read import ArchivedFile, rows_sql
 from archival.archive.store import ArchiveStore
 from archival.checksums import key_checksum_sql
 from archival.sql import quote_ident
@@ -56,7 +56,11 @@ def purged_batches(store: ArchiveStore, domain: str, table: str,
 
 
 def batch_files(store: ArchiveStore, stack: ExitStack, batches: list[PurgedBatch]) -> list[ArchivedFile]:
-    return [ArchivedFile(stack.enter_context(store.local_copy(b.path)), "parquet") for b in batches]
+    files = []
+    for batch in batches:
+        local = stack.enter_context(store.local_copy(batch.path))
+        files.append(ArchivedFile(local, "parquet", key=store.keys.unlock(local, shown=batch.path)))
+    return files
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,9 @@ def purged_periods(store: ArchiveStore, domain: str, table: str, key: tuple[str,
     with ExitStack() as stack:
         con = stack.enter_context(duckdb.connect())
         for period in sorted({b.period for b in done}):
-            files = [str(f.path) for f in batch_files(store, stack, [b for b in done if b.period == period])]
+            files = batch_files(store, stack, [b for b in done if b.period == period])
             rows, checksum = con.execute(
                 f"SELECT count(*), {key_checksum_sql(list(key), quote_ident)} FROM "
-                f"(SELECT DISTINCT {cols} FROM read_parquet($files))", {"files": files}).fetchone()
+                f"(SELECT DISTINCT {cols} FROM ({rows_sql(files, con=con)}))").fetchone()
             result[period] = PurgedPeriod(int(rows), int(checksum))
     return result

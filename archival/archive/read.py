@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from archival.archive.encryption import ParquetKey, register_keys
 from archival.archive.manifest import FileEntry, Manifest, SchemaColumn
 from archival.archive.store import ArchiveStore, LocalStore
 from archival.spec.model import FileFormat
@@ -42,6 +43,7 @@ class ArchivedFile:
     path: Path | str  # a local path, or a URL DuckDB reads itself (s3://)
     format: FileFormat
     columns: tuple[SchemaColumn, ...] = ()
+    key: ParquetKey | None = None  # an encrypted Parquet file's data key
 
 
 class ArchiveReader:
@@ -51,11 +53,16 @@ class ArchiveReader:
 
     def __init__(self, store: ArchiveStore, stack: ExitStack, remote: bool = False):
         self.store, self.stack, self.remote = store, stack, remote and not isinstance(store, LocalStore)
+        self.encrypted = 0  # encrypted files handed out (their keys live in the connections that read them)
 
     def file(self, entry: FileEntry, fmt: FileFormat, columns: tuple[SchemaColumn, ...]) -> ArchivedFile:
-        if self.remote:
+        """An encrypted file is fetched even for a remote reader: its data key is in its footer."""
+        if self.remote and not entry.key:
             return ArchivedFile(self.store.uri(entry.path), fmt, columns)
-        return ArchivedFile(self.stack.enter_context(self.store.local_copy(entry.path)), fmt, columns)
+        local = self.stack.enter_context(self.store.local_copy(entry.path))
+        key = self.store.keys.unlock(local, shown=entry.path) if fmt == "parquet" else None
+        self.encrypted += key is not None
+        return ArchivedFile(local, fmt, columns, key)
 
     def data(self, manifests: Iterable[Manifest]) -> list[ArchivedFile]:
         """Each file with its own schema: the manifest's, or the one it was written with before a drift."""
@@ -68,27 +75,33 @@ class ArchiveReader:
         return [self.file(f, "parquet", ()) for m in manifests for f in m.quarantine]
 
 
-def rows_sql(files: list[ArchivedFile], columns: list[str] | None = None, filename: bool = False) -> str:
+def rows_sql(files: list[ArchivedFile], columns: list[str] | None = None, filename: bool = False, *, con) -> str:
     """A DuckDB query over all `files` (at least one), with `columns` or all of them; `filename`: and
-    a `filename` column naming each row's file as given."""
+    a `filename` column naming each row's file as given. `con` is the connection that will run it: it
+    learns the data keys of encrypted files here, so no caller can forget them."""
     if not files:
         raise ValueError("rows_sql needs at least one file")
+    register_keys(con, [f.key for f in files if f.key])
     groups: dict[tuple, list[ArchivedFile]] = {}
     for f in files:
-        groups.setdefault((f.format, f.columns if f.format == "csv" else ()), []).append(f)
+        groups.setdefault((f.format, f.columns if f.format == "csv" else (), f.key), []).append(f)
     projection = ", ".join(quote_ident(c) for c in columns) if columns else "*"
     if filename and columns:
         projection += ", filename"
-    parts = [f"SELECT {projection} FROM {_reader(fmt, [str(f.path) for f in group], schema, filename)}"
-             for (fmt, schema), group in groups.items()]
+    parts = [f"SELECT {projection} FROM {_reader(fmt, [str(f.path) for f in group], schema, filename, key)}"
+             for (fmt, schema, key), group in groups.items()]
     return " UNION ALL BY NAME ".join(parts)
 
 
-def _reader(fmt: FileFormat, paths: list[str], schema: tuple[SchemaColumn, ...], filename: bool = False) -> str:
+def _reader(fmt: FileFormat, paths: list[str], schema: tuple[SchemaColumn, ...], filename: bool = False,
+            key: ParquetKey | None = None) -> str:
     listed = "[" + ", ".join(sql_literal(p) for p in paths) + "]"
     named = ", filename=true" if filename else ""
     if fmt == "parquet":
         # the folder names carry period=...: without this DuckDB would add it as a column
+        if key:  # one file per key; DuckDB 1.5.5 fails on an encrypted file read with union_by_name
+            return (f"read_parquet({listed}, hive_partitioning=false{named}, "
+                    f"encryption_config={{footer_key: {sql_literal(key.name)}}})")
         return f"read_parquet({listed}, hive_partitioning=false, union_by_name=true{named})"
     types = ", ".join(f"{sql_literal(c.name)}: {sql_literal(duckdb_type(c.type))}" for c in schema)
     return f"read_csv({listed}, header=true, hive_partitioning=false, columns={{{types}}}{named})"

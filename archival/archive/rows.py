@@ -124,7 +124,7 @@ class TableRows:
         manifests = self.manifests.values() if view == "current" else [m for v in self.history.values() for m in v]
         return sorted({(f.path, f.sha256) for m in manifests for f in [*m.files, *m.tombstones]})
 
-    def _parts(self, reader: ArchiveReader, view: View) -> list[str]:
+    def _parts(self, reader: ArchiveReader, con, view: View) -> list[str]:
         """Per period and manifest version, its files (`versions`: the ones no earlier version held)."""
         parts = []
         for period, versions in sorted(self.history.items()):
@@ -134,14 +134,14 @@ class TableRows:
                 seen.update(str(f.path) for f in files)
                 if files:
                     parts.append(f"SELECT *, {sql_literal(period)} AS __period, {manifest.version} AS __version "
-                                 f"FROM ({rows_sql(files)})")
+                                 f"FROM ({rows_sql(files, con=con)})")
         return parts
 
-    def sql(self, reader: ArchiveReader, view: View = "current", periods: set[str] | None = None) -> str | None:
-        """A DuckDB query over the rows, or None when no period holds a file."""
+    def sql(self, reader: ArchiveReader, con, view: View = "current", periods: set[str] | None = None) -> str | None:
+        """A DuckDB query over the rows, or None when no period holds a file; `con` runs it."""
         names = [name for name, _ in self.columns]
         projection = ", ".join(quote_ident(n) for n in names)
-        parts = self._parts(reader, view)
+        parts = self._parts(reader, con, view)
         if not parts:
             return None
         rows = " UNION ALL BY NAME ".join(parts)
@@ -156,7 +156,7 @@ class TableRows:
         dead = reader.tombstones(self.manifests.values())
         if dead:
             on = " AND ".join(f"l.{quote_ident(k)} = d.{quote_ident(k)}" for k in self.key)
-            latest = f"SELECT l.* FROM ({latest}) l ANTI JOIN ({rows_sql(dead, list(self.key))}) d ON {on}"
+            latest = f"SELECT l.* FROM ({latest}) l ANTI JOIN ({rows_sql(dead, list(self.key), con=con)}) d ON {on}"
         return f"SELECT {projection} FROM ({latest}){wanted}"
 
     def typed(self) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
+from archival.archive.encryption import ArchiveKeys, plain_keys
 from archival.archive.store import ArchiveConflict, ArchiveUnavailable, ObjectInfo
 
 PART_BYTES = 64 * 1024 * 1024
@@ -87,7 +88,8 @@ RETRIEVAL_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})  # not readable until
 
 class S3Store:
     def __init__(self, client: Any, bucket: str, prefix: str | None = None, classes: dict[str, str] | None = None,
-                 object_lock: str | None = None, sse_kms_key: str | None = None):
+                 object_lock: str | None = None, sse_kms_key: str | None = None, keys: ArchiveKeys | None = None):
+        self.keys = keys or plain_keys()
         self.client, self.bucket = _Client(client, f"s3://{bucket}"), bucket
         self.prefix = (prefix or "").strip("/")
         self.classes = {**STORAGE_CLASSES, **(classes or {})}  # tier -> storage class

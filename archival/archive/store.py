@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from archival.archive.encryption import ArchiveKeys, plain_keys
+
 
 class ArchiveConflict(Exception):
     """An object already exists under a deterministic name with different content."""
@@ -52,6 +54,8 @@ class ObjectInfo:
 
 
 class ArchiveStore(Protocol):
+    keys: ArchiveKeys  # what new Parquet files are encrypted with, and how encrypted files are read
+
     def list(self, prefix: str, hidden: bool = False) -> list[str]: ...
     def list_info(self, prefix: str, hidden: bool = False) -> list[ObjectInfo]: ...
     def info(self, path: str) -> ObjectInfo: ...
@@ -74,8 +78,9 @@ class LocalStore:
     """A folder. Writes go to a temp name in the same folder, are fsynced, then linked into place,
     so no reader ever sees a partial file under a final name."""
 
-    def __init__(self, root: Path, tiers: dict[str, Path] | None = None):
+    def __init__(self, root: Path, tiers: dict[str, Path] | None = None, keys: ArchiveKeys | None = None):
         self.root = Path(root)
+        self.keys = keys or plain_keys()
         self.tiers = {tier: Path(folder) for tier, folder in (tiers or {}).items()}  # cool/cold roots
 
     def describe(self) -> str:

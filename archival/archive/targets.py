@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from archival.archive.encryption import ArchiveKeys, MasterKeys, resolve_secret
 from archival.archive.store import ArchiveStore, LocalStore
 from archival.spec.model import Project
 
@@ -25,8 +26,25 @@ def open_store(project: Project, name: str | None = None) -> ArchiveStore:
     if target.type == "local":
         assert target.path is not None
         return LocalStore((project.root / target.path).resolve(),
-                          {tier: (project.root / folder).resolve() for tier, folder in target.tiers.items()})
+                          {tier: (project.root / folder).resolve() for tier, folder in target.tiers.items()},
+                          target_keys(target))
     return _s3_store(target)
+
+
+def target_keys(target) -> ArchiveKeys:
+    """The target's Parquet keys: it writes with `encryption.parquet.key` (if any) and reads any file
+    whose key reference resolves here; `kms:` keys through the target's AWS credentials."""
+    clients: list[Any] = []
+    arn = (target.parquet_key or "").split(":")
+    region = target.kms_region or (arn[4] if arn[1:3] == ["arn", "aws"] and len(arn) > 4 else target.region)
+
+    def kms() -> Any:
+        if not clients:
+            clients.append(s3_session(target).client("kms", endpoint_url=target.kms_endpoint_url,
+                                                     region_name=region or "us-east-1"))
+        return clients[0]
+
+    return ArchiveKeys(MasterKeys(resolve_secret, kms), target.parquet_key)
 
 
 def s3_session(target) -> Any:
@@ -54,7 +72,7 @@ def _s3_store(target) -> ArchiveStore:
                                        config=RETRIES)
     assert target.bucket is not None
     return S3Store(client, target.bucket, target.prefix, target.storage_classes, target.object_lock,
-                   target.sse_kms_key_id)
+                   target.sse_kms_key_id, target_keys(target))
 
 
 def probe_writable(store: ArchiveStore) -> None:

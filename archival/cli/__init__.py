@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from archival.archive.audit_log import AuditChainError
+from archival.archive.encryption import KeyUnavailable
 from archival.archive.state import ArchiveStateError
 from archival.archive.store import ArchiveUnavailable
 from archival.archive.targets import TargetError
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SelectorError, TargetError, UnknownPeriod, RefreshUsage, NothingToRefresh) as exc:
         print(f"archival: {exc}", file=sys.stderr)
         return USAGE
-    except (ArchiveStateError, AuditChainError, ArchiveUnavailable, SecretError) as exc:
+    except (ArchiveStateError, AuditChainError, ArchiveUnavailable, SecretError, KeyUnavailable) as exc:
         print(f"archival {args.command}: {exc}", file=sys.stderr)
         return USAGE if isinstance(exc, SecretError) else FAILED
     except Exception as exc:  # noqa: BLE001 - ends the command (exit 1), it never carries on

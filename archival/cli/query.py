@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import duckdb
@@ -12,7 +13,7 @@ import duckdb
 from archival.archive.rows import NeedsRetrieval
 from archival.archive.targets import open_store, target_name
 from archival.cli.common import FAILED, OK, USAGE, load
-from archival.query.views import define_views
+from archival.query.views import define_views, encrypted_files
 from archival.source import duck
 from archival.text import aligned
 
@@ -54,12 +55,17 @@ def cmd_query(args: argparse.Namespace) -> int:
               f"{args.duckdb_file.stem}.<table> would be ambiguous; name the file otherwise (e.g. archive.duckdb)",
               file=sys.stderr)
         return USAGE
+    if args.duckdb_file and (encrypted := encrypted_files(store, tables)):
+        print(f"archival query: --duckdb-file {args.duckdb_file}: {encrypted} archived file(s) are encrypted, and a "
+              "DuckDB file cannot keep their data keys; query through `archival query` instead", file=sys.stderr)
+        return USAGE
     extensions = ("httpfs",) if target.type == "s3" else ()
     database = str(args.duckdb_file) if args.duckdb_file else ":memory:"
+    stack = ExitStack()
     con = duck.connect(extensions, database=database)
     try:
         try:
-            names = define_views(con, project, store, target, tables)
+            names, _ = define_views(con, project, store, target, tables, stack)
         except NeedsRetrieval as exc:
             print(f"archival query: {exc}", file=sys.stderr)
             return FAILED
@@ -76,3 +82,4 @@ def cmd_query(args: argparse.Namespace) -> int:
         return OK
     finally:
         con.close()
+        stack.close()

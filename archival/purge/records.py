@@ -59,7 +59,7 @@ class PeriodOutcome:
 def write_batch_keys(store: ArchiveStore, path: str, keys: pa.Table, work: Path) -> tuple[str, int]:
     """Publish a batch's keys (create-only); (sha256, rows)."""
     local = work / path.replace("/", "__")
-    pq.write_table(keys, local, compression="zstd")
+    pq.write_table(keys, local, compression="zstd", encryption_properties=store.keys.encryption_properties())
     sha = file_sha256(local)
     store.put_file(path, local, sha)
     local.unlink()
@@ -91,7 +91,7 @@ def settle(store: ArchiveStore, session: PurgeSession, tables: list[Table], run_
     records = []
     for table, batch in found:
         raw = store.read_bytes(batch.path)
-        rows = key_tuples(pq.read_table(pa.BufferReader(raw)), table.primary_key)
+        rows = key_tuples(store.keys.read_table(raw, shown=batch.path), table.primary_key)
         left = session.present(table, rows) if rows else 0
         records.append({**asdict(BatchRecord(batch.path, sha256_hex(raw), len(rows), committed=left == 0)),
                         "run_id": batch.run_id})

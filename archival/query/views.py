@@ -78,8 +78,8 @@ def define_table(con: duckdb.DuckDBPyConnection, store: ArchiveStore, reader: Ar
     check_readable(store, [p for p, _ in rows.files("versions")], f"table:{table.qualified_name}")
     typed = rows.typed()
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    current = rows.sql(reader, "current") or _empty(typed)
-    versions = rows.sql(reader, "versions") or _empty([*typed, ("__period", "VARCHAR"), ("__version", "INTEGER")])
+    current = rows.sql(reader, con, "current") or _empty(typed)
+    versions = rows.sql(reader, con, "versions") or _empty([*typed, ("__period", "VARCHAR"), ("__version", "INTEGER")])
     con.execute(f"CREATE OR REPLACE VIEW {schema}.{quote_ident(name)} AS {current}")
     con.execute(f"CREATE OR REPLACE VIEW {schema}.{quote_ident(name + '__versions')} AS {versions}")
     spans = file_spans(store, reader, table, runs)
@@ -92,16 +92,17 @@ def define_table(con: duckdb.DuckDBPyConnection, store: ArchiveStore, reader: Ar
     con.execute(f"CREATE OR REPLACE TABLE {files} AS SELECT * FROM archival_file_spans")
     con.unregister("archival_file_spans")
     con.execute(f"CREATE OR REPLACE MACRO {schema}.{quote_ident(name + '__as_of')}(ts) AS TABLE "
-                + _as_of_sql(table, spans, files, typed))
+                + _as_of_sql(con, table, spans, files, typed))
 
 
-def _as_of_sql(table: Table, spans: list[FileSpan], files: str, typed: list[tuple[str, str]]) -> str:
+def _as_of_sql(con: duckdb.DuckDBPyConnection, table: Table, spans: list[FileSpan], files: str,
+               typed: list[tuple[str, str]]) -> str:
     data = [s.file for s in spans if s.kind == "data"]
     if not data:
         return _empty(typed)
     projection = ", ".join(f"l.{quote_ident(n)}" for n, _ in typed)
     live = "f.since <= CAST(ts AS TIMESTAMPTZ) AND (f.until IS NULL OR f.until > CAST(ts AS TIMESTAMPTZ))"
-    chosen = (f"SELECT r.* FROM ({rows_sql(data, filename=True)}) r JOIN {files} f ON r.filename = f.file "
+    chosen = (f"SELECT r.* FROM ({rows_sql(data, filename=True, con=con)}) r JOIN {files} f ON r.filename = f.file "
               f"AND f.kind = 'data' AND {live}")
     if table.mode != "full":
         keys = ", ".join(quote_ident(k) for k in table.primary_key)
@@ -111,7 +112,7 @@ def _as_of_sql(table: Table, spans: list[FileSpan], files: str, typed: list[tupl
     dead = [s.file for s in spans if s.kind == "tombstone"]
     if dead:
         on = " AND ".join(f"d.{quote_ident(k)} = l.{quote_ident(k)}" for k in table.primary_key)
-        sql += (f" WHERE NOT EXISTS (SELECT 1 FROM ({rows_sql(dead, filename=True)}) d JOIN {files} f ON "
+        sql += (f" WHERE NOT EXISTS (SELECT 1 FROM ({rows_sql(dead, filename=True, con=con)}) d JOIN {files} f ON "
                 f"d.filename = f.file AND f.kind = 'tombstone' AND {live} WHERE {on})")
     return sql
 
@@ -133,16 +134,27 @@ def s3_secret(con: duckdb.DuckDBPyConnection, target: Target) -> None:
     con.execute(f"CREATE OR REPLACE TEMPORARY SECRET archival_s3 (TYPE s3, {', '.join(options)})")
 
 
+def encrypted_files(store: ArchiveStore, tables: Iterable[Table]) -> int:
+    """How many files the tables' manifests name as encrypted."""
+    found = 0
+    for table in tables:
+        rows = table_rows(store, table.domain, table.name, table.primary_key, table.cursor, table.mode)
+        found += sum(1 for versions in rows.history.values() for m in versions
+                     for f in [*m.files, *m.tombstones] if f.key)
+    return found
+
+
 def define_views(con: duckdb.DuckDBPyConnection, project: Project, store: ArchiveStore, target: Target,
-                 tables: Iterable[Table]) -> list[str]:
-    """The views of `tables`; returns their names."""
+                 tables: Iterable[Table], stack: ExitStack) -> tuple[list[str], int]:
+    """The views of `tables`: their names, and how many encrypted files they read (an S3 archive's
+    encrypted files are fetched to temp copies that last as long as `stack`; their data keys are known
+    to `con` only)."""
     if not isinstance(store, LocalStore):
         s3_secret(con, target)
     runs = run_times(store)
     names = []
-    with ExitStack() as stack:
-        reader = ArchiveReader(store, stack, remote=True)
-        for table in tables:
-            define_table(con, store, reader, table, runs)
-            names.append(table.qualified_name)
-    return names
+    reader = ArchiveReader(store, stack, remote=True)
+    for table in tables:
+        define_table(con, store, reader, table, runs)
+        names.append(table.qualified_name)
+    return names, reader.encrypted

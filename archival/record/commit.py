@@ -84,7 +84,7 @@ class UnitCommit:
     def commit(self, produced: Produced, out: UnitOutput, lineage: LineageEmitter | None) -> Committed:
         self._checks(produced, out)
         out = self._drift(out)
-        if self._same_rows(produced, out):
+        if self._same_rows(produced, out) or self._same_snapshot(produced, out):
             assert self.current is not None
             published = Published(self.current, False)
             self._audit(published)
@@ -129,6 +129,18 @@ class UnitCommit:
                 and out.fingerprint == current.fingerprint.value and out.rows_new == current.row_count
                 and not produced.quarantined and (produced.departed is None or not produced.departed.num_rows))
 
+    def _same_snapshot(self, produced: Produced, out: UnitOutput) -> bool:
+        """A full snapshot equal to the current one in everything but its files' bytes: encrypted
+        files differ on every write (a fresh data key each), so the rows decide, as a plain rerun's
+        byte-identical files do."""
+        current = self.current.manifest if self.current else None
+        if current is None or self.table.mode != "full" or not any(f.key for f in current.files) \
+                or out.fingerprint != current.fingerprint.value or produced.quarantined:
+            return False
+        kept = replace(out, files=current.files, tombstones=current.tombstones, quarantine=current.quarantine)
+        draft = next_manifest(self.unit, self.domain, self.table, self.source, self.run_id, kept, None)
+        return draft.content() == current.content()
+
     def _drift(self, out: UnitOutput) -> UnitOutput:
         if self.reference is None:
             return out
@@ -154,7 +166,7 @@ class UnitCommit:
         for offset, part in enumerate(parts):
             path = f"{folder}/{layout.part_name(first + offset, part.sha256, extension)}"
             self.store.put_file(path, part.path, part.sha256, tier=self.table.tier, lock_until=self._lock_until())
-            entries.append(FileEntry(path=path, rows=part.rows, bytes=part.bytes, sha256=part.sha256))
+            entries.append(FileEntry(path=path, rows=part.rows, bytes=part.bytes, sha256=part.sha256, key=part.key))
         return entries
 
     def _parts(self, produced: Produced, out: UnitOutput) -> UnitOutput:
@@ -166,7 +178,8 @@ class UnitCommit:
         tombstones: list[FileEntry] = []
         if produced.departed is not None and produced.departed.num_rows:
             writer = PartWriter(self.work / "tombstones", "parquet", produced.departed.schema,
-                                target_file_bytes=1 << 40, row_group_rows=max(produced.departed.num_rows, 1))
+                                target_file_bytes=1 << 40, row_group_rows=max(produced.departed.num_rows, 1),
+                                keys=self.store.keys)
             for batch in produced.departed.to_batches():
                 writer.write(batch)
             folder = f"{layout.table_prefix(unit.domain, unit.table)}/_tombstones/period={unit.period}"

@@ -156,13 +156,14 @@ def restore_table(project: Project, store: ArchiveStore, table: Table, target: R
         check_files(store, rows.files(view))
     with ExitStack() as stack, _named(target):
         reader = ArchiveReader(store, stack)
-        selection = rows.sql(reader, "versions" if request.all_versions else "current", set(request.periods) or None)
+        con = stack.enter_context(duck.POOL.connection((target.engine,)))
+        selection = rows.sql(reader, con, "versions" if request.all_versions else "current",
+                             set(request.periods) or None)
         archived = rows.typed()
         if request.all_versions:
             selection = (f"SELECT * EXCLUDE (__period, __version), __period AS archival_period, "
                          f"__version AS archival_version FROM ({selection})")
             archived += [("archival_period", "VARCHAR"), ("archival_version", "INTEGER")]
-        con = stack.enter_context(duck.POOL.connection((target.engine,)))
         duck.attach(con, target.source, project.root, alias="dst", read_only=False)
         stack.callback(con.execute, "DETACH dst")
         latest = rows.manifests[max(rows.manifests)]

@@ -225,7 +225,7 @@ def _replace(stage: st.Replace, run: UnitRun) -> Transform:
 def _parts(stage: st.Parts, run: UnitRun) -> Transform:
     tuning = run.ctx.tuning
     return PartsStage(PartWriter(run.work / "parts", stage.format, run.pii.schema, row_group_rows=tuning.row_group_rows,
-                                 target_file_bytes=tuning.target_file_bytes))
+                                 target_file_bytes=tuning.target_file_bytes, keys=run.ctx.store.keys))
 
 
 FACTORIES: dict[type, Callable[[Any, UnitRun], Transform]] = {

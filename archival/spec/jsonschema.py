@@ -13,7 +13,8 @@ _TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean
           "list": "array", "dict": "object", "date": "string", "datetime": "string"}
 # check_with rules become patterns where a pattern says the same thing; the rest stay prose.
 _CHECK_PATTERNS = {"duration": v.DURATION_PATTERN, "quiet_hours": v.QUIET_HOURS_PATTERN,
-                   "secret_ref": v.SECRET_REF_PATTERN, "column_type": v.COLUMN_TYPE_PATTERN,
+                   "secret_ref": v.SECRET_REF_PATTERN, "master_key": v.MASTER_KEY_PATTERN,
+                   "column_type": v.COLUMN_TYPE_PATTERN,
                    "instant": v.INSTANT_PATTERN,
                    "column_ref": v.NAME_PATTERN[:-1] + r"\." + v.IDENTIFIER_PATTERN[1:]}
 

@@ -81,13 +81,15 @@ def _build_project(root: Path, doc: YamlDocument, domain_docs: list[YamlDocument
             tls=s.get("tls"), tls_ca=s.get("tls_ca"))
     targets = {}
     for name, t in data["archive"]["targets"].items():
-        creds = t.get("credentials")
+        creds, parquet = t.get("credentials"), t.get("encryption", {}).get("parquet", {})
         targets[name] = m.Target(name=name, type=t["type"], path=t.get("path"), bucket=t.get("bucket"),
                                  prefix=t.get("prefix"), endpoint_url=t.get("endpoint_url"), region=t.get("region"),
                                  credentials=v.parse_secret_ref(creds) if creds else None,
                                  storage_classes=dict(t.get("storage_classes", {})), tiers=dict(t.get("tiers", {})),
                                  object_lock=t.get("object_lock"),
-                                 sse_kms_key_id=t.get("encryption", {}).get("sse_kms_key_id"))
+                                 sse_kms_key_id=t.get("encryption", {}).get("sse_kms_key_id"),
+                                 parquet_key=parquet.get("key"), kms_endpoint_url=parquet.get("kms_endpoint_url"),
+                                 kms_region=parquet.get("kms_region"))
     limits = m.Limits(**data.get("limits", {}))
     hash_key = data.get("pii", {}).get("hash_key")
     domains = tuple(sorted((_build_domain(d, sources) for d in domain_docs), key=lambda d: d.name))

@@ -184,6 +184,9 @@ class Target:
     tiers: dict[str, str] = field(default_factory=dict)  # local: tier -> folder that holds its periods
     object_lock: ObjectLockMode | None = None  # S3: lock data files until their planned expiry
     sse_kms_key_id: str | None = None  # S3: SSE-KMS with this key on every write (`encryption:`)
+    parquet_key: str | None = None  # Parquet modular encryption: the master key reference (kms:KEY, env:NAME...)
+    kms_endpoint_url: str | None = None
+    kms_region: str | None = None
 
 
 @dataclass(frozen=True)

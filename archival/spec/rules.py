@@ -247,11 +247,31 @@ TARGET: Rule = {
                              example="https://minio.internal:9000"),
         "encryption": {
             "type": "dict",
-            "schema": {"sse_kms_key_id": _str("KMS key (id, ARN or alias) every object is encrypted with "
-                                              "(SSE-KMS).", required=True, example="alias/archival")},
-            "meta": _meta("Encryption at rest (S3): every put, multipart upload and copy asks for SSE-KMS with the "
-                          "key, and a bucket that stores an object without it is refused.",
-                          example={"sse_kms_key_id": "alias/archival"})},
+            "schema": {
+                "sse_kms_key_id": _str("S3: the KMS key (id, ARN or alias) every object is encrypted with (SSE-KMS); "
+                                       "every put, multipart upload and copy asks for it, and a bucket that stores "
+                                       "an object without it is refused.", example="alias/archival"),
+                "parquet": {
+                    "type": "dict",
+                    "schema": {
+                        "key": _str("Master key that wraps each file's data key: kms:KEY (AWS KMS) or a reference to "
+                                    "a base64 256-bit key (env:NAME, prefect-secret:NAME) for air-gapped sites. "
+                                    "Files name it in their footer: after a rotation keep the old key reachable "
+                                    "under its old reference.", check_with="master_key", required=True,
+                                    example="kms:alias/archival-parquet"),
+                        "kms_endpoint_url": _str("AWS KMS endpoint (default: AWS's for the region).",
+                                                 example="https://kms.eu-central-1.amazonaws.com"),
+                        "kms_region": _str("AWS region of the KMS key (default: the target's region).",
+                                           example="eu-central-1"),
+                    },
+                    "meta": _meta("Parquet modular encryption of every file the target holds (data, tombstones, "
+                                  "quarantine, purge keys): a fresh AES-256 data key per file, footer and columns "
+                                  "encrypted (AES-GCM), the data key wrapped by the master key. Plain pyarrow or "
+                                  "DuckDB cannot read a file without it; archival's readers unwrap it. CSV tables "
+                                  "cannot be encrypted.", example={"key": "kms:alias/archival-parquet"})},
+            },
+            "meta": _meta("Encryption at rest: of the files themselves (parquet, any target) and of the S3 objects "
+                          "(sse_kms_key_id); both may be set.", example={"sse_kms_key_id": "alias/archival"})},
         "allow_http": _bool("Allow a plain-http endpoint_url: a test endpoint (moto, a local MinIO) only; objects and "
                             "requests would cross the network unencrypted.", False),
         "region": _str("AWS region.", example="eu-central-1"),

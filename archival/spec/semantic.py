@@ -52,21 +52,38 @@ def check_project(doc: YamlDocument) -> list[SpecError]:
         needs = {"local": "path", "s3": "bucket", None: "type"}[target.get("type")]
         if needs not in target:
             errors.append(doc.error(at, f"target '{name}' needs '{needs}'", None, key=True))
+        errors += _check_encryption(doc, at, target)
         endpoint = str(target.get("endpoint_url", ""))
         if endpoint.startswith("http://") and not target.get("allow_http"):
             errors.append(doc.error((*at, "endpoint_url"), f"S3 endpoint {endpoint} is plain http: objects and "
                                     "signed requests would cross the network unencrypted",
                                     "use https, or mark a test endpoint with allow_http: true"))
         if target.get("type") == "local":
-            if "encryption" in target:
-                errors.append(doc.error((*at, "encryption"), f"target '{name}': encryption at rest of local targets "
-                                        "(Parquet modular encryption) is not built yet",
-                                        "encrypt the volume (LUKS, an encrypted EBS), or use an s3 target with "
-                                        "encryption: {sse_kms_key_id: ...}", key=True))
+            kms_endpoint = "kms_endpoint_url" in target.get("encryption", {}).get("parquet", {})
             for key in ("bucket", "prefix", "credentials", "endpoint_url", "region", "allow_http"):
+                if key == "allow_http" and kms_endpoint:
+                    continue  # a local target's one endpoint: its KMS
                 if key in target:
                     errors.append(doc.error((*at, key), f"'{key}' applies to s3 targets, not local ones", None,
                                             key=True))
+    return errors
+
+
+def _check_encryption(doc: YamlDocument, at: tuple, target: dict[str, Any]) -> list[SpecError]:
+    if "encryption" not in target:
+        return []
+    given, errors = target["encryption"], []
+    if not given:
+        errors.append(doc.error((*at, "encryption"), "encryption names nothing to encrypt",
+                                "parquet: {key: ...} for the files, sse_kms_key_id: ... for S3 objects"))
+    if "sse_kms_key_id" in given and target.get("type") == "local":
+        errors.append(doc.error((*at, "encryption", "sse_kms_key_id"), "sse_kms_key_id applies to s3 targets",
+                                "encrypt a local target's files with parquet: {key: ...}", key=True))
+    endpoint = str(given.get("parquet", {}).get("kms_endpoint_url", ""))
+    if endpoint.startswith("http://") and not target.get("allow_http"):
+        errors.append(doc.error((*at, "encryption", "parquet", "kms_endpoint_url"), f"KMS endpoint {endpoint} is "
+                                "plain http: data keys would cross the network unencrypted",
+                                "use https, or mark a test endpoint with allow_http: true"))
     return errors
 
 
@@ -81,8 +98,16 @@ def check_domain(doc: YamlDocument, project: dict[str, Any] | None) -> list[Spec
     errors += _unused_defaults(doc, data["tables"], defaults)
     # without a valid archival.yaml the hash key is unknown: do not report a consequence twice
     hash_key = project is None or bool(project.get("pii", {}).get("hash_key"))
+    sealed = sorted(n for n, t in (project or {}).get("archive", {}).get("targets", {}).items()
+                    if "parquet" in (t.get("encryption") or {}))
     for name, table in data["tables"].items():
         errors += _check_table(doc, name, table, defaults, hash_key)
+        if sealed and table.get("format", defaults.get("format")) == "csv":
+            where = ("tables", name, "format") if "format" in table else ("defaults", "format")
+            errors.append(doc.error(where, f"table '{name}' is written as CSV, and target '{sealed[0]}' encrypts "
+                                    "its files (Parquet modular encryption); CSV files cannot be encrypted",
+                                    "write Parquet (format: parquet), or archive this domain to a target without "
+                                    "encryption.parquet"))
         if "purge" in table and project is not None:
             errors += _check_purge_source(doc, name, project.get("sources", {}).get(data["source"]))
     tables = list(data["tables"])

@@ -65,6 +65,12 @@ class SpecValidator(cerberus.Validator):
             self._error(field, _custom(f"'{field}' must be a secret reference, not a literal value",
                                        v.SECRET_HINT, redact=True))
 
+    def _check_with_master_key(self, field: str, value: Any) -> None:
+        if not re.match(v.MASTER_KEY_PATTERN, str(value)):
+            self._error(field, _custom(f"'{field}' must name a master key, not hold one",
+                                       "kms:KEY (an AWS KMS key id, ARN or alias) or a reference to a base64 256-bit "
+                                       "key: env:NAME, prefect-secret:NAME", redact=True))
+
     def _check_with_dsn(self, field: str, value: Any) -> None:
         if v.looks_like_secret_ref(value):
             if not v.is_secret_ref(value):

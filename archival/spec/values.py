@@ -24,6 +24,8 @@ DURATION_PATTERN = r"^[0-9]+(s|m|h|d|w|y)$"
 QUIET_HOURS_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$"
 SECRET_REF_PATTERN = (r"^(env:[A-Za-z_][A-Za-z0-9_]*|prefect-secret:[a-z0-9][a-z0-9-]*"
                       r"|prefect-block:[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*)$")
+# a master key of Parquet encryption: a secret reference (a local key) or an AWS KMS key (id, ARN, alias)
+MASTER_KEY_PATTERN = SECRET_REF_PATTERN[:-2] + r"|kms:[A-Za-z0-9:/_+=,.@-]+)$"
 COLUMN_TYPE_PATTERN = (
     r"^(int8|int16|int32|int64|float32|float64|decimal\([0-9]{1,2},[0-9]{1,2}\)|string|boolean|date"
     r"|timestamp|timestamptz|time|json|uuid|binary)$"

@@ -30,7 +30,7 @@ def deep_check(store: ArchiveStore, manifest_path: str, manifest: Manifest, repo
             values, rows = [], 0
             for entry, local in zip(manifest.files, files, strict=True):
                 # per file: after schema drift, files of one period hold different columns
-                value, count = fingerprint_of(con, f"({rows_sql([local])})")
+                value, count = fingerprint_of(con, f"({rows_sql([local], con=con)})")
                 values.append(value)
                 rows += count
                 report.rows_checked += count

@@ -117,12 +117,12 @@ def archive_hashes(con: duckdb.DuckDBPyConnection, reader: ArchiveReader, table:
     keys = _keys_sql(table)
     files = reader.data([manifest])
     if files:
-        rows = rows_sql(files, present)
+        rows = rows_sql(files, present, con=con)
         if table.mode == "incremental":
             # the archive keeps versions, the source only the latest: keep the rows of this period that
             # are their key's latest version across the whole table (a newer one may sit in a later period)
             cursor = cursor_expr(table.cursor, quote_ident)
-            everything = rows_sql(reader.data(table_manifests), [*table.primary_key, *table.cursor])
+            everything = rows_sql(reader.data(table_manifests), [*table.primary_key, *table.cursor], con=con)
             con.execute(f"CREATE TABLE latest AS SELECT {keys}, max({cursor}) AS __c FROM ({everything}) GROUP BY ALL")
             on = " AND ".join(f"p.{quote_ident(k)} = l.{quote_ident(k)}" for k in table.primary_key)
             p_cursor = cursor_expr(table.cursor, lambda n: f"p.{quote_ident(n)}")
@@ -132,9 +132,9 @@ def archive_hashes(con: duckdb.DuckDBPyConnection, reader: ArchiveReader, table:
         con.execute(f"CREATE TABLE arc AS SELECT {keys}, h FROM src WHERE false")
     dead = reader.tombstones(tombstones)
     if dead:
-        con.execute(f"DELETE FROM arc WHERE ({keys}) IN (SELECT ({keys}) FROM ({rows_sql(dead)}))")
+        con.execute(f"DELETE FROM arc WHERE ({keys}) IN (SELECT ({keys}) FROM ({rows_sql(dead, con=con)}))")
     quarantined = reader.quarantined([manifest])
-    source = f"({rows_sql(quarantined, list(table.primary_key))})" if quarantined else "arc WHERE false"
+    source = f"({rows_sql(quarantined, list(table.primary_key), con=con)})" if quarantined else "arc WHERE false"
     con.execute(f"CREATE TABLE q AS SELECT DISTINCT {keys} FROM {source}")
 
 
@@ -157,7 +157,7 @@ def _leave_out_purged(con: duckdb.DuckDBPyConnection, table: Table, purged: list
     if not purged:
         return 0
     keys = _keys_sql(table)
-    gone = f"SELECT {keys} FROM ({rows_sql(purged, list(table.primary_key))}) ANTI JOIN src USING ({keys})"
+    gone = f"SELECT {keys} FROM ({rows_sql(purged, list(table.primary_key), con=con)}) ANTI JOIN src USING ({keys})"
     return con.execute(f"DELETE FROM arc WHERE ({keys}) IN (SELECT ({keys}) FROM ({gone}))").fetchone()[0]
 
 

@@ -40,12 +40,12 @@ def _current_rows(con: duckdb.DuckDBPyConnection, store: ArchiveStore, stack: Ex
     if not files:
         return False
     keys = ", ".join(quote_ident(k) for k in table.primary_key)
-    rows = f"SELECT * FROM ({rows_sql(files)})"
+    rows = f"SELECT * FROM ({rows_sql(files, con=con)})"
     if table.cursor:
         rows += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {cursor_expr(table.cursor, quote_ident)} " \
                 "DESC) = 1"
     if dead:
-        rows = f"SELECT * FROM ({rows}) ANTI JOIN ({rows_sql(dead)}) USING ({keys})"
+        rows = f"SELECT * FROM ({rows}) ANTI JOIN ({rows_sql(dead, con=con)}) USING ({keys})"
     con.execute(f"CREATE VIEW {view} AS {rows}")
     return True
 

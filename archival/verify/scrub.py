@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-import pyarrow.parquet as pq
-
 from archival.archive.manifest import ManifestError, read_manifest
 from archival.archive.state import manifest_versions
 from archival.archive.store import ArchiveStore
@@ -110,7 +108,7 @@ def scrub(store: ArchiveStore, tables: list[Table], subset: tuple[int, int], dee
         report.findings += checked.findings
         if deep and not checked.findings and file.path.endswith(".parquet") and file.path not in checked.frozen:
             with store.local_copy(file.path) as local:
-                rows = pq.ParquetFile(local).metadata.num_rows
+                rows = store.keys.open(local, shown=file.path).metadata.num_rows
             if rows != file.rows:
                 report.findings.append(Finding("rows", file.path, f"{rows} rows, its manifest says {file.rows}"))
     return report

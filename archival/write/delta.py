@@ -35,15 +35,16 @@ class VersionFilter:
         seen = data + quarantined
         if seen:
             where = f" WHERE {self.cursor} >= ?" if since is not None else ""
-            self.con.execute(f"CREATE TABLE seen AS SELECT {keys}, {self.cursor} AS __cursor "
-                             f"FROM ({rows_sql(seen, columns)}){where}", [since] if since is not None else [])
+            read = rows_sql(seen, columns, con=self.con)
+            self.con.execute(f"CREATE TABLE seen AS SELECT {keys}, {self.cursor} AS __cursor FROM ({read}){where}",
+                             [since] if since is not None else [])
         else:
             self.con.execute("CREATE TABLE seen (__none INTEGER)")
         if data:
             self.con.execute(f"CREATE TABLE archived_keys AS SELECT DISTINCT {keys} "
-                             f"FROM ({rows_sql(data, list(table.primary_key))})")
+                             f"FROM ({rows_sql(data, list(table.primary_key), con=self.con)})")
         if tombstones:
-            self.con.execute(f"CREATE TABLE dead AS SELECT {keys} FROM ({rows_sql(tombstones)})")
+            self.con.execute(f"CREATE TABLE dead AS SELECT {keys} FROM ({rows_sql(tombstones, con=self.con)})")
         self.has_seen, self.has_archive, self.has_dead = bool(seen), bool(data), bool(tombstones)
         self._source_keys: list[pa.Table] = []
 

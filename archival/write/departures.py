@@ -60,7 +60,7 @@ def without_purged(keys: pa.Table | None, key: tuple[str, ...], purged: list[Arc
     cols = ", ".join(quote_ident(k) for k in key)
     with duckdb.connect() as con:
         con.register("gone", keys)
-        return con.execute(f"SELECT * FROM gone ANTI JOIN ({rows_sql(purged, list(key))}) USING ({cols}) "
+        return con.execute(f"SELECT * FROM gone ANTI JOIN ({rows_sql(purged, list(key), con=con)}) USING ({cols}) "
                            f"ORDER BY {cols}").to_arrow_table()
 
 
@@ -76,8 +76,8 @@ def departed_keys(key: tuple[str, ...], archived: list[ArchivedFile], tombstones
     cols = ", ".join(quote_ident(k) for k in key)
     con = duckdb.connect()
     try:
-        keyed = f"({rows_sql(archived, list(key))})"
-        dead = f"({rows_sql(tombstones, list(key))})" if tombstones else None
+        keyed = f"({rows_sql(archived, list(key), con=con)})"
+        dead = f"({rows_sql(tombstones, list(key), con=con)})" if tombstones else None
         # the common case costs counts only: the census, or distinct archived keys minus tombstoned ones
         # (always archived keys); plus keys new in this unit (a hash of the few new keys probed by one scan)
         if census is None:
@@ -137,13 +137,13 @@ class PeriodDepartures:
         cols = ", ".join(quote_ident(k) for k in self.key)
         con = duckdb.connect()
         try:
-            gone = f"SELECT DISTINCT {cols} FROM ({rows_sql(self.archived, list(self.key))})"
+            gone = f"SELECT DISTINCT {cols} FROM ({rows_sql(self.archived, list(self.key), con=con)})"
             if self.source_keys:
                 con.register("source_keys", pa.concat_tables(self.source_keys))
                 gone += f" ANTI JOIN source_keys USING ({cols})"
             if self.tombstones:
-                gone = f"SELECT {cols} FROM ({gone}) ANTI JOIN ({rows_sql(self.tombstones, list(self.key))}) " \
-                       f"USING ({cols})"
+                dead = rows_sql(self.tombstones, list(self.key), con=con)
+                gone = f"SELECT {cols} FROM ({gone}) ANTI JOIN ({dead}) USING ({cols})"
             return con.execute(f"{gone} ORDER BY {cols}").to_arrow_table()
         finally:
             con.close()

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from archival.archive.encryption import ArchiveKeys
 from archival.archive.store import file_sha256
 from archival.spec.model import FileFormat
 
@@ -39,12 +40,20 @@ class LocalPart:
     rows: int
     bytes: int
     sha256: str
+    key: str | None = None  # encrypted: the master key reference its data key is wrapped with
 
 
 class PartWriter:
+    """`keys`: the target's; Parquet files are encrypted when it names a writing key (a fresh data key
+    per file, so encrypted files are not byte-identical across reruns: their rows still are)."""
+
     def __init__(self, folder: Path, fmt: FileFormat, schema: pa.Schema, *, target_file_bytes: int,
-                 row_group_rows: int):
+                 row_group_rows: int, keys: ArchiveKeys | None = None):
         self.folder, self.fmt, self.schema = folder, fmt, schema
+        self.key = keys.writing if keys is not None else None
+        if self.key and fmt != "parquet":
+            raise ValueError(f"{fmt} files cannot be encrypted (Parquet modular encryption): write Parquet")
+        self.keys = keys
         self.target, self.group_rows = target_file_bytes, row_group_rows
         self.parts: list[LocalPart] = []
         self._pending: list[pa.RecordBatch] = []
@@ -132,8 +141,9 @@ class PartWriter:
         self._file = self.folder / f"part-{len(self.parts):05d}.{EXTENSIONS[self.fmt]}.tmp"
         self._rows = 0
         if self.fmt == "parquet":
+            sealed = self.keys.encryption_properties() if self.key and self.keys else None
             self._writer = pq.ParquetWriter(self._file, self.schema, compression="zstd", write_statistics=True,
-                                            use_dictionary=self._dictionary or False)
+                                            use_dictionary=self._dictionary or False, encryption_properties=sealed)
         else:
             self._raw = open(self._file, "wb")  # noqa: SIM115 - closed in _close_file/abort
             # mtime=0 and no file name: gzip output depends on the rows only
@@ -149,7 +159,8 @@ class PartWriter:
             self._raw.close()
         with open(self._file, "rb") as handle:
             os.fsync(handle.fileno())
-        self.parts.append(LocalPart(self._file, self._rows, self._file.stat().st_size, file_sha256(self._file)))
+        self.parts.append(LocalPart(self._file, self._rows, self._file.stat().st_size, file_sha256(self._file),
+                                    self.key if self.fmt == "parquet" else None))
         self._writer, self._file, self._raw = None, None, None
 
 

@@ -27,7 +27,7 @@ class SetAsideBefore:
     def __init__(self, files: list[ArchivedFile], columns: list[str]):
         self.columns = columns
         self.con = duckdb.connect()
-        rows = rows_sql(files)
+        rows = rows_sql(files, con=self.con)
         held = {d[0] for d in self.con.execute(f"SELECT * FROM ({rows}) LIMIT 0").description}
         if set(columns) <= held:
             self.con.execute(f"CREATE TABLE known AS SELECT DISTINCT {_row_hash(columns)} AS h FROM ({rows})")

@@ -48,7 +48,8 @@ class VersionReplace:
     def finish(self) -> Iterator[pa.RecordBatch]:
         if not self.data:
             return
-        columns = [d[0] for d in self.con.execute(f"SELECT * FROM ({rows_sql(self.data)}) LIMIT 0").description]
+        read = rows_sql(self.data, con=self.con)
+        columns = [d[0] for d in self.con.execute(f"SELECT * FROM ({read}) LIMIT 0").description]
         lost = [c for c in columns if c not in self.schema.names]
         if lost:
             raise ArchivedColumnsLost(
@@ -56,7 +57,7 @@ class VersionReplace:
                 "source no longer has: a refresh would drop them; nothing was published")
         projection = ", ".join(f"a.{quote_ident(f.name)}" if f.name in columns else f"NULL AS {quote_ident(f.name)}"
                                for f in self.schema)
-        archived = f"({rows_sql(self.data)}) a"
+        archived = f"({rows_sql(self.data, con=self.con)}) a"
         if self.has_fresh:
             on = " AND ".join(f"a.{quote_ident(k)} = f.{quote_ident(k)}" for k in self.table.primary_key)
             cursor = cursor_expr(self.table.cursor, lambda n: f"a.{quote_ident(n)}")

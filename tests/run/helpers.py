@@ -40,7 +40,9 @@ def archived_sql(folder: Path, domain: str, table: str, columns: list[str] | Non
     store = LocalStore(folder / "archive")
     with ExitStack() as stack:
         files = ArchiveReader(store, stack).data(a.manifest for a in archived_periods(store, domain, table).values())
-    return f"({rows_sql(files, columns)})"
+    import duckdb
+
+    return f"({rows_sql(files, columns, con=duckdb.default_connection())})"  # the one duckdb.sql() runs on
 
 
 def run_with_a_vanishing_table(folder: Path, monkeypatch, db: Path, table: str, args: list[str]) -> int:
