@@ -158,3 +158,50 @@ def test_sse_kms_on_every_object_and_a_bucket_that_ignores_it_is_refused(tmp_pat
     store = S3Store(Unencrypting(), bucket, None, sse_kms_key=key)
     with pytest.raises(ArchiveUnavailable, match="without SSE-KMS although the target asks for it"):
         store.put_new("probe/x.json", b"{}")
+
+
+def test_parquet_sealed_with_aws_kms_and_read_back_through_s3(tmp_path, moto_endpoint, monkeypatch, capsys):
+    """`encryption.parquet.key: kms:...` on an S3 target (moto's S3 and KMS over HTTP): each file's data
+    key is wrapped by KMS; the objects are also SSE-KMS; verify --deep and query read them (the query
+    fetches encrypted objects, whose keys are in their footers); a KMS that cannot unwrap the key fails
+    in one line naming it."""
+    import json
+    import os
+    import time
+
+    from archival import cli
+    from archival.archive.encryption import is_encrypted
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    kms = boto3.client("kms", endpoint_url=moto_endpoint, region_name="us-east-1")
+    made = kms.create_key()["KeyMetadata"]
+    key = made["Arn"]
+    bucket = f"sealed-{os.getpid()}-{time.monotonic_ns()}"
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    folder = _shop(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: '{moto_endpoint}', allow_http: true, "
+                             f"encryption: {{sse_kms_key_id: '{key}', parquet: {{key: 'kms:{key}', "
+                             f"kms_endpoint_url: '{moto_endpoint}'}}}}}}\n")
+    _, results = run_units(folder, datetime(2026, 12, 1, tzinfo=UTC), target="s3")
+    assert results and {r.outcome for r in results} == {"written"}
+    parts = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"] if o["Key"].endswith(".parquet")]
+    assert parts
+    for object_key in parts:
+        local = tmp_path / "fetched.parquet"
+        local.write_bytes(s3.get_object(Bucket=bucket, Key=object_key)["Body"].read())
+        assert is_encrypted(local), object_key
+        assert s3.head_object(Bucket=bucket, Key=object_key)["ServerSideEncryption"] == "aws:kms"
+
+    assert cli.main(["verify", "--deep", "--target", "s3", "--project-dir", str(folder)]) == 0
+    capsys.readouterr()
+    assert cli.main(["query", "--target", "s3", "--project-dir", str(folder), "--format", "json", "--sql",
+                     "SELECT count(*) AS n FROM shop.comments WHERE id > 0"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["n"] == sum(r.rows for r in results)
+
+    project = folder / "archival.yaml"  # a KMS that does not hold the key (another region's)
+    project.write_text(project.read_text().replace("kms_endpoint_url:", "kms_region: eu-west-1, kms_endpoint_url:"))
+    assert cli.main(["verify", "--deep", "--target", "s3", "--project-dir", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert f"key kms:{key} cannot be used" in err and "Traceback" not in err
