@@ -181,8 +181,8 @@ def test_parquet_sealed_with_aws_kms_and_read_back_through_s3(tmp_path, moto_end
     bucket = f"sealed-{os.getpid()}-{time.monotonic_ns()}"
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    folder = _shop(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: '{moto_endpoint}', allow_http: true, "
-                             f"encryption: {{sse_kms_key_id: '{key}', parquet: {{key: 'kms:{key}', "
+    folder = _shop(tmp_path, f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: '{moto_endpoint}', "
+                             f"allow_http: true, encryption: {{sse_kms_key_id: '{key}', parquet: {{key: 'kms:{key}', "
                              f"kms_endpoint_url: '{moto_endpoint}'}}}}}}\n")
     _, results = run_units(folder, datetime(2026, 12, 1, tzinfo=UTC), target="s3")
     assert results and {r.outcome for r in results} == {"written"}
