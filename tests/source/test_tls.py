@@ -1,6 +1,7 @@
-"""`tls:` per source against a PostgreSQL the test starts on its own port (initdb, a CA and a server
-certificate made with openssl): verify-full with the CA connects over TLS and exports; a server without
-TLS, or a certificate from another CA, is refused with a clear error naming the source."""
+"""`tls:` per source against a PostgreSQL and a MariaDB the tests start on their own ports (initdb /
+mariadb-install-db, a CA and a server certificate made with openssl): verify-full with the CA connects
+over TLS and exports; a server without TLS, or a certificate from another CA, is refused with a clear
+error naming the source."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,11 +24,14 @@ from tests.conftest import IN_CI, write_project
 from tests.run.helpers import run_units
 
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-pytestmark = pytest.mark.skipif(not BIN and not IN_CI, reason="PostgreSQL server binaries are not installed")
+MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+needs_pg = pytest.mark.skipif(not BIN and not IN_CI, reason="PostgreSQL server binaries are not installed")
+needs_mariadb = pytest.mark.skipif(not Path(MARIADBD).exists() and not IN_CI, reason="mariadbd is not installed")
 
 
 def _run(*args: str, cwd: Path | None = None) -> None:
-    subprocess.run(list(args), check=True, capture_output=True, cwd=cwd, timeout=60)
+    done = subprocess.run(list(args), capture_output=True, cwd=cwd, timeout=60)
+    assert done.returncode == 0, f"{args[0]} failed: {done.stderr.decode()[-500:]}"
 
 
 def _ca(folder: Path, name: str) -> tuple[Path, Path]:
@@ -35,27 +40,36 @@ def _ca(folder: Path, name: str) -> tuple[Path, Path]:
     return folder / f"{name}.pem", folder / f"{name}.key"
 
 
-@pytest.fixture
-def tls_server():
-    """A PostgreSQL cluster of its own; yields (folder, port, start(ssl: bool))."""
-    folder = Path(tempfile.mkdtemp(prefix="archival-tls-", dir="/tmp"))
-    folder.chmod(0o755)
-    ca, _ = _ca(folder, "ca")
+def _certificates(folder: Path) -> None:
+    """ca.pem, and server.crt/server.key it signed for localhost and 127.0.0.1."""
+    _ca(folder, "ca")
     _run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
          "-subj", "/CN=localhost", cwd=folder)
     (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
     _run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
          "-out", "server.crt", "-days", "2", "-extfile", "san.ext", cwd=folder)
     (folder / "server.key").chmod(0o600)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def tls_server():
+    """A PostgreSQL cluster of its own; yields (folder, port, start(ssl: bool))."""
+    folder = Path(tempfile.mkdtemp(prefix="archival-tls-", dir="/tmp"))
+    folder.chmod(0o755)
+    _certificates(folder)
     shutil.chown(folder, "postgres")
     for name in ("server.key", "server.crt"):
         shutil.chown(folder / name, "postgres")
     bin_dir = BIN[-1]
     _run("runuser", "-u", "postgres", "--", f"{bin_dir}/initdb", "-D", str(folder / "data"), "-A", "trust",
          "-U", "postgres")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
 
     def start(ssl: bool) -> None:
         options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c ssl={'on' if ssl else 'off'} "
@@ -81,6 +95,7 @@ def _attach(source: Source, root: Path) -> str:
             con.execute("DETACH src")
 
 
+@needs_pg
 def test_verify_full_over_tls_and_refusals(tls_server, tmp_path, monkeypatch):
     folder, port, start = tls_server
     shutil.copy(folder / "ca.pem", tmp_path / "ca.pem")
@@ -106,6 +121,90 @@ def test_verify_full_over_tls_and_refusals(tls_server, tmp_path, monkeypatch):
                             f"tls_ca: {tmp_path / 'ca.pem'}}}",
                             {"app": "domain: app\nowner: o@example.com\nsource: tlsdb\ntables:\n  events: {relation: "
                                     "public.events, primary_key: [id], mode: window, cursor: at, period: month}\n"})
+    _, results = run_units(project, datetime(2026, 3, 1, tzinfo=UTC))
+    assert sum(r.rows for r in results) == 300
+    assert cli.main(["reconcile", "--project-dir", str(project)]) == 0
+
+
+@pytest.fixture
+def mariadb_tls_server():
+    """A MariaDB server of its own (mariadb-install-db; root without a password on 127.0.0.1); yields
+    (folder, port, start(ssl: bool))."""
+    folder = Path(tempfile.mkdtemp(prefix="archival-mytls-", dir="/tmp"))
+    _certificates(folder)
+    _run("mariadb-install-db", "--no-defaults", f"--datadir={folder / 'data'}", "--user=root",
+         "--auth-root-authentication-method=normal", "--skip-test-db")
+    port, running = _free_port(), []
+
+    def stop() -> None:
+        while running:
+            server = running.pop()
+            server.terminate()
+            server.wait(timeout=60)
+
+    def start(ssl: bool) -> None:
+        stop()
+        tls = [f"--ssl-ca={folder}/ca.pem", f"--ssl-cert={folder}/server.crt", f"--ssl-key={folder}/server.key"] \
+            if ssl else ["--skip-ssl"]
+        with open(folder / "log", "ab") as log:
+            running.append(subprocess.Popen([MARIADBD, "--no-defaults", f"--datadir={folder / 'data'}",
+                                             f"--port={port}", "--bind-address=127.0.0.1", f"--socket={folder}/sock",
+                                             "--user=root", f"--pid-file={folder}/pid", "--skip-name-resolve", *tls],
+                                            stdout=subprocess.DEVNULL, stderr=log))
+        for _ in range(300):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"mariadbd did not start: {(folder / 'log').read_text()[-500:]}")
+        _run("mariadb", "--no-defaults", f"--socket={folder}/sock", "-uroot", "-e",
+             "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL ON *.* TO 'root'@'127.0.0.1'; "
+             "CREATE DATABASE IF NOT EXISTS app")
+
+    try:
+        yield folder, port, start
+    finally:
+        stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _mysql_cipher(source: Source, root: Path) -> str:
+    with duck.POOL.connection(("mysql",)) as con:
+        duck.attach(con, source, root)
+        try:
+            return str(con.execute("SELECT * FROM mysql_query('src', 'SHOW SESSION STATUS LIKE ''Ssl_cipher''')")
+                       .fetchone()[1])
+        finally:
+            con.execute("DETACH src")
+
+
+@needs_mariadb
+def test_mariadb_verify_full_over_tls_and_refusals(mariadb_tls_server, tmp_path, monkeypatch):
+    folder, port, start = mariadb_tls_server
+    shutil.copy(folder / "ca.pem", tmp_path / "ca.pem")
+    dsn = f"host=127.0.0.1 port={port} user=root database=app"
+    strict = Source("mytls", "mysql", dsn=dsn, tls="verify-full", tls_ca="ca.pem")
+
+    start(ssl=False)  # no TLS at all: verify-full refuses, naming the source
+    with pytest.raises(duck.SourceError, match="source 'mytls' .*cannot be attached"):
+        _mysql_cipher(strict, tmp_path)
+
+    start(ssl=True)
+    assert _mysql_cipher(strict, tmp_path) not in ("", "None")  # a cipher: the session is encrypted
+    other, _ = _ca(tmp_path, "other-ca")  # a certificate from another CA: refused
+    with pytest.raises(duck.SourceError, match="source 'mytls' .*cannot be attached"):
+        _mysql_cipher(Source("mytls", "mysql", dsn=dsn, tls="verify-full", tls_ca=other.name), tmp_path)
+
+    _run("mariadb", "--no-defaults", f"--socket={folder}/sock", "-uroot", "app", "-e",
+         "CREATE TABLE events (id INT PRIMARY KEY, at DATETIME NOT NULL); INSERT INTO events WITH RECURSIVE "
+         "g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 300) "
+         "SELECT n, TIMESTAMP '2026-01-01 00:00:00' + INTERVAL n HOUR FROM g")
+    monkeypatch.setenv("MYTLS_DSN", dsn)
+    project = write_project(tmp_path / "project", "  mytls: {type: mysql, dsn: env:MYTLS_DSN, tls: verify-full, "
+                            f"tls_ca: {tmp_path / 'ca.pem'}}}",
+                            {"app": "domain: app\nowner: o@example.com\nsource: mytls\ntables:\n  events: {relation: "
+                                    "app.events, primary_key: [id], mode: window, cursor: at, period: month}\n"})
     _, results = run_units(project, datetime(2026, 3, 1, tzinfo=UTC))
     assert sum(r.rows for r in results) == 300
     assert cli.main(["reconcile", "--project-dir", str(project)]) == 0

@@ -94,3 +94,23 @@ def test_json_schema_rejects_what_cerberus_rejects():
                                                                           "mdoe": "full"}}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, json_schema("domain"))
+
+
+def test_csv_table_on_a_target_that_encrypts_files_is_refused(tmp_path):
+    """CSV cannot carry Parquet modular encryption: the table's format is named, not silently written plain."""
+    from archival.spec.errors import SpecErrors
+    from tests.conftest import write_project
+
+    folder = write_project(tmp_path, "  app: {type: sqlite, path: app.db}", {"shop": """domain: shop
+owner: o@example.com
+source: app
+tables:
+  orders: {relation: orders, primary_key: [id], format: csv}
+"""}, extra="    sealed: {type: local, path: ./sealed, encryption: {parquet: {key: 'env:ARCHIVE_KEY'}}}\n")
+    text = (folder / "archival.yaml").read_text()
+    (folder / "archival.yaml").write_text(text.replace("    local: {type: local, path: ./archive}\n", "")
+                                          .replace("default: local", "default: sealed"))
+    with pytest.raises(SpecErrors) as caught:
+        load_project(folder)
+    rendered = caught.value.render()
+    assert "specs/shop.yaml:5:" in rendered and "written as CSV, and target 'sealed' encrypts" in rendered
