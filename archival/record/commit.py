@@ -125,7 +125,7 @@ class UnitCommit:
         """A refresh that found the period's rows as archived: no new version (fingerprints are sums of
         row hashes, so equal sums over equal counts mean the same rows)."""
         current = self.current.manifest if self.current else None
-        return (self.unit.rewrite and current is not None and out.schema_change is None
+        return (self.unit.rewrite and current is not None and self._same_key(current) and out.schema_change is None
                 and out.fingerprint == current.fingerprint.value and out.rows_new == current.row_count
                 and not produced.quarantined and (produced.departed is None or not produced.departed.num_rows))
 
@@ -135,11 +135,17 @@ class UnitCommit:
         byte-identical files do."""
         current = self.current.manifest if self.current else None
         if current is None or self.table.mode != "full" or not any(f.key for f in current.files) \
-                or out.fingerprint != current.fingerprint.value or produced.quarantined:
+                or not self._same_key(current) or out.fingerprint != current.fingerprint.value \
+                or produced.quarantined:
             return False
         kept = replace(out, files=current.files, tombstones=current.tombstones, quarantine=current.quarantine)
         draft = next_manifest(self.unit, self.domain, self.table, self.source, self.run_id, kept, None)
         return draft.content() == current.content()
+
+    def _same_key(self, current) -> bool:
+        """The current files are sealed as new ones would be (same master key, or plain both): else
+        equal rows still get a new version, so a refresh re-encrypts a period under a rotated key."""
+        return {f.key for f in [*current.files, *current.quarantine]} <= {self.store.keys.writing}
 
     def _drift(self, out: UnitOutput) -> UnitOutput:
         if self.reference is None:

@@ -22,6 +22,7 @@ from archival.archive.encryption import is_encrypted
 from archival.archive.manifest import read_manifest
 from archival.archive.state import archived_periods
 from archival.archive.targets import open_store
+from archival.plan.refresh import Refresh
 from archival.spec.load import load_project
 from tests.purge.demo import AS_OF, db, prepare_demo
 from tests.run.helpers import run_units
@@ -127,6 +128,17 @@ def test_rotation_and_a_missing_or_wrong_key(sealed, capsys, monkeypatch):
     assert "written" in {r.outcome for r in results}
     assert _keys_named(sealed) == {"env:ARCHIVE_KEY_A", "env:ARCHIVE_KEY_B"}
     assert cli.main(["verify", "--deep", "--project-dir", str(sealed)]) == 0  # old files keep their key
+
+    # a refresh re-encrypts: equal rows, but sealed under another key, get a new version under the new one
+    _, results = run_units(sealed, AS_OF + timedelta(days=40), select=["table:helpdesk.ticket_comments"],
+                           refresh=Refresh("re-encrypt under ARCHIVE_KEY_B"))
+    assert sum(r.outcome == "written" for r in results) >= 20  # the periods of key A; the new ones stay
+    store = open_store(load_project(sealed))
+    assert {f.key for p in archived_periods(store, "helpdesk", "ticket_comments").values()
+            for f in p.manifest.files} == {"env:ARCHIVE_KEY_B"}
+    _, results = run_units(sealed, AS_OF + timedelta(days=40), select=["table:helpdesk.ticket_comments"],
+                           refresh=Refresh("again: nothing to do"))
+    assert {r.outcome for r in results} == {"unchanged"}
 
     capsys.readouterr()
     monkeypatch.delenv("ARCHIVE_KEY_A")
