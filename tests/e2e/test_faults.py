@@ -34,8 +34,10 @@ tables:
         with psycopg.connect(pg_dsn, autocommit=True) as con:
             deadline = time.monotonic() + 60
             while not killed and time.monotonic() < deadline:
+                # the unit's read (ordered by key), not the plan's probe, which asks again on its own
                 rows = con.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
-                                   "AND query ILIKE '%%big_events%%' AND pid <> pg_backend_pid()", (dbname,)).fetchall()
+                                   "AND query ILIKE '%%big_events%%ORDER BY%%' AND pid <> pg_backend_pid()",
+                                   (dbname,)).fetchall()
                 for (pid,) in rows:
                     con.execute("SELECT pg_terminate_backend(%s)", (pid,))
                     killed.append(pid)
