@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 
 from archival.archive.encryption import ArchiveKeys, plain_keys
 from archival.archive.store import ArchiveConflict, ArchiveUnavailable, ObjectInfo
+from archival.archive.uploads import UploadJournal
+from archival.failpoints import failpoint
 
 PART_BYTES = 64 * 1024 * 1024
 STORAGE_CLASSES = {"hot": "STANDARD", "cool": "STANDARD_IA", "cold": "GLACIER_IR"}
@@ -88,8 +90,10 @@ RETRIEVAL_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})  # not readable until
 
 class S3Store:
     def __init__(self, client: Any, bucket: str, prefix: str | None = None, classes: dict[str, str] | None = None,
-                 object_lock: str | None = None, sse_kms_key: str | None = None, keys: ArchiveKeys | None = None):
+                 object_lock: str | None = None, sse_kms_key: str | None = None, keys: ArchiveKeys | None = None,
+                 journal: UploadJournal | None = None):
         self.keys = keys or plain_keys()
+        self.journal = journal  # open multipart uploads, so a failed one resumes (archive/uploads.py)
         self.client, self.bucket = _Client(client, f"s3://{bucket}"), bucket
         self.prefix = (prefix or "").strip("/")
         self.classes = {**STORAGE_CLASSES, **(classes or {})}  # tier -> storage class
@@ -279,22 +283,44 @@ class S3Store:
             raise
 
     def _multipart(self, key: str, local: Path, extra: dict[str, Any]) -> None:
-        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)["UploadId"]
+        """With a journal, an upload that fails stays open and is resumed by the next attempt at the
+        same bytes (a unit's retry, or the next run after a crash): parts S3 already holds are not
+        sent again. Without one, it is aborted."""
+        sha256 = extra["Metadata"]["sha256"]
+        size = local.stat().st_size
+        resumed = self.journal.resume(self.client, self.bucket, key, sha256, size, PART_BYTES) \
+            if self.journal else None
+        if resumed is None:
+            resumed = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)["UploadId"], {}
+        upload, done = resumed
+        if self.journal and not done and self.journal.entry(self.bucket, key) is None:
+            self.journal.begin(self.bucket, key, upload, sha256, size, PART_BYTES)
         try:
             parts = []
             with open(local, "rb") as handle:
                 for number, chunk in enumerate(iter(lambda: handle.read(PART_BYTES), b""), start=1):
+                    if number in done:
+                        parts.append({"ETag": done[number], "PartNumber": number})
+                        continue
                     answer = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload,
                                                      PartNumber=number, Body=chunk)
                     parts.append({"ETag": answer["ETag"], "PartNumber": number})
+                    failpoint("s3:part", key)
             self._encrypted(self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload,
                                                                   MultipartUpload={"Parts": parts}, IfNoneMatch="*"),
                             key)
-        except BaseException:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+        except BaseException as exc:
+            if self.journal is None or _precondition_failed(exc):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+                if self.journal:
+                    self.journal.end(self.bucket, key)
             raise
+        if self.journal:
+            self.journal.end(self.bucket, key)
 
 
-def _precondition_failed(exc: ClientError) -> bool:
+def _precondition_failed(exc: BaseException) -> bool:
+    if not isinstance(exc, ClientError):
+        return False
     return exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412") or \
         exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412

@@ -28,7 +28,7 @@ def open_store(project: Project, name: str | None = None) -> ArchiveStore:
         return LocalStore((project.root / target.path).resolve(),
                           {tier: (project.root / folder).resolve() for tier, folder in target.tiers.items()},
                           target_keys(target))
-    return _s3_store(target)
+    return _s3_store(target, project.root)
 
 
 def target_keys(target) -> ArchiveKeys:
@@ -64,15 +64,17 @@ def s3_session(target) -> Any:
         raise TargetError(str(exc)) from None
 
 
-def _s3_store(target) -> ArchiveStore:
-    """The endpoint may point at an S3-compatible store."""
+def _s3_store(target, root) -> ArchiveStore:
+    """The endpoint may point at an S3-compatible store. Open multipart uploads are journaled in the
+    project's .archival/uploads, so an interrupted one resumes (archive/uploads.py)."""
     from archival.archive.s3 import RETRIES, S3Store
+    from archival.archive.uploads import UploadJournal
 
     client = s3_session(target).client("s3", endpoint_url=target.endpoint_url, region_name=target.region,
                                        config=RETRIES)
     assert target.bucket is not None
     return S3Store(client, target.bucket, target.prefix, target.storage_classes, target.object_lock,
-                   target.sse_kms_key_id, target_keys(target))
+                   target.sse_kms_key_id, target_keys(target), UploadJournal(root / ".archival" / "uploads"))
 
 
 def probe_writable(store: ArchiveStore) -> None:

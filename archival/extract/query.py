@@ -76,6 +76,11 @@ def _where(unit: ExportUnit, table: Table, columns: dict[str, SourceColumn], nat
                                               table.timezone, native)
 
 
+def native_where(table: Table, unit: ExportUnit, reads: list[ColumnRead]) -> str:
+    """The unit's WHERE in PostgreSQL's SQL (empty for a whole table)."""
+    return _where(unit, table, {r.name: r.column for r in reads}, True, _pg)
+
+
 def choose_strategy(source_type: SourceType) -> Strategy:
     return "native" if source_type == "postgres" else "scan"
 
@@ -153,4 +158,4 @@ def build_query(source_type: SourceType, table: Table, unit: ExportUnit, reads: 
 
 
 __all__ = ["CountQuery", "ExtractQuery", "RowsFilter", "SourceColumn", "Strategy", "build_query", "clustered_key",
-           "count_query"]
+           "count_query", "native_where"]

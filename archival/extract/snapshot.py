@@ -5,7 +5,7 @@ by the batch size, not by the table."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +15,16 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from archival.extract.query import ExtractQuery, RowsFilter, build_query, count_query
+from archival.extract.query import ExtractQuery, RowsFilter, build_query, count_query, native_where
+from archival.extract.ranges import (
+    INTEGER_TYPES,
+    ParallelRead,
+    RangedRead,
+    export_snapshot,
+    key_ranges,
+    range_filter,
+    split_bounds,
+)
 from archival.plan.units import ExportUnit
 from archival.source import duck
 from archival.source.columns import SourceColumn, source_columns
@@ -76,11 +85,13 @@ def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *,
                   memory_limit: str = "1GB", threads: int = 2, shared_snapshot: str | None = None,
                   clustered: bool = False, scale_floor: dict[str, int] | None = None,
                   connection: duckdb.DuckDBPyConnection | None = None,
-                  rows_filter: RowsFilter | None = None) -> Iterator[UnitSnapshot]:
+                  rows_filter: RowsFilter | None = None,
+                  parallel: ParallelRead | None = None) -> Iterator[UnitSnapshot]:
     """`scale_floor`: per `decimal` column, the scale the table was archived with (its type may
     widen, never narrow). `connection`: a transaction shared with related units, already open on the
     attached source (source/shared.py); the unit reads inside it and leaves it open. `rows_filter`:
-    only the unit's rows that match it (a purge batch, read under its locks)."""
+    only the unit's rows that match it (a purge batch, read under its locks). `parallel`: a large
+    PostgreSQL unit reads key ranges on more connections in its snapshot (extract/ranges.py)."""
     if connection is not None:
         yield from _read(connection, source, table, unit, batch_rows, clustered, scale_floor or {}, rows_filter)
         return
@@ -91,18 +102,52 @@ def open_snapshot(source: Source, root: Path, table: Table, unit: ExportUnit, *,
             raise ExtractError(str(exc)) from None
         yield from _snapshot(con, source, root, table, unit, batch_rows=batch_rows, memory_limit=memory_limit,
                              threads=threads, shared_snapshot=shared_snapshot, clustered=clustered,
-                             scale_floor=scale_floor or {})
+                             scale_floor=scale_floor or {}, parallel=parallel)
 
 
 def _snapshot(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table: Table, unit: ExportUnit, *,
               batch_rows: int, memory_limit: str, threads: int, shared_snapshot: str | None, clustered: bool,
-              scale_floor: dict[str, int]) -> Iterator[UnitSnapshot]:
+              scale_floor: dict[str, int], parallel: ParallelRead | None) -> Iterator[UnitSnapshot]:
+    ranged: list[RangedRead] = []
+
+    def split(reads: list[ColumnRead], scales: dict[str, int], rows: int, query: ExtractQuery):
+        found = _ranged(con, source, root, table, unit, reads, scales, rows, query, parallel, batch_rows,
+                        memory_limit)
+        if found is not None:
+            ranged.append(found[0])
+            return found[1:]
+        return None
+
     try:
         begin(con, source, root, memory_limit, threads, shared_snapshot)
-        yield from _read(con, source, table, unit, batch_rows, clustered, scale_floor)
+        yield from _read(con, source, table, unit, batch_rows, clustered, scale_floor, split=split)
     finally:
+        for read in ranged:
+            read.close()
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")  # read-only: nothing to commit
+
+
+def _ranged(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table: Table, unit: ExportUnit,
+            reads: list[ColumnRead], scales: dict[str, int], rows: int, query: ExtractQuery,
+            parallel: ParallelRead | None, batch_rows: int,
+            memory_limit: str) -> tuple[RangedRead, Iterator[pa.RecordBatch], pa.Schema] | None:
+    """A large PostgreSQL unit's read as key ranges on more connections (same rows, same order), or
+    None when the unit reads on its own connection."""
+    key = table.primary_key[0]
+    typed = {r.name: r.column.duck_type.upper() for r in reads}
+    if parallel is None or parallel.connections < 2 or query.strategy != "native" or rows < parallel.min_rows \
+            or len(table.primary_key) != 1 or typed.get(key) not in INTEGER_TYPES:
+        return None
+    bounds = split_bounds(con, quote_relation(table.relation, "postgres"), key, native_where(table, unit, reads))
+    if bounds is None:
+        return None
+    queries = [build_query(source.type, table, unit, reads, scales, rows_filter=range_filter(key, lo, hi)).rows_sql
+               for lo, hi in key_ranges(*bounds, parallel.connections)]
+    ranged = RangedRead(source, root, export_snapshot(con), queries[1:], parallel.spool, batch_rows=batch_rows,
+                        memory_limit=memory_limit)
+    first = con.execute(queries[0]).to_arrow_reader(batch_rows)
+    return ranged, ranged.batches(_batches(first)), first.schema
 
 
 def begin(con: duckdb.DuckDBPyConnection, source: Source, root: Path, memory_limit: str, threads: int,
@@ -128,20 +173,24 @@ def begin(con: duckdb.DuckDBPyConnection, source: Source, root: Path, memory_lim
 
 
 def _read(con: duckdb.DuckDBPyConnection, source: Source, table: Table, unit: ExportUnit, batch_rows: int,
-          clustered: bool, scale_floor: dict[str, int],
-          rows_filter: RowsFilter | None = None) -> Iterator[UnitSnapshot]:
-    """Inside an open transaction: the count (measuring `decimal` columns), then the rows."""
+          clustered: bool, scale_floor: dict[str, int], rows_filter: RowsFilter | None = None,
+          split: Callable | None = None) -> Iterator[UnitSnapshot]:
+    """Inside an open transaction: the count (measuring `decimal` columns), then the rows (`split`:
+    (batches, schema) of a read split over connections, or None to read on this one)."""
     try:
         reads = column_reads(con, source, table)
         counted = count_query(source.type, table, unit, reads, rows_filter=rows_filter)
         row = con.execute(counted.sql).fetchone()
         scales = _scales(reads, counted.measured, row[1:], scale_floor)
         query = build_query(source.type, table, unit, reads, scales, clustered=clustered, rows_filter=rows_filter)
-        reader = con.execute(query.rows_sql).to_arrow_reader(batch_rows)
-        batches = _batches(reader)
+        found = split(reads, scales, int(row[0]), query) if split is not None else None
+        if found is None:
+            reader = con.execute(query.rows_sql).to_arrow_reader(batch_rows)
+            found = _batches(reader), reader.schema
+        batches, schema = found
         if query.strategy == "clustered":
             batches = _in_key_order(batches, table.primary_key[0])
-        yield UnitSnapshot(reads, scales, int(row[0]), query, batches, reader.schema, con)
+        yield UnitSnapshot(reads, scales, int(row[0]), query, batches, schema, con)
     except TypeRefused as exc:
         raise ExtractError(f"{table.location}: {table.qualified_name}: {exc}") from None
     except duck.SourceError as exc:

@@ -44,4 +44,10 @@ def s3_rules(project: Project, tables: list[Table], target: str | None = None) -
         if r.then == "delete":
             print(f"{table.qualified_name}: `then: delete` is not emitted as a bucket expiration (it would delete the "
                   "manifests without a record); run `archival lifecycle` for expiry", file=sys.stderr)
+    base = (target_.prefix or "").strip("/")
+    # an upload a crash left open is resumed by the next run (archive/uploads.py); one never resumed
+    # (its bytes changed, or the project's journal is gone) is removed by S3 after a week
+    rules.append({"ID": "archival-abort-incomplete-uploads", "Status": "Enabled",
+                  "Filter": {"Prefix": f"{base}/" if base else ""},
+                  "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}})
     return {"Rules": rules}

@@ -26,11 +26,11 @@ from archival.archive.read import ArchiveReader
 from archival.archive.rows import ArchiveDamaged, check_files
 from archival.archive.state import ArchivedPeriod
 from archival.archive.store import ArchiveStore
+from archival.failpoints import failpoint
 from archival.purge.keys import key_range, key_tuples, keys_digest, rows_filter
 from archival.purge.records import BatchRecord, PeriodOutcome, write_batch_keys
 from archival.purge.references import Reference
 from archival.purge.session import BatchBusy, PurgeSession
-from archival.record.failpoints import failpoint
 from archival.spec.model import Domain, Project, Table
 from archival.sql import quote_ident, sql_literal
 from archival.verify.reconcile import archive_hashes, source_hashes

@@ -17,6 +17,7 @@ from archival.archive.purges import purged_periods
 from archival.archive.state import ArchivedPeriod, archived_periods
 from archival.archive.store import ArchiveStore
 from archival.archive.targets import open_store
+from archival.failpoints import failpoint
 from archival.lifecycle.holds import initiator
 from archival.plan.periods import parse_label
 from archival.plan.units import SPECIAL_PERIODS
@@ -25,7 +26,6 @@ from archival.purge.records import PeriodOutcome, audit_period, settle, write_ru
 from archival.purge.references import children_first, references, source_foreign_keys
 from archival.purge.session import PurgeSession
 from archival.record.anchor import record_head
-from archival.record.failpoints import failpoint
 from archival.source.secrets import resolve
 from archival.spec.model import Domain, Project, Table
 

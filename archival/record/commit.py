@@ -26,9 +26,9 @@ from archival.archive.audit_log import recorded
 from archival.archive.leftovers import named_by_older_versions, period_leftovers, period_objects
 from archival.archive.manifest import FileEntry, SchemaChange, StoredManifest
 from archival.archive.store import ArchiveStore
+from archival.failpoints import failpoint
 from archival.plan.units import ExportUnit
 from archival.record import audit
-from archival.record.failpoints import failpoint
 from archival.record.lineage import LineageEmitter, SourceDataset
 from archival.record.next_manifest import UnitOutput, next_manifest, schema_diff
 from archival.record.orphans import set_aside

@@ -17,10 +17,10 @@ from prefect.states import Failed, State
 from archival.archive.layout import new_run_id
 from archival.archive.store import ArchiveUnavailable
 from archival.archive.targets import TargetError, open_store
+from archival.failpoints import failpoint
 from archival.plan.refresh import Refresh
 from archival.plan.units import ExportUnit, Plan, UnitResult
 from archival.record.anchor import record_head
-from archival.record.failpoints import failpoint
 from archival.record.initiator import who
 from archival.record.metrics import write_metrics
 from archival.record.runs import audit_run, failed_units, record_space, totals, write_run_record

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from archival.failpoints import failpoint
 from archival.plan.units import Plan, UnitResult
 from archival.record.anchor import record_head
-from archival.record.failpoints import failpoint
 from archival.record.initiator import who
 from archival.record.runs import audit_run, write_run_record
 from archival.run.context import RunContext, shared_snapshots

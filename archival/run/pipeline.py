@@ -22,16 +22,18 @@ from archival.archive.read import ArchiveReader
 from archival.archive.state import archived_periods
 from archival.check.contract import ContractStage
 from archival.check.registry import load_project_checks
+from archival.extract.ranges import ParallelRead
 from archival.extract.rows_read import RowsRead
 from archival.extract.snapshot import UnitSnapshot, open_snapshot
+from archival.failpoints import failpoint
 from archival.plan import stages as st
 from archival.plan.units import NULL_PERIOD, OUT_OF_RANGE, ExportUnit
 from archival.platform.deletes import with_delete_times
 from archival.record.commit import DataPolicyError
-from archival.record.failpoints import failpoint
 from archival.run.clock import StageClock
 from archival.run.context import RunContext
 from archival.run.interrupt import STOP
+from archival.run.limits import source_limit
 from archival.source.types import scale_floor
 from archival.write.delta import VersionFilter
 from archival.write.departures import PeriodDepartures, TableDepartures, valid_census
@@ -104,7 +106,7 @@ class UnitRun:
                 self.source, self.ctx.project.root, table, unit, batch_rows=tuning.batch_rows,
                 memory_limit=tuning.memory_limit, threads=tuning.threads, clustered=stage.clustered,
                 shared_snapshot=self.ctx.shared_snapshots.get(self.source.name), scale_floor=floor,
-                connection=self.connection))
+                connection=self.connection, parallel=self.parallel_read()))
         if self.snapshot.connection is not None:  # a stop interrupts a query that runs long (a sort, a scan)
             self.source_stack.enter_context(STOP.while_running(self.snapshot.connection.interrupt))
         if unit.period == NULL_PERIOD and table.null_cursor == "fail":
@@ -112,6 +114,11 @@ class UnitRun:
                                   f"{table.qualified_name} have a NULL cursor and null_cursor is 'fail'")
         load_project_checks(self.ctx.project.root)
         self.pii = PiiTransform(table, self.snapshot.arrow_schema, self.ctx.pii_key, threads=tuning.threads)
+
+    def parallel_read(self) -> ParallelRead:
+        limits = self.ctx.project.limits
+        return ParallelRead(min(limits.parallel_reads, source_limit(self.ctx.project, self.source.name)),
+                            limits.parallel_min_rows, self.work / "ranges")
 
     def build(self, stage: st.Stage) -> Transform:
         transform = FACTORIES[type(stage)](stage, self)

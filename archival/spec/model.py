@@ -195,6 +195,8 @@ class Limits:
     max_rows_per_run: int | None = None
     max_bytes_per_run: int | None = None
     pause_source_after: int = 2  # failed work items in a row before a source's other units wait (run/breaker.py)
+    parallel_reads: int = 1  # connections one large PostgreSQL unit reads key ranges on (extract/ranges.py)
+    parallel_min_rows: int = 1_000_000  # units with fewer rows read on one connection
 
 
 @dataclass(frozen=True)

@@ -323,6 +323,14 @@ PROJECT: Rule = {
             "max_bytes_per_run": {"type": "integer", "min": 1,
                                   "meta": _meta("Defer units beyond this many bytes to the next run.",
                                                 example=10_000_000_000)},
+            "parallel_reads": {"type": "integer", "min": 1, "max": 16,
+                               "meta": _meta("PostgreSQL: connections a large unit (one integer key) reads with, each "
+                                             "a key range of the unit's snapshot (SET TRANSACTION SNAPSHOT, as pg_dump "
+                                             "-j); the files are byte-identical to a one-connection read. At most "
+                                             "the source's max_parallel.", 1, 4)},
+            "parallel_min_rows": {"type": "integer", "min": 1,
+                                  "meta": _meta("Units with fewer rows than this read on one connection.",
+                                                1_000_000, 1_000_000)},
             "pause_source_after": {"type": "integer", "min": 1,
                                    "meta": _meta("After this many units of one source fail in a row on a connection, "
                                                  "authentication or other transient error (after their retries), "

@@ -384,7 +384,9 @@ def test_emitted_bucket_rules(tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out) == {"Rules": [{
         "ID": "archival-app-events", "Status": "Enabled", "Filter": {"Prefix": "app/events/"},
-        "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}, {"Days": 120, "StorageClass": "GLACIER_IR"}]}]}
+        "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}, {"Days": 120, "StorageClass": "GLACIER_IR"}]},
+        {"ID": "archival-abort-incomplete-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]}
     assert "app.events: `then: delete` is not emitted as a bucket expiration" in captured.err
 
 
