@@ -16,13 +16,27 @@ from archival.verify.repair import repair_request
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _, tables = load(args)  # spec and selector errors end here, before any flow starts
-    return run_flow(args, args.select, refresh_request(args, tables, required=True))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phone home unless asked for
+    problem = tmpdir_problem()
+    if problem:
+        print(f"archival run: {problem}", file=sys.stderr)
+        return FAILED
+    from archival.run.server import launch_early
+
+    early = launch_early()  # the server starts while this process loads Prefect and the specs
+    try:
+        _, tables = load(args)  # spec and selector errors end here, before any flow starts
+        return run_flow(args, args.select, refresh_request(args, tables, required=True), early)
+    finally:
+        if early is not None:
+            early.stop()
 
 
-def run_flow(args: argparse.Namespace, select: list[str] | None, refresh: Refresh | None) -> int:
+def run_flow(args: argparse.Namespace, select: list[str] | None, refresh: Refresh | None,
+             early=None) -> int:
     """The Prefect flow on the selection; prints its summary or the refusal it ended on. The first
-    SIGINT/SIGTERM stops the run cleanly (exit 130/143, run/interrupt.py)."""
+    SIGINT/SIGTERM stops the run cleanly (exit 130/143, run/interrupt.py). `early`: the private
+    Prefect server, launched already."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phone home unless asked for
     problem = tmpdir_problem()
     if problem:
@@ -36,7 +50,7 @@ def run_flow(args: argparse.Namespace, select: list[str] | None, refresh: Refres
     from archival.run.server import ServerFailed, prefect_api
 
     try:
-        with stop_on_signals() as stop, prefect_api(), once_per_warning(debug=args.debug):
+        with stop_on_signals() as stop, prefect_api(early), once_per_warning(debug=args.debug):
             summary = run_outcome(args.project_dir, runner=getattr(args, "runner", "thread"),
                                   dask_address=getattr(args, "dask_address", None),
                                   workers=getattr(args, "workers", None), select=select, target=args.target,

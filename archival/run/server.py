@@ -5,13 +5,17 @@ server) and dies with the command whatever kills it (archival/run/server_child.p
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
 
 PRIVATE_URLS: set[str] = set()  # a private server is not shared with other runs (run/limits.py)
 
@@ -23,47 +27,102 @@ class ServerFailed(Exception):
 STARTUP_SECONDS = 90
 
 
-def _private_server_class() -> type:
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import get_current_settings
+class PrivateServer:
+    """uvicorn serving Prefect's API in a child process (archival/run/server_child.py), launched
+    without importing Prefect's server code here: that import alone costs this process seconds, and
+    the child pays it anyway. `archival run` launches it first thing, so the server starts while the
+    command loads its own modules and specs (the same command and environment Prefect 3 gives its
+    own ephemeral server)."""
 
-    class PrivateServer(SubprocessASGIServer):
-        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-            # the command and environment of Prefect's own ephemeral server (Prefect 3), started
-            # through server_child in a session of its own
-            import prefect
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+        self._launch()
 
-            server_env = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
-            return subprocess.Popen(
-                [sys.executable, "-m", "archival.run.server_child", str(os.getpid()), "--app-dir",
-                 str(prefect.__module_path__.parent), "--factory", "prefect.server.api.server:create_app",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
-                env={**os.environ, **server_env,
-                     **get_current_settings().to_environment_variables(exclude_unset=True)},
-                start_new_session=True)
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
 
-    return PrivateServer
+    def _launch(self) -> None:
+        spec = importlib.util.find_spec("prefect")
+        assert spec is not None and spec.origin is not None
+        self.port = _free_port()
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+               "PREFECT__SERVER_FINAL": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "archival.run.server_child", str(os.getpid()), "--app-dir",
+             str(Path(spec.origin).parent.parent), "--factory", "prefect.server.api.server:create_app",
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
+            env=env, start_new_session=True)
+
+    def wait(self, timeout: float) -> None:
+        """Until the API answers its health check; ServerFailed when it does not in `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            code = self.process.poll()
+            if code == 3:  # uvicorn could not bind: another process took the port meanwhile
+                self._launch()
+                continue
+            if code is not None:
+                raise ServerFailed(f"the temporary Prefect server exited with code {code} while starting; check "
+                                   "that PREFECT_HOME and TMPDIR are writable and not full, or set PREFECT_API_URL "
+                                   "to a running server")
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as answer:  # noqa: S310 - loopback
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise ServerFailed(f"the temporary Prefect server did not answer within {timeout:.0f} s; check that "
+                           "PREFECT_HOME and TMPDIR are writable and not full, or set PREFECT_API_URL to a running "
+                           "server")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def launch_early() -> PrivateServer | None:
+    """A private server started before anything else when no API URL is configured: as far as can be
+    told without importing Prefect (the environment; a profile that names a URL is seen later, and
+    then this server is stopped unused)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    settings = sys.modules.get("prefect.settings")
+    if settings is not None and settings.get_current_settings().api.url:  # Prefect is loaded already (tests)
+        return None
+    return PrivateServer()
 
 
 @contextmanager
-def prefect_api() -> Iterator[str | None]:
-    """Yields the private server's API URL, or None when a server is configured."""
-    from prefect.server.api.server import SubprocessASGIServer
+def prefect_api(early: PrivateServer | None = None) -> Iterator[str | None]:
+    """Yields the private server's API URL, or None when a server is configured. `early`: a private
+    server launched already (launch_early)."""
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     if get_current_settings().api.url:
+        if early is not None:
+            early.stop()
         yield None
         return
-    prior = SubprocessASGIServer._instances.pop(None, None)
-    server = _private_server_class()()
+    server = early or PrivateServer()
     try:
-        try:
-            # Prefect waits 20 s by default; a fresh database's migrations on a busy 2-core host took longer
-            server.start(timeout=max(STARTUP_SECONDS, get_current_settings().server.ephemeral.startup_timeout_seconds))
-        except RuntimeError as exc:
-            raise ServerFailed(f"the temporary Prefect server did not start ({str(exc)[:300]}); check that "
-                               f"PREFECT_HOME ({get_current_settings().home}) and TMPDIR are writable and not "
-                               "full, or set PREFECT_API_URL to a running server") from None
+        # Prefect waits 20 s by default; a fresh database's migrations on a busy 2-core host took longer
+        server.wait(max(STARTUP_SECONDS, get_current_settings().server.ephemeral.startup_timeout_seconds))
         PRIVATE_URLS.add(server.api_url)
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             try:
@@ -73,9 +132,6 @@ def prefect_api() -> Iterator[str | None]:
     finally:
         server.stop()
         PRIVATE_URLS.discard(server.api_url)
-        SubprocessASGIServer._instances.pop(None, None)
-        if prior is not None:
-            SubprocessASGIServer._instances[None] = prior
 
 
 def drain_prefect_workers() -> None:

@@ -122,6 +122,9 @@ class PartWriter:
             self._encoder = None
 
     def _write_group(self, group: pa.Table) -> None:
+        # one chunk per column: Arrow's writer checks page sizes per 1,024 values within a chunk, so
+        # where batches happened to end would move page boundaries (and bytes); the rows alone decide
+        group = group.combine_chunks()
         rows = group.num_rows
         if self._dictionary is None and self.fmt == "parquet":
             self._dictionary = dictionary_columns(group)

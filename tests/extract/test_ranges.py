@@ -1,5 +1,6 @@
 """Parallel reads inside one snapshot (limits.parallel_reads): a PostgreSQL unit split into key ranges
-on 1, 2 and 4 connections writes byte-identical files; the ranges cover every key exactly once; rows
+on 1, 2 and 4 connections writes byte-identical files (units of 50,000 rows with a hashed column:
+several data pages per column, so batch boundaries that moved page boundaries would show); the ranges cover every key exactly once; rows
 changed while the ranges are read are not seen (every connection reads the unit's snapshot)."""
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ SPEC = """domain: app
 owner: o@example.com
 source: pg
 tables:
-  events: {relation: public.events, primary_key: [id], mode: window, cursor: at, period: quarter}
+  events:
+    relation: public.events
+    primary_key: [id]
+    mode: window
+    cursor: at
+    period: quarter
+    columns:
+      body: {pii: hash}
   notes: {relation: public.notes, primary_key: [id], mode: full}
 """
 
@@ -41,15 +49,15 @@ def test_key_ranges_cover_every_key_once(lowest, span, n, data):
 def _project(folder: Path, connections: int) -> Path:
     return write_project(folder, "  pg: {type: postgres, dsn: env:RANGES_DSN}", {"app": SPEC},
                          extra=f"limits: {{max_parallel_per_source: 4, parallel_reads: {connections}, "
-                               "parallel_min_rows: 1000}\n")
+                               "parallel_min_rows: 1000}\npii: {hash_key: env:ARCHIVAL_PII_KEY}\n")
 
 
 def test_one_two_and_four_connections_write_the_same_bytes(pg_dsn, tmp_path, monkeypatch):
     with psycopg.connect(pg_dsn, autocommit=True) as con:
         con.execute("CREATE TABLE events AS SELECT g * 7 - 90000 AS id, "
-                    "timestamptz '2026-01-01' + g * interval '7 minutes' AS at, md5(g::text) AS body, "
+                    "timestamptz '2026-01-01' + g * interval '2 minutes' AS at, md5(g::text) AS body, "
                     "(g % 1000)::numeric / 7 AS amount, CASE WHEN g % 5 = 0 THEN NULL ELSE g % 13 END AS n "
-                    "FROM generate_series(1, 60000) g")
+                    "FROM generate_series(1, 200000) g")
         con.execute("ALTER TABLE events ADD PRIMARY KEY (id)")
         con.execute("CREATE TABLE notes AS SELECT g AS id, repeat(chr(65 + g % 26), g % 50) AS text "
                     "FROM generate_series(1, 5000) g WHERE g % 3 <> 0")
@@ -68,7 +76,7 @@ def test_one_two_and_four_connections_write_the_same_bytes(pg_dsn, tmp_path, mon
     for connections in (1, 2, 4):
         folder = _project(tmp_path / f"n{connections}", connections)
         _, results = run_units(folder, AS_OF)
-        assert sum(r.rows for r in results) == 60000 + 3334
+        assert sum(r.rows for r in results) == 200000 + 3334
         archives[connections] = {p: b for p, b in archive_files(folder).items()
                                  if "/period=" in p and "_manifests" not in p}
     assert archives[1] and archives[1] == archives[2] == archives[4]
