@@ -1,7 +1,8 @@
 """Parallel reads inside one snapshot (limits.parallel_reads): a PostgreSQL unit split into key ranges
 on 1, 2 and 4 connections writes byte-identical files (units of 50,000 rows with a hashed column:
-several data pages per column, so batch boundaries that moved page boundaries would show); the ranges cover every key exactly once; rows
-changed while the ranges are read are not seen (every connection reads the unit's snapshot)."""
+several data pages per column, so batch boundaries that moved page boundaries would show); the ranges
+cover every key exactly once; rows changed while the ranges are read are not seen (every connection
+reads the unit's snapshot)."""
 
 from __future__ import annotations
 
