@@ -46,6 +46,21 @@ CREATE INDEX ON public.events (created_at);
 """
 
 
+# One inline export (no Prefect) of the project in argv[1] as of argv[3], in the job's own process:
+# its seconds, rows and peak RSS.
+EXPORT_JOB = """
+import sys, json, time, resource
+from datetime import datetime
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from tests.run.helpers import run_units
+t = time.perf_counter()
+_, results = run_units(Path(sys.argv[1]), datetime.fromisoformat(sys.argv[3]))
+print(json.dumps({"seconds": time.perf_counter() - t, "rows": sum(r.rows for r in results),
+                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
 def events_spec(settings: str) -> str:
     """The events table as a monthly window domain; `settings`: more keys of the table (indented 4)."""
     return ("domain: bench\nowner: bench@example.com\nsource: pg\ntables:\n  events:\n    relation: public.events\n"

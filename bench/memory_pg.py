@@ -13,20 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, run_job, temp_database, tickets_spec, write_project, write_report
+from common import EXPORT_JOB, ROOT, run_job, temp_database, tickets_spec, write_project, write_report
 from export_pg import TABLE_SQL
-
-JOB = """
-import sys, json, time, resource
-from datetime import datetime
-from pathlib import Path
-sys.path.insert(0, sys.argv[2])
-from tests.run.helpers import run_units
-t = time.perf_counter()
-_, results = run_units(Path(sys.argv[1]), datetime.fromisoformat(sys.argv[3]))
-print(json.dumps({"seconds": time.perf_counter() - t, "rows": sum(r.rows for r in results),
-                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
 
 
 def main() -> int:
@@ -38,7 +26,7 @@ def main() -> int:
         with temp_database(TABLE_SQL.format(rows=size)) as dsn, tempfile.TemporaryDirectory() as tmp:
             folder = write_project(Path(tmp), tickets_spec("pg", "public.tickets"))
             env = {"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-            result = run_job(JOB, str(folder), str(ROOT), "2030-01-01T00:00:00+00:00", env=env)
+            result = run_job(EXPORT_JOB, str(folder), str(ROOT), "2030-01-01T00:00:00+00:00", env=env)
         assert result["rows"] == size, result
         rows.append((size, result))
         print(f"{size:,} rows: {result['seconds']:.1f} s, {result['rss_mib']:.0f} MiB", file=sys.stderr)

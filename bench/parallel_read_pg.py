@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import EVENTS_TABLE_SQL, PG_SOURCE, PROJECT_FILE, ROOT, run_job, temp_database, write_report
+from common import EVENTS_TABLE_SQL, EXPORT_JOB, PG_SOURCE, PROJECT_FILE, ROOT, run_job, temp_database, write_report
 
 SPEC = """domain: bench
 owner: bench@example.com
@@ -26,18 +26,6 @@ tables:
     mode: full
     columns:
       title: {pii: hash}
-"""
-
-JOB = """
-import sys, json, time, resource
-from datetime import datetime
-from pathlib import Path
-sys.path.insert(0, sys.argv[2])
-from tests.run.helpers import run_units
-t = time.perf_counter()
-_, results = run_units(Path(sys.argv[1]), datetime.fromisoformat(sys.argv[3]))
-print(json.dumps({"seconds": time.perf_counter() - t, "rows": sum(r.rows for r in results),
-                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
@@ -63,7 +51,7 @@ def main() -> int:
                 PROJECT_FILE.format(source=PG_SOURCE)
                 + f"limits: {{max_parallel_per_source: {max(n, 2)}, parallel_reads: {n}, parallel_min_rows: 1}}\n")
             env = {"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-            result = run_job(JOB, str(folder), str(ROOT), "2026-12-01T00:00:00+00:00", env=env)
+            result = run_job(EXPORT_JOB, str(folder), str(ROOT), "2026-12-01T00:00:00+00:00", env=env)
             files = _files(folder)
             first = first or files
             identical &= files == first
