@@ -45,6 +45,15 @@ class TableFacts:
     source: str  # "name (type)"
     columns: list[ColumnFacts] = field(default_factory=list)
     periods: list[PeriodFacts] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)  # master keys the current files are encrypted under
+    plain_files: int = 0  # current files not encrypted
+
+    @property
+    def encryption(self) -> str:
+        if not self.keys:
+            return "no"
+        named = ", ".join(sorted(self.keys))
+        return named + (f"; {self.plain_files} file(s) plain" if self.plain_files else "")
 
 
 @dataclass
@@ -120,6 +129,9 @@ def gather(project: Project, store: ArchiveStore, tables: list[Table], as_of: da
     for state in states:
         manifest = state.stored.manifest
         facts = by_table[state.table.qualified_name]
+        if not manifest.expiry:
+            facts.keys |= {f.key for f in manifest.files if f.key}
+            facts.plain_files += sum(1 for f in manifest.files if not f.key)
         status = "expired" if manifest.expiry else ("held" if state.hold else "current")
         written = times.get(manifest.run_id)
         facts.periods.append(PeriodFacts(state.period, manifest.version, manifest.row_count,

@@ -83,7 +83,7 @@ def _table(facts: TableFacts, domain: Domain, archive: str) -> str:
     shown = [("mode", t.mode), ("cursor", ", ".join(t.cursor) or "-"), ("period", t.period or "-"),
              ("key", ", ".join(t.primary_key)), ("tier", t.tier),
              ("retention", f"{retention}, then {t.retention.then}"),
-             ("purge", f"after {t.purge.after}" if t.purge else "no")]
+             ("purge", f"after {t.purge.after}" if t.purge else "no"), ("encrypted", facts.encryption)]
     facts_html = "".join(f"<span><b>{escape(k)}</b> {escape(str(v))}</span>" for k, v in shown)
     columns = "".join(
         f"<tr><td>{escape(c.name)}</td><td>{escape(c.type)}</td><td>{'yes' if c.nullable else 'no'}</td>"

@@ -82,6 +82,9 @@ def test_every_file_is_sealed_and_every_reader_opens_it(sealed, capsys, tmp_path
 
     assert cli.main(["verify", "--deep", "--project-dir", str(sealed)]) == 0
     assert cli.main(["reconcile", "--project-dir", str(sealed)]) == 0
+    assert cli.main(["docs", "--project-dir", str(sealed), "--out", str(tmp_path / "catalog")]) == 0
+    page = (tmp_path / "catalog" / "index.html").read_text()
+    assert page.count("<b>encrypted</b> env:ARCHIVE_KEY_A") == 6  # every table says under which key
     # filters, joins and aggregates over encrypted files answer as the source does
     with db(sealed) as con:
         expected = con.execute("SELECT count(*) FROM ticket_comments c JOIN tickets t ON t.id = c.tickets_id "
