@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pyarrow.parquet.encryption as pe
+from botocore.exceptions import BotoCoreError, ClientError
 
 ENCRYPTED_MAGIC = b"PARE"  # a Parquet file with an encrypted footer ends with it (plain files: PAR1)
 _LOCAL_AAD = b"archival parquet data key"  # binds a locally wrapped data key to its purpose
@@ -116,9 +117,7 @@ class _Client(pe.KmsClient):
     def unwrap_key(self, wrapped_key: str, master_key_identifier: str) -> bytes:
         try:
             key = self.keys.unwrap(wrapped_key, master_key_identifier)
-        except KeyUnavailable:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any KMS/secret failure becomes the one error naming the key
+        except (ClientError, BotoCoreError, ValueError) as exc:  # KMS refused or unreachable; a garbled wrapped key
             raise KeyUnavailable(f"key {master_key_identifier} cannot be used: {_reason(exc)}") from None
         self.unwrapped.append(key)
         return key

@@ -8,6 +8,7 @@ multipart upload is aborted so no parts linger."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
 from archival.archive.encryption import ArchiveKeys, plain_keys
 from archival.archive.store import ArchiveConflict, ArchiveUnavailable, ObjectInfo
@@ -309,9 +310,11 @@ class S3Store:
             self._encrypted(self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload,
                                                                   MultipartUpload={"Parts": parts}, IfNoneMatch="*"),
                             key)
-        except BaseException as exc:
+        except BaseException as exc:  # always re-raised: only decides whether the upload stays open
             if self.journal is None or _precondition_failed(exc):
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+                # a failing abort must not replace the upload's own error; the bucket rule ends what stays open
+                with contextlib.suppress(ClientError, BotoCoreError):
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
                 if self.journal:
                     self.journal.end(self.bucket, key)
             raise

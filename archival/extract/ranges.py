@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from archival.extract.query import RowsFilter
+from archival.extract.session import ExtractError, configure
 from archival.source import duck
 from archival.source.shared import adopt
 from archival.spec.model import Source
@@ -84,8 +85,6 @@ class RangedRead:
             path.unlink()
 
     def _read(self, query: str, path: Path) -> None:
-        from archival.extract.snapshot import ExtractError, configure
-
         with duck.POOL.connection(("postgres",)) as con:
             self._connections.append(con)
             try:
@@ -116,7 +115,7 @@ class RangedRead:
     def close(self) -> None:
         self._stopped = True
         for con in list(self._connections):
-            with contextlib.suppress(Exception):  # an interrupt of a finished query is not an error
+            with contextlib.suppress(duckdb.Error):  # an interrupt of a finished query is not an error
                 con.interrupt()
         self._pool.shutdown(wait=True)
         for path in self.paths:

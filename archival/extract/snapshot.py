@@ -25,6 +25,7 @@ from archival.extract.ranges import (
     range_filter,
     split_bounds,
 )
+from archival.extract.session import ExtractError, configure
 from archival.plan.units import ExportUnit
 from archival.source import duck
 from archival.source.columns import SourceColumn, source_columns
@@ -33,10 +34,6 @@ from archival.source.shared import adopt
 from archival.source.types import ColumnRead, TypeRefused, choose_scale, declared_scale, read_rule
 from archival.spec.model import Source, Table
 from archival.sql import qualified, quote_ident, quote_relation, sql_literal
-
-
-class ExtractError(Exception):
-    """Reading the source failed; the unit publishes nothing."""
 
 
 class KeyOrderError(Exception):
@@ -71,13 +68,6 @@ class UnitSnapshot:
         assert self.connection is not None
         cols = ", ".join(quote_ident(k) for k in key)
         return self.connection.execute(f"SELECT {cols} FROM {qualified('src', relation)}").to_arrow_table()
-
-
-def configure(con: duckdb.DuckDBPyConnection, memory_limit: str, threads: int) -> None:
-    # sorts by primary key spill (to the instance's folder, duck.spill_root()) instead of growing memory
-    con.execute(f"SET memory_limit = {sql_literal(memory_limit)}")
-    con.execute(f"SET threads = {int(threads)}")
-    con.execute("SET preserve_insertion_order = true")
 
 
 @contextmanager

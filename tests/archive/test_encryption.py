@@ -154,3 +154,23 @@ def test_rotation_and_a_missing_or_wrong_key(sealed, capsys, monkeypatch):
     assert cli.main(["reconcile", "--project-dir", str(sealed)]) == 1
     err = capsys.readouterr().err
     assert "key env:ARCHIVE_KEY_A does not unwrap" in err and KEY_B not in err and KEY_A not in err
+
+
+def test_an_unusable_key_fails_the_unit_and_writes_nothing(sealed, monkeypatch):
+    """A master key that is not a 256-bit key: the unit that has rows to seal fails naming the key
+    reference (never the value) and publishes no manifest and no file."""
+    from archival.archive.encryption import KeyUnavailable
+
+    monkeypatch.setenv("ARCHIVE_KEY_A", "canary-S3cret-not-a-key")
+    with db(sealed) as con:
+        con.execute("INSERT INTO ticket_comments (tickets_id, body, created_at, updated_at) SELECT tickets_id, "
+                    "body, '2026-12-02 10:00:00', NULL FROM ticket_comments ORDER BY id LIMIT 5")
+    before = sorted(p.relative_to(sealed) for p in (sealed / "archive").rglob("*") if ".work" not in p.parts)
+    with pytest.raises(KeyUnavailable) as caught:
+        run_units(sealed, AS_OF + timedelta(days=40), select=["table:helpdesk.ticket_comments"])
+    assert "key env:ARCHIVE_KEY_A is not a base64-encoded 256-bit key" in str(caught.value)
+    assert "canary-S3cret" not in str(caught.value)
+    after = sorted(p.relative_to(sealed) for p in (sealed / "archive").rglob("*") if ".work" not in p.parts)
+    new = [str(p) for p in after if p not in before]
+    # the empty 2026-11 period needed no key and was archived; the unit with the rows published nothing
+    assert new and not [p for p in new if "period=2026-12" in p or p.endswith(".parquet")], "\n".join(new)

@@ -290,3 +290,23 @@ def test_tmpdir_filling_up_during_an_s3_run(tmp_path, moto_endpoint, prefect_ser
     check = _archival("verify", "--deep", "--project-dir", str(folder), env=env)
     out, err = check.communicate(timeout=300)
     assert check.returncode == 0, out + err
+
+
+def test_a_run_refused_at_its_spec_stops_the_server_it_launched_early(project, monkeypatch, capsys):
+    """`archival run` launches its private server before it reads the specs; a spec error ends the
+    command (exit 2, the error on stderr) and the server with it, though this process lives on."""
+    from archival import cli
+    from archival.run import server as server_module
+
+    launched = []
+
+    def launch() -> server_module.PrivateServer:
+        launched.append(server_module.PrivateServer())
+        return launched[-1]
+
+    monkeypatch.setattr(server_module, "launch_early", launch)
+    spec = project / "specs" / "shop.yaml"
+    spec.write_text(spec.read_text().replace("mode: full", "mode: fullest"))
+    assert cli.main(["run", "--project-dir", str(project), "--as-of", AS_OF]) == 2
+    assert "fullest" in capsys.readouterr().err
+    assert len(launched) == 1 and launched[0].process.poll() is not None

@@ -85,14 +85,34 @@ def tls_server():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# What the server says about the session's encryption: PostgreSQL's pg_stat_ssl.ssl, MariaDB's cipher
+SESSION_TLS = {"postgres": ("SELECT * FROM postgres_query('src', 'SELECT ssl::text FROM pg_stat_ssl "
+                            "WHERE pid = pg_backend_pid()')", 0),
+               "mysql": ("SELECT * FROM mysql_query('src', 'SHOW SESSION STATUS LIKE ''Ssl_cipher''')", 1)}
+
+
 def _attach(source: Source, root: Path) -> str:
-    with duck.POOL.connection(("postgres",)) as con:
+    """ATTACH the source as archival does; the server's word on the session's TLS."""
+    sql, column = SESSION_TLS[source.type]
+    with duck.POOL.connection((source.type,)) as con:
         duck.attach(con, source, root)
         try:
-            return str(con.execute("SELECT * FROM postgres_query('src', 'SELECT ssl::text FROM pg_stat_ssl "
-                                   "WHERE pid = pg_backend_pid()')").fetchone()[0])
+            return str(con.execute(sql).fetchone()[column])
         finally:
             con.execute("DETACH src")
+
+
+def _export_over_tls(tmp_path: Path, monkeypatch, source: Source, relation: str) -> None:
+    """The 300-row events table exported and reconciled through `source` (verify-full, the test's CA)."""
+    monkeypatch.setenv("TLS_DSN", source.dsn)
+    project = write_project(tmp_path / "project", f"  {source.name}: {{type: {source.type}, dsn: env:TLS_DSN, "
+                            f"tls: verify-full, tls_ca: {tmp_path / 'ca.pem'}}}",
+                            {"app": f"domain: app\nowner: o@example.com\nsource: {source.name}\ntables:\n  events: "
+                                    f"{{relation: {relation}, primary_key: [id], mode: window, cursor: at, "
+                                    "period: month}\n"})
+    _, results = run_units(project, datetime(2026, 3, 1, tzinfo=UTC))
+    assert sum(r.rows for r in results) == 300
+    assert cli.main(["reconcile", "--project-dir", str(project)]) == 0
 
 
 @needs_pg
@@ -116,14 +136,7 @@ def test_verify_full_over_tls_and_refusals(tls_server, tmp_path, monkeypatch):
                     "CREATE TABLE events AS SELECT g AS id, timestamptz '2026-01-01' + g * interval '1 hour' AS at "
                     "FROM generate_series(1, 300) g; ALTER TABLE events ADD PRIMARY KEY (id)"], check=True,
                    capture_output=True, env={**os.environ, "PGSSLMODE": "require"})
-    monkeypatch.setenv("TLS_DSN", dsn)
-    project = write_project(tmp_path / "project", "  tlsdb: {type: postgres, dsn: env:TLS_DSN, tls: verify-full, "
-                            f"tls_ca: {tmp_path / 'ca.pem'}}}",
-                            {"app": "domain: app\nowner: o@example.com\nsource: tlsdb\ntables:\n  events: {relation: "
-                                    "public.events, primary_key: [id], mode: window, cursor: at, period: month}\n"})
-    _, results = run_units(project, datetime(2026, 3, 1, tzinfo=UTC))
-    assert sum(r.rows for r in results) == 300
-    assert cli.main(["reconcile", "--project-dir", str(project)]) == 0
+    _export_over_tls(tmp_path, monkeypatch, strict, "public.events")
 
 
 @pytest.fixture
@@ -169,16 +182,6 @@ def mariadb_tls_server():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _mysql_cipher(source: Source, root: Path) -> str:
-    with duck.POOL.connection(("mysql",)) as con:
-        duck.attach(con, source, root)
-        try:
-            return str(con.execute("SELECT * FROM mysql_query('src', 'SHOW SESSION STATUS LIKE ''Ssl_cipher''')")
-                       .fetchone()[1])
-        finally:
-            con.execute("DETACH src")
-
-
 @needs_mariadb
 def test_mariadb_verify_full_over_tls_and_refusals(mariadb_tls_server, tmp_path, monkeypatch):
     folder, port, start = mariadb_tls_server
@@ -188,23 +191,16 @@ def test_mariadb_verify_full_over_tls_and_refusals(mariadb_tls_server, tmp_path,
 
     start(ssl=False)  # no TLS at all: verify-full refuses, naming the source
     with pytest.raises(duck.SourceError, match="source 'mytls' .*cannot be attached"):
-        _mysql_cipher(strict, tmp_path)
+        _attach(strict, tmp_path)
 
     start(ssl=True)
-    assert _mysql_cipher(strict, tmp_path) not in ("", "None")  # a cipher: the session is encrypted
+    assert _attach(strict, tmp_path) not in ("", "None")  # a cipher: the session is encrypted
     other, _ = _ca(tmp_path, "other-ca")  # a certificate from another CA: refused
     with pytest.raises(duck.SourceError, match="source 'mytls' .*cannot be attached"):
-        _mysql_cipher(Source("mytls", "mysql", dsn=dsn, tls="verify-full", tls_ca=other.name), tmp_path)
+        _attach(Source("mytls", "mysql", dsn=dsn, tls="verify-full", tls_ca=other.name), tmp_path)
 
     _run("mariadb", "--no-defaults", f"--socket={folder}/sock", "-uroot", "app", "-e",
          "CREATE TABLE events (id INT PRIMARY KEY, at DATETIME NOT NULL); INSERT INTO events WITH RECURSIVE "
          "g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 300) "
          "SELECT n, TIMESTAMP '2026-01-01 00:00:00' + INTERVAL n HOUR FROM g")
-    monkeypatch.setenv("MYTLS_DSN", dsn)
-    project = write_project(tmp_path / "project", "  mytls: {type: mysql, dsn: env:MYTLS_DSN, tls: verify-full, "
-                            f"tls_ca: {tmp_path / 'ca.pem'}}}",
-                            {"app": "domain: app\nowner: o@example.com\nsource: mytls\ntables:\n  events: {relation: "
-                                    "app.events, primary_key: [id], mode: window, cursor: at, period: month}\n"})
-    _, results = run_units(project, datetime(2026, 3, 1, tzinfo=UTC))
-    assert sum(r.rows for r in results) == 300
-    assert cli.main(["reconcile", "--project-dir", str(project)]) == 0
+    _export_over_tls(tmp_path, monkeypatch, strict, "app.events")
