@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list every unit and its stages (-vv: describe each stage)")
     _refresh_options(p)
 
-    p = sub.add_parser("run", help="export the due units (a Prefect flow on the local ephemeral server)")
+    p = sub.add_parser("run", help="export the due units (a Prefect flow when a Prefect server is configured, "
+                                   "else directly in this process)")
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")
     p.add_argument("--as-of", type=instant, help="run as if it were this UTC instant (ISO 8601)")
@@ -65,9 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask-address", metavar="tcp://HOST:PORT",
                    help="Dask scheduler for --runner dask (default: a temporary local cluster)")
     p.add_argument("--workers", type=int, help="processes or local Dask workers (threads: pool size)")
+    p.add_argument("--prefect", action=argparse.BooleanOptionalAction, default=None,
+                   help="run as a Prefect flow (default: when a Prefect API is configured; without one on a "
+                        "temporary server of this run; --runner process/dask always do), or with --no-prefect "
+                        "directly in this process (another run's concurrency slots are then not seen)")
     p.add_argument("--no-progress", action="store_true", help="plain log lines even in a terminal")
     p.add_argument("-v", "--verbose", action="count", default=0,
-                   help="under the progress bar, Prefect's per-task lines too (else only its warnings)")
+                   help="under the progress bar, the per-unit lines too (else only warnings)")
     _refresh_options(p)
 
     p = sub.add_parser("verify", help="check files, sizes, hashes, manifests and the audit chain")

@@ -21,44 +21,59 @@ def cmd_run(args: argparse.Namespace) -> int:
     if problem:
         print(f"archival run: {problem}", file=sys.stderr)
         return FAILED
+    from archival.run.runners import RunnerError
     from archival.run.server import launch_early
 
-    early = launch_early()  # the server starts while this process loads Prefect and the specs
     try:
-        _, tables = load(args)  # spec and selector errors end here, before any flow starts
+        # a flow without a configured server needs a private one: it starts while the specs load
+        early = launch_early() if as_flow(args) else None
+    except RunnerError as exc:
+        print(f"archival run: {exc}", file=sys.stderr)
+        return USAGE
+    try:
+        _, tables = load(args)  # spec and selector errors end here, before anything runs
         return run_flow(args, args.select, refresh_request(args, tables, required=True), early)
     finally:
         if early is not None:
             early.stop()
 
 
+def as_flow(args: argparse.Namespace) -> bool:
+    """A Prefect flow when a server is configured (its history, global limits and automations),
+    when asked for, or for the process and Dask runners; otherwise the run is direct (run/direct.py)."""
+    from archival.run.runners import RunnerError
+    from archival.run.server import api_url_configured
+
+    asked, runner = getattr(args, "prefect", None), getattr(args, "runner", "thread")
+    if asked is False and runner != "thread":
+        raise RunnerError(f"--runner {runner} runs Prefect tasks: it cannot go with --no-prefect")
+    return asked if asked is not None else runner != "thread" or api_url_configured()
+
+
 def run_flow(args: argparse.Namespace, select: list[str] | None, refresh: Refresh | None,
              early=None) -> int:
-    """The Prefect flow on the selection; prints its summary or the refusal it ended on. The first
-    SIGINT/SIGTERM stops the run cleanly (exit 130/143, run/interrupt.py). `early`: the private
-    Prefect server, launched already."""
+    """The run on the selection, as a Prefect flow or direct (as_flow); prints its summary or the
+    refusal it ended on. The first SIGINT/SIGTERM stops the run cleanly (exit 130/143,
+    run/interrupt.py). `early`: the private Prefect server, launched already."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phone home unless asked for
     problem = tmpdir_problem()
     if problem:
         print(f"archival run: {problem}", file=sys.stderr)
         return FAILED
-    from archival.run.flow import run_outcome  # imports Prefect: only `run` pays for it
+    from archival.run.execution import RunRequest
     from archival.run.interrupt import EXIT_CODES, stop_on_signals
     from archival.run.refusal import RunRefused
-    from archival.run.repeats import once_per_warning
     from archival.run.runners import RunnerError, SchedulerUnreachable
-    from archival.run.server import ServerFailed, prefect_api
+    from archival.run.server import ServerFailed
 
+    request = RunRequest(str(args.project_dir), select, args.target, as_of=getattr(args, "as_of", None),
+                         retry_failed=getattr(args, "retry_failed", None),
+                         metrics_file=getattr(args, "metrics_file", None),
+                         ignore_quiet_hours=getattr(args, "ignore_quiet_hours", False),
+                         progress=not args.no_progress, refresh=refresh, verbose=bool(getattr(args, "verbose", 0)))
     try:
-        with stop_on_signals() as stop, prefect_api(early), once_per_warning(debug=args.debug):
-            summary = run_outcome(args.project_dir, runner=getattr(args, "runner", "thread"),
-                                  dask_address=getattr(args, "dask_address", None),
-                                  workers=getattr(args, "workers", None), select=select, target=args.target,
-                                  as_of=getattr(args, "as_of", None), retry_failed=getattr(args, "retry_failed", None),
-                                  metrics_file=getattr(args, "metrics_file", None),
-                                  ignore_quiet_hours=getattr(args, "ignore_quiet_hours", False),
-                                  progress=not args.no_progress, refresh=refresh,
-                                  verbose=bool(getattr(args, "verbose", 0)))
+        with stop_on_signals() as stop:
+            summary = _flow(args, request, early) if early is not None or as_flow(args) else _direct(args, request)
             stopped = EXIT_CODES.get(stop.signal) if stop.requested else None  # type: ignore[call-overload]
     except (RunnerError, ServerFailed) as exc:
         print(f"archival run: {exc}", file=sys.stderr)
@@ -77,6 +92,27 @@ def run_flow(args: argparse.Namespace, select: list[str] | None, refresh: Refres
               "what did not run is due next time", file=sys.stderr)
         return stopped
     return FAILED if summary.failed or summary.mismatched else OK
+
+
+def _flow(args: argparse.Namespace, request, early):
+    from archival.run.flow import run_outcome  # imports Prefect: only a flow pays for it
+    from archival.run.repeats import once_per_warning
+    from archival.run.server import prefect_api
+
+    with prefect_api(early), once_per_warning(debug=args.debug):
+        return run_outcome(args.project_dir, runner=getattr(args, "runner", "thread"),
+                           dask_address=getattr(args, "dask_address", None), workers=getattr(args, "workers", None),
+                           **{f: getattr(request, f) for f in RUN_PARAMETERS})
+
+
+RUN_PARAMETERS = ("select", "target", "as_of", "retry_failed", "metrics_file", "ignore_quiet_hours", "progress",
+                  "refresh", "verbose")
+
+
+def _direct(args: argparse.Namespace, request):
+    from archival.run.direct import run_direct
+
+    return run_direct(request, workers=getattr(args, "workers", None), debug=args.debug)
 
 
 def tmpdir_problem() -> str | None:

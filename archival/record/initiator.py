@@ -7,12 +7,15 @@ import getpass
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 
 def _prefect() -> dict[str, str]:
     found = {}
+    if "prefect" not in sys.modules:  # a flow run has imported it; a direct run pays nothing for asking
+        return {"flow_run": os.environ["PREFECT__FLOW_RUN_ID"]} if os.environ.get("PREFECT__FLOW_RUN_ID") else {}
     try:
         from prefect.runtime import deployment, flow_run
 

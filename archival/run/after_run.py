@@ -8,17 +8,18 @@ never of the rest of the archive (bench/ has the figure)."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-
-from prefect.events import emit_event
+from typing import Any
 
 from archival.plan.units import UnitResult
 from archival.run.context import RunContext
 from archival.verify.reconcile import PeriodReport, reconcile
 
 
-def reconcile_written(ctx: RunContext, results: list[UnitResult]) -> list[PeriodReport]:
-    """The reports of the written periods of `reconcile: after_run` tables (events for the mismatches)."""
+def reconcile_written(ctx: RunContext, results: list[UnitResult],
+                      event: Callable[[str, dict[str, str], dict[str, Any]], None]) -> list[PeriodReport]:
+    """The reports of the written periods of `reconcile: after_run` tables (`event` for each mismatch)."""
     tables = {t.qualified_name: t for d in ctx.project.domains for t in d.tables if t.reconcile_after_run}
     written = sorted({tuple(r.unit_id.split("/", 1)) for r in results
                       if r.outcome == "written" and r.unit_id.split("/", 1)[0] in tables})
@@ -31,10 +32,10 @@ def reconcile_written(ctx: RunContext, results: list[UnitResult]) -> list[Period
             reports += reconcile(ctx.project, ctx.store, [tables[name]], ctx.pii_key, Path(work), period)
     for report in reports:
         if report.status != "ok":
-            emit_event(event="archival.reconcile.mismatch",
-                       resource={"prefect.resource.id": f"archival.unit.{report.table}/{report.period}"},
-                       payload={"run_id": ctx.run_id, "missing": report.missing_keys, "extra": report.extra_keys,
-                                "different": report.different_keys})
+            event("archival.reconcile.mismatch",
+                  {"prefect.resource.id": f"archival.unit.{report.table}/{report.period}"},
+                  {"run_id": ctx.run_id, "missing": report.missing_keys, "extra": report.extra_keys,
+                   "different": report.different_keys})
     return reports
 
 

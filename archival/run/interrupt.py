@@ -42,6 +42,10 @@ class RunStop:
         for hook in hooks:
             hook()
 
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True as soon as a stop is requested."""
+        return self._event.wait(seconds)
+
     def check(self) -> None:
         if self._event.is_set():
             raise Interrupted(self.reason)

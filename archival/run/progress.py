@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from archival.plan.units import ExportUnit, UnitResult
+from archival.run.console import console_handlers
 
 
 class RunProgress:
@@ -50,12 +51,11 @@ class RunProgress:
     def _route_prefect_lines(self) -> None:
         """Prefect's console lines print above the bar (through its console) instead of cutting through
         it; per-task INFO lines only with `verbose` (they stay in the Prefect API either way)."""
-        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
-            for handler in getattr(logger, "handlers", ()):
-                if type(handler).__name__ == "PrefectConsoleHandler" and self._bar is not None:
-                    self._handlers.append((handler, handler.console, handler.level))
-                    handler.console = self._bar.console
-                    handler.setLevel(max(handler.level, logging.INFO if self.verbose else logging.WARNING))
+        for handler in console_handlers():
+            if self._bar is not None:
+                self._handlers.append((handler, handler.console, handler.level))  # type: ignore[attr-defined]
+                handler.console = self._bar.console  # type: ignore[attr-defined]
+                handler.setLevel(max(handler.level, logging.INFO if self.verbose else logging.WARNING))
 
     def started(self, unit: ExportUnit) -> None:
         self.running.append(unit.id)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from archival.run.console import console_handlers
+
 TRACEBACK = "Traceback (most recent call last):"
 
 
@@ -58,10 +60,9 @@ class RepeatedWarnings(logging.Filter):
 
 @contextmanager
 def once_per_warning(stream: TextIO | None = None, debug: bool = False) -> Iterator[RepeatedWarnings]:
-    """While the block runs, Prefect's console prints each warning once, without tracebacks."""
+    """While the block runs, the run's console prints each warning once, without tracebacks."""
     repeated = RepeatedWarnings(debug)
-    handlers = [h for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-                for h in getattr(logger, "handlers", ()) if type(h).__name__ == "PrefectConsoleHandler"]
+    handlers = console_handlers()
     for handler in handlers:
         handler.addFilter(repeated)
     try:

@@ -96,6 +96,34 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def api_url_configured() -> bool:
+    """Whether Prefect's settings name an API (a server this run reports to), asking Prefect only when
+    one of the files it reads could: importing its settings costs a second a direct run need not pay."""
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    settings = sys.modules.get("prefect.settings")
+    if settings is None and not _may_name_api():
+        return False
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
+def _may_name_api() -> bool:
+    """A settings source of Prefect 3 that mentions an API: the active profile's file, `.env`,
+    `prefect.toml` or `pyproject.toml` (`[tool.prefect]`) in the working folder."""
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    sources = {Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml"): "PREFECT_API_URL",
+               Path(".env"): "PREFECT_API_URL", Path("prefect.toml"): "api", Path("pyproject.toml"): "tool.prefect"}
+    for path, mark in sources.items():
+        try:
+            if mark in path.read_text(errors="replace"):
+                return True
+        except OSError:  # absent or unreadable: Prefect reads nothing there either
+            continue
+    return False
+
+
 def launch_early() -> PrivateServer | None:
     """A private server started before anything else when no API URL is configured: as far as can be
     told without importing Prefect (the environment; a profile that names a URL is seen later, and

@@ -1,6 +1,7 @@
 """What an operator's terminal and the kernel do to a run: Ctrl-C signals the whole process group, the
 OOM killer SIGKILLs the main process, disks fill up. The run stops cleanly and says so (exit 130, a
-run record, nothing half-published), the temporary Prefect server never outlives the command, and a
+run record, nothing half-published) whether it runs direct or as a flow, the temporary Prefect server
+never outlives the command, and a
 full disk is named with its path; the rerun after each is exact."""
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def project(tmp_path, small_demo_db):
 
 
 def _env(tmp_path, **extra) -> dict[str, str]:
-    """A bare CLI run: no PREFECT_API_URL, so the command starts its own temporary server."""
+    """A bare CLI run: no PREFECT_API_URL, so the run is direct, or a flow on a temporary server of its own
+    with --prefect."""
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     return {**env, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect-home"), **extra}
 
@@ -92,14 +94,15 @@ def _leftovers(archive) -> list[str]:
     return [str(p) for p in archive.rglob(".tmp-*")]
 
 
-def test_ctrl_c_stops_the_run_cleanly_and_the_rerun_is_exact(project, tmp_path):
+@pytest.mark.parametrize("flow", [[], ["--prefect"]], ids=["direct", "prefect-flow"])
+def test_ctrl_c_stops_the_run_cleanly_and_the_rerun_is_exact(project, tmp_path, flow):
     env = _env(tmp_path, ARCHIVAL_FAILPOINT="unit:batch=sleep:1")  # every unit takes a second or more
-    run = _archival("run", "--project-dir", str(project), "--as-of", AS_OF, "--no-progress", env=env,
+    run = _archival("run", "--project-dir", str(project), "--as-of", AS_OF, "--no-progress", *flow, env=env,
                     start_new_session=True)  # its own process group, as a terminal's foreground job
     err = Lines(run.stderr)
     err.wait_for("[2/")  # units have finished, others run
     servers = _servers_of(run.pid)
-    assert len(servers) == 1
+    assert len(servers) == (1 if flow else 0)  # a direct run starts no server
     started = time.monotonic()
     os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C does: the whole group
     out = run.stdout.read()
@@ -126,7 +129,7 @@ def test_ctrl_c_stops_the_run_cleanly_and_the_rerun_is_exact(project, tmp_path):
 
 def test_the_temporary_server_dies_with_a_killed_command(project, tmp_path):
     env = _env(tmp_path, ARCHIVAL_FAILPOINT="unit:batch=sleep:30")
-    run = _archival("run", "--project-dir", str(project), "--as-of", AS_OF, "--no-progress", env=env)
+    run = _archival("run", "--project-dir", str(project), "--as-of", AS_OF, "--no-progress", "--prefect", env=env)
     err = Lines(run.stderr)
     err.wait_for("Beginning flow run")
     servers = _servers_of(run.pid)

@@ -7,7 +7,7 @@ import json
 import sqlite3
 from contextlib import closing
 
-import archival.run.flow as flow_module
+import archival.run.execution as flow_module
 from archival import cli
 from tests.purge.demo import prepare_demo
 
@@ -29,10 +29,10 @@ def test_a_row_changed_during_the_export_fails_the_run(demo_project, small_demo_
         changed = con.execute("SELECT min(id) FROM ticket_comments WHERE created_at LIKE '2026-03-%'").fetchone()[0]
     real = flow_module.reconcile_written
 
-    def edit_then_reconcile(ctx, results):  # the row changes after the export read it, before the run ends
+    def edit_then_reconcile(ctx, results, event):  # the row changes after the export read it, before the run ends
         with closing(sqlite3.connect(db)) as con, con:
             con.execute("UPDATE ticket_comments SET body = body || ' (edited)' WHERE id = ?", (changed,))
-        return real(ctx, results)
+        return real(ctx, results, event)
 
     monkeypatch.setattr(flow_module, "reconcile_written", edit_then_reconcile)
     capsys.readouterr()
