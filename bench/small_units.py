@@ -1,6 +1,7 @@
 """Many small units: a generated SQLite app of TABLES tables of ROWS rows each (mode full, ten domains),
-exported by `archival run` as a user runs it (a fresh process, its private Prefect server) and, for the
-per-unit figure without Prefect, by the same units inline; then the same run again with nothing changed.
+exported inline (the units one after another in a warm process: the work itself), by `archival run` as a
+user runs it without a server (direct, a fresh process) and as a flow against a running Prefect server;
+each then again with nothing changed.
 
     python bench/small_units.py --tables 1000 --rows 2000
 """
@@ -17,7 +18,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from common import ROOT, run_job, write_report
+from common import ROOT, prefect_server, run_job, write_report
 
 JOB = """
 import sys, json, time
@@ -53,11 +54,16 @@ def generate(folder: Path, tables: int, rows: int) -> None:
                                           "    local: {type: local, path: ./archive}\n")
 
 
-def cli_run(folder: Path) -> float:
+def cli_run(folder: Path, *extra: str, api_url: str | None = None) -> float:
+    """`archival run` in a fresh process as a user starts it: direct without `api_url`, else a flow
+    reporting to that (running) server."""
     env = {**os.environ, "PREFECT_HOME": str(folder / ".prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
     started = time.perf_counter()
     done = subprocess.run([str(Path(sys.executable).parent / "archival"), "run", "--project-dir", str(folder),
-                           "--no-progress", "--as-of", "2026-12-01T00:00:00Z"], env=env, capture_output=True,
+                           "--no-progress", "--as-of", "2026-12-01T00:00:00Z", *extra], env=env, capture_output=True,
                           text=True)
     if done.returncode:
         raise SystemExit(f"archival run failed:\n{done.stderr[-3000:]}")
@@ -68,25 +74,30 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tables", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--no-flow", action="store_true", help="skip the runs against a Prefect server")
     args = parser.parse_args()
+    runs: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        inline, cli = Path(tmp) / "inline", Path(tmp) / "cli"
-        for folder in (inline, cli):
+        inline, direct, flow = Path(tmp) / "inline", Path(tmp) / "direct", Path(tmp) / "flow"
+        for folder in (inline, direct, flow):
             generate(folder, args.tables, args.rows)
         first = run_job(JOB, str(inline), str(ROOT), "2026-12-01T00:00:00+00:00")
         again = run_job(JOB, str(inline), str(ROOT), "2026-12-01T00:00:00+00:00")
-        cli_first, cli_again = cli_run(cli), cli_run(cli)
+        runs += [("inline (no Prefect, one unit after another, a warm process), first", first["seconds"]),
+                 ("inline, nothing changed", again["seconds"])]
+        runs += [("`archival run` direct (no server configured), first", cli_run(direct)),
+                 ("`archival run` direct, nothing changed", cli_run(direct))]
+        if not args.no_flow:
+            with prefect_server("postgres", Path(tmp) / "server-home") as (url, _):
+                runs.append(("`archival run` flow against a running server (PostgreSQL), first",
+                             cli_run(flow, api_url=url)))
+                runs.append(("`archival run` flow, nothing changed", cli_run(flow, api_url=url)))
     n = first["units"]
     lines = [f"# Small units: {args.tables:,} tables of {args.rows:,} rows (SQLite, mode full), {os.cpu_count()} cores",
-             "", "| run | units written | seconds | per unit |", "|---|---:|---:|---:|",
-             f"| inline (no Prefect), first | {first['written']} | {first['seconds']:.1f} | "
-             f"{first['seconds'] / n * 1000:.0f} ms |",
-             f"| inline, nothing changed | {again['written']} | {again['seconds']:.1f} | "
-             f"{again['seconds'] / n * 1000:.0f} ms |",
-             f"| `archival run` (process, private Prefect server), first | | {cli_first:.1f} | "
-             f"{cli_first / n * 1000:.0f} ms |",
-             f"| `archival run`, nothing changed | | {cli_again:.1f} | {cli_again / n * 1000:.0f} ms |", "",
-             f"Imports before the first unit (inline job): {first['imports']:.2f} s. Rows: {first['rows']:,}."]
+             "", "| run | seconds | per unit |", "|---|---:|---:|"]
+    lines += [f"| {name} | {seconds:.1f} | {seconds / n * 1000:.0f} ms |" for name, seconds in runs]
+    lines += ["", f"Units: {n:,} ({first['written']} written by the first inline run). Imports before the first "
+              f"unit (inline job): {first['imports']:.2f} s. Rows: {first['rows']:,}."]
     write_report("small-units", "\n".join(lines) + "\n")
     return 0
 

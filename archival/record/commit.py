@@ -15,7 +15,7 @@ the period for repair and this stage appends the entry (archive/audit_log.record
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,6 +56,7 @@ class Produced:
     filtered: bool  # a `versions` stage dropped rows the period already holds
     carried: int = 0  # a refresh: archived versions written again (no source row replaced them)
     set_aside_before: int = 0  # a refresh: invalid rows the period's quarantine already holds
+    uploaded: dict[str, FileEntry] = field(default_factory=dict)  # sha256 -> parts the spool put already
 
 
 @dataclass(frozen=True)
@@ -159,18 +160,17 @@ class UnitCommit:
         return replace(out, schema_change=SchemaChange(compared_with=self.reference.path, **diff))
 
     def _lock_until(self) -> datetime | None:
-        """No later than the planned expiry: the end of what the unit read (a period's end at most)
-        plus the whole retention; None without one."""
-        total = self.table.retention.total
-        if not total:
-            return None
-        window = self.unit.window
-        return (window.end if window is not None and self.table.mode != "full" else datetime.now(UTC)) + total
+        return retain_until(self.table, self.unit)
 
-    def _publish(self, parts: list[LocalPart], folder: str, first: int, extension: str) -> list[FileEntry]:
+    def _publish(self, parts: list[LocalPart], folder: str, first: int, extension: str,
+                 uploaded: dict[str, FileEntry] | None = None) -> list[FileEntry]:
         entries = []
         for offset, part in enumerate(parts):
             path = f"{folder}/{layout.part_name(first + offset, part.sha256, extension)}"
+            early = (uploaded or {}).get(part.sha256)
+            if early is not None and early.path == path:  # the spool put it while the unit read
+                entries.append(early)
+                continue
             self.store.put_file(path, part.path, part.sha256, tier=self.table.tier, lock_until=self._lock_until())
             entries.append(FileEntry(path=path, rows=part.rows, bytes=part.bytes, sha256=part.sha256, key=part.key))
         return entries
@@ -180,7 +180,7 @@ class UnitCommit:
         base = self.current.manifest if self.current and (unit.delta or unit.rewrite) else None
         # a rewrite's files replace the period's, numbered after them so no name is reused
         files = self._publish(produced.parts, layout.period_dir(unit.domain, unit.table, unit.period),
-                              len(base.files) if base else 0, EXTENSIONS[self.table.format])
+                              len(base.files) if base else 0, EXTENSIONS[self.table.format], produced.uploaded)
         tombstones: list[FileEntry] = []
         if produced.departed is not None and produced.departed.num_rows:
             writer = PartWriter(self.work / "tombstones", "parquet", produced.departed.schema,
@@ -223,3 +223,13 @@ class UnitCommit:
         if recovered:
             entry["recovered"] = f"written by run {stored.manifest.run_id}, which was interrupted before this entry"
         audit.append(self.store, entry)
+
+
+def retain_until(table: Table, unit: ExportUnit) -> datetime | None:
+    """An object lock no later than the planned expiry: the end of what the unit read (a period's end
+    at most) plus the whole retention; None without one."""
+    total = table.retention.total
+    if not total:
+        return None
+    window = unit.window
+    return (window.end if window is not None and table.mode != "full" else datetime.now(UTC)) + total

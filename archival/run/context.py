@@ -31,6 +31,8 @@ class Tuning:
     target_file_bytes: int = 256 * 1024 * 1024  # a period larger than this is split into parts
     memory_limit: str = "1GB"  # DuckDB, per unit; sorts spill to disk beyond it
     threads: int = 2
+    # parts written but not yet uploaded (a remote target, write/spool.py): beyond it the reader waits
+    spool_bytes: int = 512 * 1024 * 1024
 
 
 def utc_now() -> datetime:

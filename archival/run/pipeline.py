@@ -16,10 +16,12 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
+from archival.archive import layout
 from archival.archive.fingerprint import RowFingerprint
 from archival.archive.purges import PurgedBatch, batch_files, purged_batches
 from archival.archive.read import ArchiveReader
 from archival.archive.state import archived_periods
+from archival.archive.store import LocalStore
 from archival.check.contract import ContractStage
 from archival.check.registry import load_project_checks
 from archival.extract.ranges import ParallelRead
@@ -29,18 +31,20 @@ from archival.failpoints import failpoint
 from archival.plan import stages as st
 from archival.plan.units import NULL_PERIOD, OUT_OF_RANGE, ExportUnit
 from archival.platform.deletes import with_delete_times
-from archival.record.commit import DataPolicyError
+from archival.record.commit import DataPolicyError, retain_until
 from archival.run.clock import StageClock
 from archival.run.context import RunContext
-from archival.run.interrupt import STOP
+from archival.run.interrupt import STOP, Interrupted
 from archival.run.limits import source_limit
 from archival.source.types import scale_floor
+from archival.spec.model import FileFormat
 from archival.write.delta import VersionFilter
 from archival.write.departures import PeriodDepartures, TableDepartures, valid_census
-from archival.write.parts import PartsStage, PartWriter
+from archival.write.parts import EXTENSIONS, PartsStage, PartWriter
 from archival.write.pii import PiiTransform
 from archival.write.quarantine import QuarantineSink, SetAsideBefore, quarantine_schema
 from archival.write.replace import VersionReplace
+from archival.write.spool import SpoolTarget, UploadSpool
 
 
 class Transform(Protocol):
@@ -61,8 +65,10 @@ class UnitRun:
     """One attempt at a unit: its archive state, scratch folder, clock, snapshot and stream. Closing it
     releases everything, on success or failure (temp parts of a failed attempt are removed)."""
 
-    def __init__(self, ctx: RunContext, unit: ExportUnit, connection: duckdb.DuckDBPyConnection | None = None):
-        self.ctx, self.unit, self.connection = ctx, unit, connection
+    def __init__(self, ctx: RunContext, unit: ExportUnit, connection: duckdb.DuckDBPyConnection | None = None,
+                 uploads: bool = True):
+        """`uploads`: parts may go to the target during the read (False: a run that publishes nothing)."""
+        self.ctx, self.unit, self.connection, self.uploads = ctx, unit, connection, uploads
         self.domain = ctx.project.domain(unit.domain)
         assert self.domain is not None
         self.table = self.domain.table(unit.table)
@@ -82,6 +88,7 @@ class UnitRun:
         self.pii: PiiTransform | None = None
         self.quarantine: PartWriter | None = None
         self.sink: QuarantineSink | None = None
+        self.spool: UploadSpool | None = None
         self.chain: list[Transform] = []
 
     def __enter__(self) -> UnitRun:
@@ -94,6 +101,8 @@ class UnitRun:
             self.pii.close()  # idempotent: it may be in the chain too
         if self.quarantine is not None and exc[0] is not None:
             self.quarantine.abort()
+        if self.spool is not None:
+            self.spool.close()
         self.source_stack.close()
         self.stack.close()
         shutil.rmtree(self.work, ignore_errors=True)
@@ -157,6 +166,19 @@ class UnitRun:
     def purge_basis(self) -> list[str]:
         """The purge batches a key census counted out, as its basis names them."""
         return [f"{b.path}:{b.committed}" for b in self.purged]
+
+    def upload_spool(self, fmt: FileFormat) -> UploadSpool | None:
+        """Parts upload while the unit reads when every part will be published: a remote target and a
+        period with no version yet (nothing to compare its rows with). Otherwise after the record
+        stage's comparison, which may find the rows unchanged and publish nothing."""
+        if not self.uploads or isinstance(self.ctx.store, LocalStore) or self.current is not None:
+            return None
+        unit = self.unit
+        target = SpoolTarget(self.ctx.store, layout.period_dir(unit.domain, unit.table, unit.period), EXTENSIONS[fmt],
+                             self.table.tier, retain_until(self.table, unit))
+        self.spool = UploadSpool(target, self.ctx.tuning.spool_bytes,
+                                 lambda: Interrupted(STOP.reason) if STOP.requested else None)
+        return self.spool
 
     def find(self, kind: type) -> Any:
         return next((t for t in self.chain if isinstance(t, kind)), None)
@@ -231,8 +253,10 @@ def _replace(stage: st.Replace, run: UnitRun) -> Transform:
 
 def _parts(stage: st.Parts, run: UnitRun) -> Transform:
     tuning = run.ctx.tuning
+    spool = run.upload_spool(stage.format)
     return PartsStage(PartWriter(run.work / "parts", stage.format, run.pii.schema, row_group_rows=tuning.row_group_rows,
-                                 target_file_bytes=tuning.target_file_bytes, keys=run.ctx.store.keys))
+                                 target_file_bytes=tuning.target_file_bytes, keys=run.ctx.store.keys,
+                                 on_part=spool.offer if spool else None))
 
 
 FACTORIES: dict[type, Callable[[Any, UnitRun], Transform]] = {

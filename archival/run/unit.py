@@ -64,6 +64,9 @@ def _attempt(ctx: RunContext, unit: ExportUnit, stages: tuple[st.Stage, ...], li
             run.drive()
             produced, out = _results(run)
             run.source_stack.close()  # the source transaction ends before anything is published
+            if run.spool is not None:
+                with run.clock.stage("upload"):  # what the spool has not put yet, while the unit read
+                    produced = replace(produced, uploaded=run.spool.finish())
             with run.clock.stage("record"):
                 namespace = source_namespace(run.source, ctx.project.root) if lineage else None
                 committed = UnitCommit(ctx.store, unit, run.domain, run.table, run.source, ctx.run_id, run.work,
@@ -86,7 +89,7 @@ def produce_parts(ctx: RunContext, unit: ExportUnit, out: Path) -> dict[str, Pat
     snapshot, *stream, _record = unit.stages
     assert isinstance(snapshot, st.Snapshot)
     copies: dict[str, Path] = {}
-    with UnitRun(ctx, unit) as run:
+    with UnitRun(ctx, unit, uploads=False) as run:
         run.open_snapshot(snapshot)
         for stage in stream:
             run.build(stage)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,12 +48,15 @@ class PartWriter:
     per file, so encrypted files are not byte-identical across reruns: their rows still are)."""
 
     def __init__(self, folder: Path, fmt: FileFormat, schema: pa.Schema, *, target_file_bytes: int,
-                 row_group_rows: int, keys: ArchiveKeys | None = None):
+                 row_group_rows: int, keys: ArchiveKeys | None = None,
+                 on_part: Callable[[LocalPart], None] | None = None):
+        """`on_part`: told of each part as it is complete (write/spool.py uploads it); it may block
+        the writer, and so the reader (back-pressure), or raise to end the unit."""
         self.folder, self.fmt, self.schema = folder, fmt, schema
         self.key = keys.writing if keys is not None else None
         if self.key and fmt != "parquet":
             raise ValueError(f"{fmt} files cannot be encrypted (Parquet modular encryption): write Parquet")
-        self.keys = keys
+        self.keys, self.on_part = keys, on_part
         self.target, self.group_rows = target_file_bytes, row_group_rows
         self.parts: list[LocalPart] = []
         self._pending: list[pa.RecordBatch] = []
@@ -162,9 +165,12 @@ class PartWriter:
             self._raw.close()
         with open(self._file, "rb") as handle:
             os.fsync(handle.fileno())
-        self.parts.append(LocalPart(self._file, self._rows, self._file.stat().st_size, file_sha256(self._file),
-                                    self.key if self.fmt == "parquet" else None))
+        part = LocalPart(self._file, self._rows, self._file.stat().st_size, file_sha256(self._file),
+                         self.key if self.fmt == "parquet" else None)
+        self.parts.append(part)
         self._writer, self._file, self._raw = None, None, None
+        if self.on_part is not None:
+            self.on_part(part)
 
 
 def dictionary_columns(group: pa.Table) -> list[str]:

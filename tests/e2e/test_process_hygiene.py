@@ -6,7 +6,6 @@ full disk is named with its path; the rerun after each is exact."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, tmpfs, write_project
+from tests.tcp_proxy import TcpProxy
 
 AS_OF = "2026-12-01T00:00:00Z"
 SPEC = """domain: shop
@@ -174,51 +174,6 @@ def test_a_full_tmpdir_is_named_as_such(project, tmp_path):
     assert not (project / "archive").exists()
 
 
-class Proxy:
-    """A TCP forwarder to PostgreSQL that a test can cut, as a network outage would."""
-
-    def __init__(self, port: int):
-        import socket
-
-        self.target, self.socket = port, socket.create_server(("127.0.0.1", 0))
-        self.port = self.socket.getsockname()[1]
-        self.open: list = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        import socket
-
-        while True:
-            try:
-                client, _ = self.socket.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target))
-            self.open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a, b) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                with contextlib.suppress(OSError):
-                    s.close()
-
-    def cut(self) -> None:
-        import socket
-
-        self.socket.close()
-        for s in self.open:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-
-
 def test_a_source_that_goes_down_defers_its_units_with_one_message(pg_dsn, tmp_path, prefect_server):
     import psycopg
 
@@ -226,7 +181,7 @@ def test_a_source_that_goes_down_defers_its_units_with_one_message(pg_dsn, tmp_p
         con.execute("CREATE TABLE events (id int PRIMARY KEY, created_at timestamp, v text)")
         con.execute("INSERT INTO events SELECT g, timestamp '2025-01-01' + g * interval '1 day', 'e' || g "
                     "FROM generate_series(1, 600) g")
-    proxy = Proxy(5432)
+    proxy = TcpProxy(5432)
     dsn = pg_dsn.replace("port=5432", f"port={proxy.port}") + " connect_timeout=3"
     spec = ("domain: app\nowner: o@example.com\nsource: pg\ntables:\n  events: {relation: public.events, "
             "primary_key: [id], mode: window, cursor: created_at, period: month}\n")
