@@ -45,17 +45,19 @@ class SourceBreaker:
         self.open: dict[str, str] = {}  # source -> why its remaining units are deferred
 
     def record(self, source: str, results: list[UnitResult]) -> bool:
-        """Count an item's results; True when this opens the breaker of `source`."""
-        if any(r.outcome == "written" or r.outcome == "unchanged" for r in results):
-            self.failures[source] = 0
-            return False
-        trouble = [r for r in results if source_trouble(r)]
-        if not trouble:
-            return False
-        self.failures[source] += 1
-        self.last[source] = " ".join((trouble[0].error or "").split())  # one line
-        if self.failures[source] >= self.threshold and source not in self.open:
-            self.open[source] = (f"source '{source}' failed {self.failures[source]} times in a row "
-                                 f"(last: {self.last[source][:200]}); deferred to the next run")
-            return True
-        return False
+        """Count a batch's results in the order they ran (a success resets the count: the source
+        answered); True when this opens the breaker of `source`."""
+        opened = False
+        for result in results:
+            if result.outcome in ("written", "unchanged"):
+                self.failures[source] = 0
+                continue
+            if not source_trouble(result):
+                continue
+            self.failures[source] += 1
+            self.last[source] = " ".join((result.error or "").split())  # one line
+            if self.failures[source] >= self.threshold and source not in self.open:
+                self.open[source] = (f"source '{source}' failed {self.failures[source]} times in a row "
+                                     f"(last: {self.last[source][:200]}); deferred to the next run")
+                opened = True
+        return opened

@@ -24,6 +24,10 @@ class Quota:
         self.rows = self.bytes = 0
         self._lock = threading.Lock()
 
+    @property
+    def limited(self) -> bool:
+        return self.max_rows is not None or self.max_bytes is not None
+
     def exhausted(self) -> str | None:
         with self._lock:
             if self.max_rows is not None and self.rows >= self.max_rows:

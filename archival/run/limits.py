@@ -12,10 +12,9 @@ throttling a source is a reviewed change, not a click that the next run silently
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from archival.plan.units import ExportUnit
 from archival.spec.model import Project
 
 # a slot's lease outlives a crashed worker by at most this long; live holders renew it
@@ -69,25 +68,39 @@ def global_slot(source_name: str, enabled: bool) -> Iterator[None]:
 
 
 class Admission:
-    """Which waiting unit may start: in plan order (so periods drain oldest first), skipping units
-    whose source already has `max_parallel` units in flight."""
+    """Which waiting items may start: in plan order (so periods drain oldest first), skipping items
+    whose source already has `max_parallel` batches in flight. A batch is one item, or several
+    consecutive items of one source that one task runs one after another (`batch_size`): one task
+    and one global slot for many small units."""
 
-    def __init__(self, project: Project, units: list[ExportUnit]):
+    def __init__(self, project: Project, units: list):
         self.project = project
         self.waiting = list(units)
         self.in_flight: Counter[str] = Counter()
 
-    def admit(self) -> list[ExportUnit]:
+    def admit(self, batch_size: Callable[[str, int, int], int] | None = None) -> list[list]:
+        """`batch_size(source, waiting of that source, its limit)`: how many items the next batch of
+        that source takes (1 without it)."""
         started = []
-        for unit in list(self.waiting):
-            if self.in_flight[unit.source] < source_limit(self.project, unit.source):
-                self.in_flight[unit.source] += 1
-                self.waiting.remove(unit)
-                started.append(unit)
+        for item in list(self.waiting):
+            if item not in self.waiting:  # taken into an earlier batch of this round
+                continue
+            source = item.source
+            limit = source_limit(self.project, source)
+            if self.in_flight[source] >= limit:
+                continue
+            same = [w for w in self.waiting if w.source == source]
+            batch = same[:max(1, batch_size(source, len(same), limit) if batch_size else 1)]
+            self.in_flight[source] += 1
+            self.waiting = [w for w in self.waiting if not any(w is b for b in batch)]
+            started.append(batch)
         return started
 
-    def finished(self, unit: ExportUnit) -> None:
-        self.in_flight[unit.source] -= 1
+    def finished(self, source: str, unrun: list | None = None) -> None:
+        """A batch of `source` ended; `unrun`: its items that did not start, waiting again first."""
+        self.in_flight[source] -= 1
+        if unrun:
+            self.waiting = list(unrun) + self.waiting
 
     def withdraw(self, source: str) -> list:
         """The waiting items of one source (its breaker opened), in plan order."""
@@ -95,7 +108,7 @@ class Admission:
         self.waiting = [item for item in self.waiting if item.source != source]
         return left
 
-    def withdraw_all(self) -> list[ExportUnit]:
-        """Units that will not start in this run (the quota is spent), in plan order."""
+    def withdraw_all(self) -> list:
+        """Items that will not start in this run (the quota is spent), in plan order."""
         left, self.waiting = self.waiting, []
         return left

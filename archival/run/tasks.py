@@ -1,57 +1,52 @@
-"""The Prefect side of a run: a task per work item on the flow's task runner (thread, process, Dask),
-admitted and collected by run/items.py. Tasks retry transient failures with exponential backoff and
-jitter (the policy DirectDispatch copies); systemic ones fail at once."""
+"""The Prefect side of a run: a task per batch of work items on the flow's task runner (thread,
+process, Dask), admitted and collected by run/items.py. A task and its global-limit slot cost
+about 0.1 s of API traffic each (docs/performance.md), so consecutive small items of one source
+share a task once a source has many waiting: up to MAX_BATCH per task, and never so many that its
+`max_parallel` lanes run out of work. Items retry transient failures inside their task."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prefect import get_client, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
-from prefect.runtime import task_run as task_run_runtime
-from prefect.tasks import exponential_backoff
 
-from archival.plan.units import UnitResult
 from archival.run.context import RunContext
-from archival.run.dispatch import BACKOFF_SECONDS, JITTER, RETRIES
-from archival.run.errors import classify
-from archival.run.items import cause, export_item
+from archival.run.items import BatchOutcome, run_batch
 from archival.run.work import WorkItem
 
-
-def _retry_if_transient(task, task_run, state) -> bool:
-    try:
-        state.result()
-    except Exception as exc:  # noqa: BLE001 - the state carries the item's exception
-        return classify(cause(exc)) == "transient"
-    return False
+MAX_BATCH = 20  # items per task at most: a task's logs and duration stay readable in the UI
+LANE_ROUNDS = 2  # keep at least this many batches per lane of a source waiting, so lanes end together
 
 
-@task(name="export", retries=RETRIES, retry_delay_seconds=exponential_backoff(backoff_factor=BACKOFF_SECONDS),
-      retry_jitter_factor=JITTER, retry_condition_fn=_retry_if_transient, cache_policy=NO_CACHE,
-      task_run_name="{item.id}")
-def export_item_task(ctx: RunContext, item: WorkItem) -> list[UnitResult]:
+def batch_name(batch: list[WorkItem]) -> str:
+    return batch[0].id if len(batch) == 1 else f"{batch[0].id} (+{len(batch) - 1} items)"
+
+
+@task(name="export", cache_policy=NO_CACHE, task_run_name=lambda: _run_name())
+def export_batch_task(ctx: RunContext, batch: list[WorkItem]) -> BatchOutcome:
     """Runs wherever the task runner puts it (thread, process, Dask worker): `ctx` arrives pickled."""
-    return export_item(ctx, item, get_run_logger(), task_run_runtime.get_run_count())
+    return run_batch(ctx, batch, get_run_logger())
+
+
+def _run_name() -> str:
+    from prefect.runtime import task_run
+
+    return batch_name(task_run.parameters["batch"])
 
 
 class PrefectDispatch:
-    """Inside the flow: the flow run's logger, a task per item, Prefect events."""
+    """Inside the flow: the flow run's logger, a task per batch, Prefect events."""
 
     def __init__(self) -> None:
         self.logger = get_run_logger()
 
-    def submit(self, ctx: RunContext, item: WorkItem) -> Any:
-        return export_item_task.submit(ctx, item)
+    def submit(self, ctx: RunContext, batch: list[WorkItem]) -> Any:
+        return export_batch_task.submit(ctx, batch)
 
-    def attempts(self, future: Any) -> int:
-        """Read from the API (the task cannot report it once it raised)."""
-        try:
-            with get_client(sync_client=True) as client:
-                return client.read_task_run(future.task_run_id).run_count or 1
-        except Exception:  # noqa: BLE001 - a summary detail, never a reason to fail the run
-            return 1
+    def batch_size(self, source: str, waiting: int, limit: int) -> int:
+        return max(1, min(MAX_BATCH, waiting // (limit * LANE_ROUNDS)))
 
     def event(self, name: str, resource: dict[str, str], payload: dict[str, Any]) -> None:
         emit_event(event=name, resource=resource, payload=payload)

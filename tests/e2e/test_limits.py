@@ -114,11 +114,18 @@ def test_admission_keeps_plan_order_per_source(tmp_path):
     units = [ExportUnit(domain="d", table=f"t{i}", period="full", mode="full", source=s, spec_sha256="",
                         status="new", reason="first export") for i, s in enumerate("aaabb")]
     admission = Admission(project, units)
-    assert [u.table for u in admission.admit()] == ["t0", "t1", "t3"]  # a: 2 slots, b: 1 (project default)
+    tables = lambda batches: [[u.table for u in batch] for batch in batches]  # noqa: E731
+    assert tables(admission.admit()) == [["t0"], ["t1"], ["t3"]]  # a: 2 slots, b: 1 (project default)
     assert admission.admit() == []
-    admission.finished(units[0])
-    assert [u.table for u in admission.admit()] == ["t2"]  # the oldest waiting unit of that source
+    admission.finished("a")
+    assert tables(admission.admit()) == [["t2"]]  # the oldest waiting unit of that source
     assert [u.table for u in admission.withdraw_all()] == ["t4"] and admission.waiting == []
+
+    # batches of consecutive items of one source, one slot each; what a batch did not start waits first
+    admission = Admission(project, units)
+    assert tables(admission.admit(lambda source, waiting, limit: 2)) == [["t0", "t1"], ["t2"], ["t3", "t4"]]
+    admission.finished("a", unrun=[units[1]])
+    assert tables(admission.admit(lambda source, waiting, limit: 2)) == [["t1"]]
 
 
 def test_limit_created_by_a_run_starting_at_the_same_moment(tmp_path, small_demo_db, prefect_server, monkeypatch):

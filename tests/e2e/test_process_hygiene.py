@@ -198,7 +198,8 @@ def test_a_source_that_goes_down_defers_its_units_with_one_message(pg_dsn, tmp_p
     assert len(deferred) == 1 and "deferred to the next run: app.events 20" in deferred[0], out
     record = json.loads(next((folder / "archive" / "_runs").glob("*.json")).read_bytes())
     outcomes = record["totals"]["outcomes"]
-    assert outcomes["failed"] <= 3 and outcomes["deferred"] >= 10, outcomes  # not one retry cycle per unit
+    # not one retry cycle per unit: at most the breaker's threshold (2) plus what its 2 lanes had started
+    assert outcomes["failed"] <= 4 and outcomes["deferred"] >= 8, outcomes
     assert "Traceback" not in out + "".join(err.lines)
 
 

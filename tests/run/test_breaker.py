@@ -22,6 +22,16 @@ def test_opens_after_failures_in_a_row_on_connection_errors_only():
     assert not breaker.record("mysql", [_failed("x: connection refused", "transient")])  # per source
 
 
+def test_a_batch_counts_in_the_order_its_units_ran():
+    breaker = SourceBreaker(2)
+    down = _failed("IOException: connection refused", "transient")
+    assert not breaker.record("pg", [UnitResult("d.t/2026-02", "written"), down])  # failed after the success
+    assert breaker.record("pg", [down])
+    breaker = SourceBreaker(2)
+    assert not breaker.record("pg", [down, UnitResult("d.t/2026-02", "unchanged")])  # answered again since
+    assert not breaker.record("pg", [down])
+
+
 def test_an_archive_that_cannot_take_writes_stops_every_unit():
     assert target_trouble([_failed("ContractError: bad row")]) is None
     why = target_trouble([_failed("DiskFull: d.t/2026-01: no space left on device in /a/.work/r (...)")])

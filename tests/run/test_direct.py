@@ -16,8 +16,9 @@ import pytest
 import archival.run.work as work_module
 from archival import cli
 from archival.cli.run import as_flow
-from archival.run.dispatch import BACKOFF_SECONDS, JITTER, RETRIES, DirectDispatch, retry_delay
+from archival.run.dispatch import DirectDispatch
 from archival.run.interrupt import STOP
+from archival.run.items import BACKOFF_SECONDS, JITTER, RETRIES, retry_delay
 from tests.conftest import ROOT, write_project
 
 AS_OF = "2026-12-01T00:00:00Z"
@@ -95,7 +96,8 @@ def test_a_systemic_failure_fails_its_unit_at_once_and_the_others_are_written(pr
 
 
 def test_a_stop_while_waiting_to_retry_ends_the_item(project, monkeypatch):
-    """The retry's back-off is cut short by a stop; the failure stands and nothing runs again."""
+    """The retry's back-off is cut short by a stop; the failure stands, nothing runs again, and what
+    the batch did not start is handed back."""
     import logging
 
     from archival.run.prepare import prepare
@@ -110,14 +112,15 @@ def test_a_stop_while_waiting_to_retry_ends_the_item(project, monkeypatch):
 
     monkeypatch.setattr(work_module, "export_unit", reset)
     try:
-        with prepare(project, ["table:shop.customers"], None, as_of=None) as (plan, ctx), \
+        with prepare(project, None, None, as_of=None) as (plan, ctx), \
                 DirectDispatch(logging.getLogger("test")) as dispatch:
-            future = dispatch.submit(ctx, work_items(list(plan.due))[0])
-            with pytest.raises(ConnectionResetError):
-                future.result(timeout=30)
+            batch = work_items(list(plan.due))[:3]
+            outcome = dispatch.submit(ctx, batch).result(timeout=30)
     finally:
         STOP.reset()
-    assert calls["n"] == 1 and dispatch.attempts(future) == 1
+    [failed] = outcome.results
+    assert calls["n"] == 1 and failed.outcome == "failed" and failed.details["attempts"] == 1
+    assert "ConnectionResetError" in failed.error and outcome.unrun == batch[1:]
 
 
 def test_retry_delays_follow_prefects_backoff_with_jitter():
