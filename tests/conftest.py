@@ -227,6 +227,45 @@ def small_demo_db(tmp_path_factory) -> Path:
     return path
 
 
+SHOP_SPEC = """domain: shop
+owner: o@example.com
+source: app
+tables:
+  comments: {relation: ticket_comments, primary_key: [id], mode: window, cursor: created_at, period: month}
+  tickets: {relation: tickets, primary_key: [id], mode: incremental, cursor: [updated_at, created_at]}
+  customers: {relation: customers, primary_key: [id], mode: full}
+"""
+
+
+@pytest.fixture
+def shop_project(tmp_path, small_demo_db) -> Path:
+    """A copy of the small demo database as source `app`, three tables of domain `shop` (window,
+    incremental, full)."""
+    import shutil
+
+    (tmp_path / "data").mkdir()
+    shutil.copy(small_demo_db, tmp_path / "data" / "app.db")
+    return write_project(tmp_path / "p", "  app: {type: sqlite, path: ../data/app.db}", {"shop": SHOP_SPEC})
+
+
+def blobs_project(folder: Path, bucket: str, endpoint: str, rows: int, blob_bytes: int) -> Path:
+    """A SQLite table `blobs` of `rows` rows of hex text (random: zstd halves it, no more), domain
+    `shop`, with an S3 target `s3` at `endpoint` (moto, plain http) beside the local one."""
+    import sqlite3
+    from contextlib import closing
+
+    folder.mkdir(parents=True)
+    with closing(sqlite3.connect(folder / "app.db")) as con:
+        con.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body TEXT)")
+        con.execute(f"WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows}) "
+                    f"INSERT INTO blobs SELECT n, hex(randomblob({blob_bytes})) FROM g")
+        con.commit()
+    spec = ("domain: shop\nowner: o@example.com\nsource: app\ntables:\n"
+            "  blobs: {relation: blobs, primary_key: [id], mode: full}\n")
+    target = f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: '{endpoint}', allow_http: true}}\n"
+    return write_project(folder, "  app: {type: sqlite, path: app.db}", {"shop": spec}, extra=target)
+
+
 @pytest.fixture
 def golden(tmp_path, monkeypatch):
     """A copy of the archive release 0.1.0 wrote (tests/fixtures/golden/v0.1.0), with its PII key set."""

@@ -6,6 +6,7 @@ credentials) and the PII hash key (a secret: each worker resolves it from its ow
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -30,7 +31,8 @@ class Tuning:
     row_group_rows: int = 131_072
     target_file_bytes: int = 256 * 1024 * 1024  # a period larger than this is split into parts
     memory_limit: str = "1GB"  # DuckDB, per unit; sorts spill to disk beyond it
-    threads: int = 2
+    # DuckDB threads per unit: the hashing and checks scale with cores (read from one connection does not)
+    threads: int = field(default_factory=lambda: max(2, min(os.cpu_count() or 2, 16)))
     # parts written but not yet uploaded (a remote target, write/spool.py): beyond it the reader waits
     spool_bytes: int = 512 * 1024 * 1024
 

@@ -80,20 +80,25 @@ class Admission:
 
     def admit(self, batch_size: Callable[[str, int, int], int] | None = None) -> list[list]:
         """`batch_size(source, waiting of that source, its limit)`: how many items the next batch of
-        that source takes (1 without it)."""
-        started = []
-        for item in list(self.waiting):
-            if item not in self.waiting:  # taken into an earlier batch of this round
-                continue
+        that source takes (1 without it). One pass over the waiting items (a run of thousands of
+        small units admits thousands of times)."""
+        per_source: dict[str, list] = {}
+        for item in self.waiting:
+            per_source.setdefault(item.source, []).append(item)
+        started, taken = [], set()
+        for item in self.waiting:
             source = item.source
-            limit = source_limit(self.project, source)
-            if self.in_flight[source] >= limit:
+            if id(item) in taken or self.in_flight[source] >= source_limit(self.project, source):
                 continue
-            same = [w for w in self.waiting if w.source == source]
-            batch = same[:max(1, batch_size(source, len(same), limit) if batch_size else 1)]
+            left = per_source[source]  # this source's untaken items in plan order: `item` first
+            batch = left[:max(1, batch_size(source, len(left), source_limit(self.project, source))
+                              if batch_size else 1)]
+            del left[:len(batch)]
+            taken.update(id(b) for b in batch)
             self.in_flight[source] += 1
-            self.waiting = [w for w in self.waiting if not any(w is b for b in batch)]
             started.append(batch)
+        if taken:
+            self.waiting = [w for w in self.waiting if id(w) not in taken]
         return started
 
     def finished(self, source: str, unrun: list | None = None) -> None:

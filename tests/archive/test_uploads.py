@@ -8,11 +8,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from archival.archive import s3 as s3_module
 from archival.archive.s3 import S3Store
 from archival.archive.uploads import UploadJournal
 from archival.verify.check import verify_archive
-from tests.conftest import ROOT, write_project
+from tests.conftest import ROOT, blobs_project
 from tests.run.helpers import run_units
 
 AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
@@ -38,19 +36,7 @@ run_units(Path(sys.argv[1]), datetime.fromisoformat(sys.argv[2]), target="s3")
 
 
 def _project(folder: Path, bucket: str, endpoint: str) -> Path:
-    folder.mkdir(parents=True)
-    with closing(sqlite3.connect(folder / "app.db")) as con:
-        con.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body TEXT)")
-        # hex of random bytes: zstd halves it, no more; about 18 MB of Parquet, four 5 MB parts
-        con.execute("WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 30000) "
-                    "INSERT INTO blobs SELECT n, hex(randomblob(600)) FROM g")
-        con.commit()
-    return write_project(folder, "  app: {type: sqlite, path: app.db}", {"shop": """domain: shop
-owner: o@example.com
-source: app
-tables:
-  blobs: {relation: blobs, primary_key: [id], mode: full}
-"""}, extra=f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: '{endpoint}', allow_http: true}}\n")
+    return blobs_project(folder, bucket, endpoint, 30000, 600)
 
 
 def _parts_received(caplog) -> int:

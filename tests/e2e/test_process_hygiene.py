@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,21 +21,11 @@ from tests.conftest import ROOT, tmpfs, write_project
 from tests.tcp_proxy import TcpProxy
 
 AS_OF = "2026-12-01T00:00:00Z"
-SPEC = """domain: shop
-owner: o@example.com
-source: app
-tables:
-  comments: {relation: ticket_comments, primary_key: [id], mode: window, cursor: created_at, period: month}
-  tickets: {relation: tickets, primary_key: [id], mode: incremental, cursor: [updated_at, created_at]}
-  customers: {relation: customers, primary_key: [id], mode: full}
-"""
 
 
 @pytest.fixture
-def project(tmp_path, small_demo_db):
-    (tmp_path / "data").mkdir()
-    shutil.copy(small_demo_db, tmp_path / "data" / "app.db")
-    return write_project(tmp_path / "p", "  app: {type: sqlite, path: ../data/app.db}", {"shop": SPEC})
+def project(shop_project):
+    return shop_project
 
 
 def _env(tmp_path, **extra) -> dict[str, str]:

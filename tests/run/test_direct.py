@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 
@@ -19,23 +18,14 @@ from archival.cli.run import as_flow
 from archival.run.dispatch import DirectDispatch
 from archival.run.interrupt import STOP
 from archival.run.items import BACKOFF_SECONDS, JITTER, RETRIES, retry_delay
-from tests.conftest import ROOT, write_project
+from tests.conftest import ROOT
 
 AS_OF = "2026-12-01T00:00:00Z"
-SPEC = """domain: shop
-owner: o@example.com
-source: app
-tables:
-  comments: {relation: ticket_comments, primary_key: [id], mode: window, cursor: created_at, period: month}
-  customers: {relation: customers, primary_key: [id], mode: full}
-"""
 
 
 @pytest.fixture
-def project(tmp_path, small_demo_db):
-    (tmp_path / "data").mkdir()
-    shutil.copy(small_demo_db, tmp_path / "data" / "app.db")
-    return write_project(tmp_path / "p", "  app: {type: sqlite, path: ../data/app.db}", {"shop": SPEC})
+def project(shop_project):
+    return shop_project
 
 
 def test_a_direct_run_imports_no_prefect_and_writes_what_a_flow_writes(project, tmp_path):

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import threading
 import time
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +23,7 @@ from archival.run.context import Tuning
 from archival.verify.check import verify_archive
 from archival.write.parts import LocalPart
 from archival.write.spool import SpoolTarget, UploadSpool
-from tests.conftest import write_project
+from tests.conftest import blobs_project
 from tests.run.helpers import archive_files, run_units
 from tests.tcp_proxy import TcpProxy
 
@@ -103,18 +101,7 @@ def test_an_upload_error_ends_the_writer(s3, tmp_path):
 
 
 def _project(folder: Path, bucket: str, endpoint: str) -> Path:
-    folder.mkdir(parents=True)
-    with closing(sqlite3.connect(folder / "app.db")) as con:
-        con.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body TEXT)")
-        con.execute("WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 6000) "
-                    "INSERT INTO blobs SELECT n, hex(randomblob(300)) FROM g")
-        con.commit()
-    return write_project(folder, "  app: {type: sqlite, path: app.db}", {"shop": """domain: shop
-owner: o@example.com
-source: app
-tables:
-  blobs: {relation: blobs, primary_key: [id], mode: full}
-"""}, extra=f"    s3: {{type: s3, bucket: {bucket}, endpoint_url: '{endpoint}', allow_http: true}}\n")
+    return blobs_project(folder, bucket, endpoint, 6000, 300)
 
 
 def test_parts_upload_during_the_read_and_a_stall_holds_the_reader(s3, tmp_path, monkeypatch):
