@@ -8,7 +8,7 @@ export ARCHIVAL_PII_KEY ?= demo-only-not-a-secret
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: install run test bench bench-ops bench-prefect lint schemas clean
+.PHONY: install run test bench bench-ops bench-prefect bench-scale lint schemas clean
 
 install: $(STAMP)
 
@@ -51,6 +51,12 @@ bench-ops: $(STAMP)
 # The Prefect layer: Dask workers 1/2/4 and the per-unit overhead (bench/dask_scale.py, ~15 min).
 bench-prefect: $(STAMP)
 	$(BIN)/python bench/dask_scale.py --scale $${SCALE:-1} --repeat $${REPEAT:-3}
+
+# Throughput and scale: archival run (direct, and a flow against a running server) against DuckDB COPY
+# at 5M rows, with an estimate for 8 and 16 cores; 1,000 small units (~20 min).
+bench-scale: $(STAMP)
+	$(BIN)/python bench/run_vs_copy.py --rows $${ROWS:-5000000} --repeat $${REPEAT:-3}
+	$(BIN)/python bench/small_units.py --tables $${TABLES:-1000}
 
 lint: $(STAMP)
 	$(BIN)/ruff check archival flows tests bench

@@ -7,7 +7,7 @@ imports, plan, export, record), alternating in rounds so a busy moment hits each
 - `archival run` as a flow against a running Prefect server (PostgreSQL-backed).
 
 Then the ratio expected on 8 and 16 cores, from the direct run's stage clock: the stages that run
-on DuckDB's threads (contract, PII hash, fingerprint, write) divided by cores/2, the rest (start-up,
+on DuckDB's threads (contract, PII hash, fingerprint, parts) divided by cores/2, the rest (start-up,
 plan, the read from one PostgreSQL connection, publish) as measured; COPY, bound by its one
 connection, as measured. An estimate from this machine's figures, not a measurement.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from common import DUCKDB_COPY_JOB, prefect_server, temp_database, write_project, write_report
 from export_pg import SPEC, TABLE_SQL
 
-PARALLEL = ("contract", "pii", "fingerprint", "write")
+PARALLEL = ("contract", "pii", "fingerprint", "parts")
 
 
 def timed(args: list[str], env: dict) -> float:
