@@ -23,7 +23,11 @@ class TcpProxy:
                 client, _ = self.socket.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.target))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:  # the server behind is gone (the session is ending): refuse this client
+                client.close()
+                continue
             self.open += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -47,6 +51,8 @@ class TcpProxy:
         self.flowing.set()
 
     def cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.socket.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close alone does not
         self.socket.close()
         for s in self.open:
             with contextlib.suppress(OSError):

@@ -24,6 +24,7 @@ from archival.archive.store import ArchiveStore
 from archival.write.parts import LocalPart
 
 WAIT_SLICE_SECONDS = 0.5  # how often a blocked writer looks at the stop request
+CLOSE_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,15 @@ class UploadSpool:
         return dict(self.uploaded)
 
     def close(self) -> None:
-        """Stop after the upload in progress (a failed unit: what is queued stays on local disk only)."""
+        """Stop after the upload in progress (a failed unit: what is queued stays on local disk only).
+        An upload stuck on a stalled endpoint is not waited for beyond CLOSE_WAIT_SECONDS: a stopped
+        run ends promptly, and an object that was not complete is not created (a multipart upload
+        stays open in its journal, to be resumed or aborted)."""
         with self._changed:
             self._closing = True
             self._queue.clear()
             self._changed.notify_all()
-        self._thread.join()
+        self._thread.join(timeout=CLOSE_WAIT_SECONDS)
 
     def _upload_all(self) -> None:
         while True:

@@ -147,3 +147,20 @@ def test_parts_upload_during_the_read_and_a_stall_holds_the_reader(s3, tmp_path,
     spools.clear()
     _, again = run_units(folder, AS_OF, target="s3", tuning=tuning)
     assert [r.outcome for r in again] == ["unchanged"] and not spools
+
+
+def test_a_stop_while_the_endpoint_stalls_ends_the_writer_promptly(s3, tmp_path):
+    bucket, endpoint, proxy, client = s3
+    store = S3Store(boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1"), bucket)
+    stop: list[BaseException] = []
+    spool = UploadSpool(SpoolTarget(store, "shop/t/period=full", "parquet", None, None), max_bytes=100 * KIB,
+                        stopped=lambda: stop[0] if stop else None)
+    parts = _parts(tmp_path, 3, 100 * KIB)
+    proxy.pause()
+    spool.offer(parts[0])  # taken by the uploader, which stalls
+    threading.Timer(1, lambda: stop.append(InterruptedError("asked to stop"))).start()
+    started = time.monotonic()
+    with pytest.raises(InterruptedError):
+        spool.offer(parts[1])  # waits for room, then sees the stop
+    spool.close()  # does not wait for the stalled upload beyond its bound
+    assert time.monotonic() - started < 10
