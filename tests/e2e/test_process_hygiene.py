@@ -188,7 +188,9 @@ def test_a_source_that_goes_down_defers_its_units_with_one_message(pg_dsn, tmp_p
     record = json.loads(next((folder / "archive" / "_runs").glob("*.json")).read_bytes())
     outcomes = record["totals"]["outcomes"]
     # not one retry cycle per unit: at most the breaker's threshold (2) plus what its 2 lanes had started
-    assert outcomes["failed"] <= 4 and outcomes["deferred"] >= 8, outcomes
+    # fail; the rest is deferred (how many were written before the cut depends on the batches' timing)
+    assert outcomes["failed"] <= 4 and outcomes["deferred"] >= 5, outcomes
+    assert sum(outcomes.values()) == len(record["units"])
     assert "Traceback" not in out + "".join(err.lines)
 
 
