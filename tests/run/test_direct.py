@@ -140,3 +140,10 @@ def test_a_flow_when_asked_a_server_is_configured_or_the_runner_needs_one(tmp_pa
 
     with pytest.raises(RunnerError, match="--runner dask runs Prefect tasks"):
         as_flow(_args(prefect=False, runner="dask"))
+
+
+def test_no_prefect_with_a_runner_that_needs_it_is_bad_usage(project, capsys):
+    code = cli.main(["run", "--project-dir", str(project), "--no-prefect", "--runner", "process"])
+    assert code == 2 and capsys.readouterr().err.strip() == (
+        "archival run: --runner process runs Prefect tasks: it cannot go with --no-prefect")
+    assert not (project / "archive").exists()
