@@ -1,5 +1,6 @@
-"""A run without Prefect: the same work items, units and run record as the flow, one after another
-in this process (tests and benches; a failure propagates as it happened)."""
+"""The units of a plan one after another in this process, with the run record and audit entry, and
+a failure propagating as it happened: what tests and benches call to look at units themselves (a
+CLI run without Prefect is run/direct.py, with the run's admission, limits and retries)."""
 
 from __future__ import annotations
 

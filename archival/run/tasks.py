@@ -24,16 +24,16 @@ def batch_name(batch: list[WorkItem]) -> str:
     return batch[0].id if len(batch) == 1 else f"{batch[0].id} (+{len(batch) - 1} items)"
 
 
-@task(name="export", cache_policy=NO_CACHE, task_run_name=lambda: _run_name())
-def export_batch_task(ctx: RunContext, batch: list[WorkItem]) -> BatchOutcome:
-    """Runs wherever the task runner puts it (thread, process, Dask worker): `ctx` arrives pickled."""
-    return run_batch(ctx, batch, get_run_logger())
-
-
 def _run_name() -> str:
     from prefect.runtime import task_run
 
     return batch_name(task_run.parameters["batch"])
+
+
+@task(name="export", cache_policy=NO_CACHE, task_run_name=_run_name)
+def export_batch_task(ctx: RunContext, batch: list[WorkItem]) -> BatchOutcome:
+    """Runs wherever the task runner puts it (thread, process, Dask worker): `ctx` arrives pickled."""
+    return run_batch(ctx, batch, get_run_logger())
 
 
 class PrefectDispatch:
