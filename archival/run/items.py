@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 RETRIES = 3  # after the first attempt; transient failures only (run/errors.py)
 BACKOFF_SECONDS = 2.0
 JITTER = 0.5
+_JITTER = random.Random()  # its own generator: the global one stays untouched (seeded tests, hypothesis)
 
 
 @dataclass
@@ -49,7 +50,7 @@ class BatchOutcome:
 def retry_delay(retry: int, rng: random.Random | None = None) -> float:
     """Seconds before retry `retry` (1-based): exponential back-off from 2 s, jitter +-50%."""
     base = BACKOFF_SECONDS * 2 ** (retry - 1)
-    return (rng or random).uniform(base * (1 - JITTER), base * (1 + JITTER))
+    return (rng or _JITTER).uniform(base * (1 - JITTER), base * (1 + JITTER))
 
 
 def cause(exc: BaseException) -> BaseException:
