@@ -30,7 +30,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archival", description="Spec-driven archive of low-code app databases.")
     parser.add_argument("--version", action="version", version=f"archival {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_spec_commands(sub)
+    _add_plan(sub)
+    _add_run(sub)
+    _add_checks(sub)
+    add_restore(sub, _common)
+    add_query(sub, _common)
+    add_init(sub, _common)
+    add_lifecycle(sub, _common, instant)
+    add_cost(sub, _common, instant)
+    add_purge(sub, _common, instant)
+    add_scrub(sub, _common)
+    add_docs(sub, _common)
+    add_operations(sub, _common)
+    add_audit(sub, _common, instant)
+    _add_schema(sub)
+    return parser
 
+
+def _add_spec_commands(sub) -> None:
+    """validate and ls: the specs themselves."""
     p = sub.add_parser("validate", help="check archival.yaml and specs/*.yaml")
     _common(p)
     p.add_argument("--connect", action="store_true",
@@ -41,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--json", action="store_true")
 
+
+def _add_schema(sub) -> None:
+    p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
+    _common(p)
+    p.add_argument("--kind", choices=["project", "domain", "manifest"], default="domain")
+    p.add_argument("--docs", action="store_true", help="print docs/specs.md instead")
+    p.add_argument("--types", action="store_true", help="print docs/types.md: source types and archive types")
+
+
+def _add_plan(sub) -> None:
     p = sub.add_parser("plan", help="show what a run would do, without doing it")
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")
@@ -52,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list every unit and its stages (-vv: describe each stage)")
     _refresh_options(p)
 
+
+def _add_run(sub) -> None:
     p = sub.add_parser("run", help="export the due units (a Prefect flow when a Prefect server is configured, "
                                    "else directly in this process)")
     _common(p)
@@ -75,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="under the progress bar, the per-unit lines too (else only warnings)")
     _refresh_options(p)
 
+
+def _add_checks(sub) -> None:
+    """verify, reconcile and rebaseline: the archive against itself, its source and its specs."""
     p = sub.add_parser("verify", help="check files, sizes, hashes, manifests and the audit chain")
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")
@@ -93,24 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--target", help="archive target (default: archive.default)")
     p.add_argument("--reason", required=True, help="why; recorded in the audit chain")
-
-    add_restore(sub, _common)
-    add_query(sub, _common)
-    add_init(sub, _common)
-    add_lifecycle(sub, _common, instant)
-    add_cost(sub, _common, instant)
-    add_purge(sub, _common, instant)
-    add_scrub(sub, _common)
-    add_docs(sub, _common)
-    add_operations(sub, _common)
-    add_audit(sub, _common, instant)
-
-    p = sub.add_parser("schema", help="print the JSON Schema of the spec language (or its docs)")
-    _common(p)
-    p.add_argument("--kind", choices=["project", "domain", "manifest"], default="domain")
-    p.add_argument("--docs", action="store_true", help="print docs/specs.md instead")
-    p.add_argument("--types", action="store_true", help="print docs/types.md: source types and archive types")
-    return parser
 
 
 def _refresh_options(p: argparse.ArgumentParser) -> None:
