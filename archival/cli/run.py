@@ -39,15 +39,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def as_flow(args: argparse.Namespace) -> bool:
-    """A Prefect flow when a server is configured (its history, global limits and automations),
-    when asked for, or for the process and Dask runners; otherwise the run is direct (run/direct.py)."""
-    from archival.run.runners import RunnerError
-    from archival.run.server import api_url_configured
+    from archival.run.direct import runs_as_flow
 
-    asked, runner = getattr(args, "prefect", None), getattr(args, "runner", "thread")
-    if asked is False and runner != "thread":
-        raise RunnerError(f"--runner {runner} runs Prefect tasks: it cannot go with --no-prefect")
-    return asked if asked is not None else runner != "thread" or api_url_configured()
+    return runs_as_flow(getattr(args, "prefect", None), getattr(args, "runner", "thread"))
 
 
 def run_flow(args: argparse.Namespace, select: list[str] | None, refresh: Refresh | None,

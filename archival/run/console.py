@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
 
 from rich.console import Console
 
@@ -19,9 +20,9 @@ class ConsoleLines(logging.Handler):
     """`HH:MM:SS.mmm | LEVEL   | message` on stderr, as Prefect prints a flow's lines (never wrapped:
     a line is grepped and pasted)."""
 
-    def __init__(self, level: int = logging.INFO) -> None:
+    def __init__(self, level: int = logging.INFO, stream: TextIO | None = None) -> None:
         super().__init__(level)
-        self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        self.console = Console(file=stream or sys.stderr, highlight=False, soft_wrap=True)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

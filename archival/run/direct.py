@@ -11,6 +11,18 @@ from archival.run.dispatch import DirectDispatch
 from archival.run.execution import RunRequest, RunSummary, execute_run, guarded
 from archival.run.refusal import RunRefused
 from archival.run.repeats import once_per_warning
+from archival.run.runners import RunnerError
+
+
+def runs_as_flow(prefect: bool | None, runner: str) -> bool:
+    """A Prefect flow when asked for (`prefect` True), when the runner ships units through Prefect
+    (process, Dask), or, unless refused (`prefect` False), when a Prefect API is configured (its
+    history, global limits and automations); otherwise the run is direct."""
+    from archival.run.server import api_url_configured
+
+    if prefect is False and runner != "thread":
+        raise RunnerError(f"--runner {runner} runs Prefect tasks: it cannot go with --no-prefect")
+    return prefect if prefect is not None else runner != "thread" or api_url_configured()
 
 
 def run_direct(request: RunRequest, workers: int | None = None, debug: bool = False) -> RunSummary | RunRefused:

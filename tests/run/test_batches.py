@@ -5,6 +5,7 @@ the flow, which runs them in later batches."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import uuid
 from contextlib import closing
@@ -72,3 +73,45 @@ def test_a_failed_item_hands_the_rest_of_its_batch_back(tmp_path, prefect_server
     assert set(outcomes.values()) == {"written"} and len(outcomes) == TABLES - 1
     # the batch stopped at t01; t02 was started again by the flow, at the head of a later batch
     assert any(r.name.startswith(f"{domain}.t02/full") for r in _task_runs(domain))
+
+
+def test_a_quota_keeps_every_batch_to_one_item(tmp_path):
+    """Checked between batches, a quota holds exactly only if a batch is one item: with
+    max_rows_per_run the dispatch's batch size is not asked for."""
+    from concurrent.futures import Future
+
+    from archival.plan.units import UnitResult
+    from archival.run.gate import Quota
+    from archival.run.items import BatchOutcome, run_items
+    from archival.run.prepare import prepare
+    from archival.run.progress import RunProgress
+    from archival.run.work import work_items
+
+    class Recording:
+        logger = logging.getLogger("test.batches")
+
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
+
+        def submit(self, ctx, batch):
+            self.sizes.append(len(batch))
+            done: Future = Future()
+            done.set_result(BatchOutcome([UnitResult(u.id, "written", rows=1) for item in batch for u in item.units]))
+            return done
+
+        def batch_size(self, source, waiting, limit):
+            return 5
+
+        def event(self, name, resource, payload):
+            return None
+
+    folder = _project(tmp_path / "p", f"b{uuid.uuid4().hex[:8]}")
+    for limits, sizes in (("max_parallel_per_source: 2", {5}), ("max_parallel_per_source: 2, max_rows_per_run: 100",
+                                                                 {1})):
+        yaml = folder / "archival.yaml"
+        yaml.write_text(yaml.read_text().replace(yaml.read_text().split("limits: ")[1].split("\n")[0], f"{{{limits}}}"))
+        with prepare(folder, None, None, as_of=None) as (plan, ctx):
+            dispatch = Recording()
+            with RunProgress(len(plan.due), dispatch.logger, live=False) as progress:
+                results = run_items(ctx, work_items(list(plan.due)), Quota(ctx.project.limits), progress, dispatch)
+        assert len(results) == TABLES and set(dispatch.sizes) == sizes

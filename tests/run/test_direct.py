@@ -147,3 +147,24 @@ def test_no_prefect_with_a_runner_that_needs_it_is_bad_usage(project, capsys):
     assert code == 2 and capsys.readouterr().err.strip() == (
         "archival run: --runner process runs Prefect tasks: it cannot go with --no-prefect")
     assert not (project / "archive").exists()
+
+
+def test_a_prefect_profile_that_names_an_api_makes_the_run_a_flow(tmp_path):
+    """In a fresh process (Prefect not imported): no settings file, no API; the active profile of
+    PREFECT_HOME naming PREFECT_API_URL is found by asking Prefect, which reads it."""
+    script = ("import sys; from archival.run.server import api_url_configured; "
+              "print(api_url_configured(), 'prefect' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "home")}
+
+    def ask() -> str:
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                              cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip()
+
+    assert ask() == "False False"  # nothing names an API: Prefect is not even imported
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "profiles.toml").write_text(
+        'active = "prod"\n\n[profiles.prod]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n')
+    assert ask() == "True True"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
 from archival.plan.units import ExportUnit, UnitResult
+from archival.run.console import ConsoleLines
 from archival.run.progress import RunProgress
 
 UNITS = [ExportUnit(domain="shop", table="orders", period=f"2026-0{m}", mode="window", source="app", spec_sha256="",
@@ -53,11 +56,18 @@ def test_no_progress_forces_plain_lines_even_in_a_terminal(caplog):
     assert stream.getvalue() == "" and len(caplog.records) == 2
 
 
-def test_prefect_lines_print_above_the_bar_and_task_info_only_when_verbose():
+def _prefect_console(stream):
     from prefect.logging.handlers import PrefectConsoleHandler
 
+    return PrefectConsoleHandler(stream=stream)
+
+
+@pytest.mark.parametrize("console_handler", [_prefect_console, lambda stream: ConsoleLines(stream=stream)],
+                         ids=["prefect-flow", "direct-run"])
+def test_prefect_lines_print_above_the_bar_and_task_info_only_when_verbose(console_handler):
     own = io.StringIO()
-    handler = PrefectConsoleHandler(stream=own)
+    handler = console_handler(own)
+    level = handler.level
     logger = logging.getLogger("prefect.test_progress_lines")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -70,6 +80,6 @@ def test_prefect_lines_print_above_the_bar_and_task_info_only_when_verbose():
             out = stream.getvalue()
             assert "slow source" in out and ("task lines here" in out) == verbose
         assert own.getvalue() == ""  # nothing cut through the bar on the handler's own stream
-        assert handler.console.file is own and handler.level == logging.NOTSET  # restored afterwards
+        assert handler.console.file is own and handler.level == level  # restored afterwards
     finally:
         logger.removeHandler(handler)

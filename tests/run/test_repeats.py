@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
+from archival.run.console import ConsoleLines
 from archival.run.repeats import RepeatedWarnings, once_per_warning, without_traceback
 
 
@@ -33,11 +36,17 @@ def test_a_traceback_in_a_failed_task_line_is_cut_to_its_error():
     assert RepeatedWarnings(debug=True).filter(kept) and "Traceback" in kept.getMessage()
 
 
-def test_the_count_is_printed_when_the_run_ends():
+def _prefect_console(stream):
     from prefect.logging.handlers import PrefectConsoleHandler
 
+    return PrefectConsoleHandler(stream=stream)
+
+
+@pytest.mark.parametrize("console_handler", [_prefect_console, lambda stream: ConsoleLines(stream=stream)],
+                         ids=["prefect-flow", "direct-run"])
+def test_the_count_is_printed_when_the_run_ends(console_handler):
     out, console = io.StringIO(), io.StringIO()
-    handler = PrefectConsoleHandler(stream=console)
+    handler = console_handler(console)
     logger = logging.getLogger("archival.test.repeats")
     logger.addHandler(handler)
     try:
