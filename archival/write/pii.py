@@ -1,9 +1,12 @@
-"""PII rules on Arrow batches, vectorized in DuckDB. `drop` columns are never even read (the extract
-stage leaves them out). `hash` is HMAC-SHA256 with the project's key over the value's text (DuckDB
-cast to VARCHAR), written as 64 hex digits: joinable across tables, not reversible, and not
+"""PII rules on Arrow batches, vectorized. `drop` columns are never even read (the extract stage
+leaves them out). `hash` is HMAC-SHA256 with the project's key over the value's text (DuckDB cast
+to VARCHAR), written as 64 hex digits: joinable across tables, not reversible, and not
 brute-forceable without the key. `mask` keeps the first character, and an email's domain.
 
-The HMAC is computed as sha256(opad(key) || sha256(ipad(key) || value)) with the pads built here,
+Text columns are hashed by polars-hash (compiled, on every core, SHA-NI where the CPU has it:
+5M values 1.5 s against DuckDB's 6.1 s on two cores); other types keep DuckDB, whose cast to text
+defines their input. Both give the same digests (tests cross-check them with the `hmac` module).
+In DuckDB the HMAC is sha256(opad(key) || sha256(ipad(key) || value)) with the pads built here,
 so the key never appears in SQL text, only its XOR pads as bytes literals."""
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import hmac
 from collections.abc import Iterator
 
 import duckdb
+import polars as pl
+import polars_hash  # noqa: F401 - registers the `chash` namespace on polars expressions
 import pyarrow as pa
 
 from archival.chunks import arrow_chunks
@@ -42,6 +47,18 @@ def hash_sql(column: str, key: bytes) -> str:
     return f"sha256({_blob(opad)} || unhex(sha256({_blob(ipad)} || encode({text}))))"
 
 
+TEXT_TYPES = (pa.string(), pa.large_string(), pa.string_view())
+
+
+def polars_key(key: bytes | None) -> str | None:
+    """The key as polars-hash takes it (text, used as its UTF-8 bytes); None when the key's bytes are
+    not UTF-8 (keys come from secrets as text, so only a test makes one): DuckDB hashes then."""
+    try:
+        return key.decode("utf-8") if key is not None else None
+    except UnicodeDecodeError:
+        return None
+
+
 def mask_sql(column: str) -> str:
     text = f"CAST({column} AS VARCHAR)"
     return (f"CASE WHEN {text} IS NULL THEN NULL WHEN strpos({text}, '@') > 0 "
@@ -65,15 +82,22 @@ class PiiTransform:
             return
         if key is None and "hash" in rules.values():
             raise ValueError(f"{table.qualified_name}: pii hash needs pii.hash_key")
+        text_key = polars_key(key)
+        # text columns hashed by polars-hash; masks and the text of other types by DuckDB
+        self.polars_columns = [n for n, rule in rules.items()
+                               if rule == "hash" and text_key is not None and schema.field(n).type in TEXT_TYPES]
+        self._polars_exprs = [pl.col(n).chash.hmac_sha256(key=text_key) for n in self.polars_columns]  # type: ignore[arg-type]
         exprs = []
         for name, rule in rules.items():
             col = quote_ident(name)
+            if name in self.polars_columns:
+                continue
             if rule == "hash":
                 exprs.append(f"CASE WHEN {col} IS NULL THEN NULL ELSE {hash_sql(col, key)} END AS {col}")  # type: ignore[arg-type]
             else:
                 exprs.append(f"{mask_sql(col)} AS {col}")
         # only the rule columns go through DuckDB; the others stay as they are, no round trip
-        self.rule_columns = list(rules)
+        self.rule_columns = [n for n in rules if n not in self.polars_columns]
         self.sql = f"SELECT {', '.join(exprs)} FROM pii_batch"
         self.con = duckdb.connect()
         self.con.execute(f"SET threads = {int(threads)}")
@@ -82,10 +106,16 @@ class PiiTransform:
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if not self.active or batch.num_rows == 0:
             return batch
-        self.con.register("pii_batch", arrow_chunks(batch.select(self.rule_columns)))  # HMACs on every thread
-        out = self.con.execute(self.sql).to_arrow_table()
-        self.con.unregister("pii_batch")
-        columns = {name: out.column(name).combine_chunks().cast(pa.string()) for name in self.rule_columns}
+        columns: dict[str, pa.Array] = {}
+        if self.rule_columns:
+            self.con.register("pii_batch", arrow_chunks(batch.select(self.rule_columns)))  # HMACs on every thread
+            out = self.con.execute(self.sql).to_arrow_table()
+            self.con.unregister("pii_batch")
+            columns |= {name: out.column(name).combine_chunks().cast(pa.string()) for name in self.rule_columns}
+        if self.polars_columns:
+            frame = pl.from_arrow(batch.select(self.polars_columns))
+            hashed = frame.select(self._polars_exprs).to_arrow()  # type: ignore[union-attr]
+            columns |= {name: hashed.column(name).combine_chunks().cast(pa.string()) for name in self.polars_columns}
         return pa.RecordBatch.from_arrays([columns.get(f.name, batch.column(i)) for i, f in enumerate(batch.schema)],
                                           schema=self.schema)
 
