@@ -1,7 +1,8 @@
 """Candidates for the keyed PII hash and the row fingerprint, timed on N values / rows on all cores:
-what archival does today (HMAC-SHA256 and MD5 of the row's JSON, both in DuckDB) against hashlib with
-precomputed HMAC states, keyed BLAKE2b, and polars-hash (a compiled, vectorized plugin) when it is
-installed. Prints seconds and values per second; nothing here changes what archival writes.
+HMAC-SHA256 in DuckDB's SQL (archival before polars-hash), hashlib with precomputed HMAC states,
+keyed BLAKE2b and polars-hash's HMAC (what archival uses for text columns); the row fingerprint
+`sum-md5-json-v1` (DuckDB) against `sum-xxh3-text-v2` (polars + polars-hash, archive/row_text.py).
+Prints seconds and values per second; nothing here changes what archival writes.
 
     python bench/hash_candidates.py --values 5000000
 """
@@ -15,9 +16,12 @@ import sys
 import time
 
 import duckdb
+import polars as pl
+import polars_hash  # noqa: F401 - registers the namespaces
 import pyarrow as pa
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from archival.archive.row_text import row_sums  # noqa: E402
 from archival.write.pii import hash_sql  # noqa: E402
 
 KEY = b"bench-key-0123456789"
@@ -44,7 +48,7 @@ def main() -> int:
     values = titles.column("title").to_pylist()
     results: list = []
 
-    timed("HMAC-SHA256 in DuckDB (archival today)",
+    timed("HMAC-SHA256 in DuckDB's SQL",
           lambda: con.execute(f"SELECT sum(length({hash_sql('title', KEY)})) FROM t").fetchone(), n, results)
 
     def precomputed() -> None:
@@ -60,20 +64,15 @@ def main() -> int:
     timed("HMAC-SHA256, hashlib with precomputed states (1 thread: the GIL)", precomputed, n, results)
     timed("keyed BLAKE2b-256, hashlib (1 thread)",
           lambda: [hashlib.blake2b(v.encode(), key=KEY, digest_size=32).hexdigest() for v in values], n, results)
-    try:
-        import polars as pl
-        import polars_hash  # noqa: F401 - registers the namespace
+    frame = pl.from_arrow(pa.table({"title": titles.column("title")}))
+    timed("HMAC-SHA256 in polars-hash, all cores (archival, text columns)",
+          lambda: frame.select(pl.col("title").chash.hmac_sha256(key=KEY.decode())), n, results)
 
-        frame = pl.from_arrow(pa.table({"title": titles.column("title")}))
-        timed("SHA-256 (unkeyed) in polars-hash, all cores",
-              lambda: frame.select(pl.col("title").chash.sha256()), n, results)
-    except ImportError:
-        print("polars-hash is not installed: skipped", file=sys.stderr)
-
-    timed("row fingerprint sum-md5-json-v1 in DuckDB (archival today)",
+    timed("row fingerprint sum-md5-json-v1 in DuckDB",
           lambda: con.execute("SELECT sum(md5_number(to_json(r)::VARCHAR)) FROM t r").fetchone(), n, results)
     timed("  of which to_json", lambda: con.execute("SELECT sum(length(to_json(r)::VARCHAR)) FROM t r").fetchone(),
           n, results)
+    timed("row fingerprint sum-xxh3-text-v2 in polars-hash (archival)", lambda: row_sums(titles), n, results)
     timed("DuckDB hash() of the row (not stable across versions)",
           lambda: con.execute("SELECT sum(hash(r)::HUGEINT) FROM t r").fetchone(), n, results)
     lines = [f"# Hash candidates: {n:,} values, {os.cpu_count()} cores", "", "| candidate | seconds | per second |",

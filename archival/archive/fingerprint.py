@@ -1,5 +1,6 @@
-"""Accumulators of the archive's checksums (archival/checksums.py) over streamed Arrow batches: the
-row fingerprint of what a unit writes, and the key checksum of a window period's live keys."""
+"""Accumulators of the archive's checksums over streamed Arrow batches: the row fingerprint of what a
+unit writes (`sum-md5-json-v1` in DuckDB, archival/checksums.py, or `sum-xxh3-text-v2` in polars,
+archive/row_text.py), and the key checksum of a window period's live keys."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from archival.archive import row_text
 from archival.checksums import (
     ALGORITHM,
     KEY_ALGORITHM,
@@ -22,8 +24,11 @@ from archival.checksums import (
 from archival.chunks import arrow_chunks
 from archival.sql import quote_ident
 
-__all__ = ["ALGORITHM", "KEY_ALGORITHM", "KeyChecksum", "RowFingerprint", "combine", "fingerprint_of",
-           "format_value"]
+__all__ = ["ALGORITHM", "ALGORITHMS", "KEY_ALGORITHM", "V2", "KeyChecksum", "RowFingerprint", "combine",
+           "fingerprint_of", "format_value"]
+
+V2 = row_text.ALGORITHM
+ALGORITHMS = (ALGORITHM, V2)  # what this release computes, and so verifies
 
 
 _SCRATCH = threading.local()
@@ -46,23 +51,29 @@ def scratch_connection(threads: int) -> duckdb.DuckDBPyConnection:
 @dataclass
 class RowFingerprint:
     """Accumulates a fingerprint batch by batch. The export pulls batches one at a time, so while
-    this hashes, the extract is idle: it may use every thread the unit has (MD5 of the row JSON is
-    the most expensive step of a plain export)."""
+    this hashes, the extract is idle: it may use every thread the unit has (v1: DuckDB's; v2:
+    polars' pool)."""
 
     upper: int = 0
     lower: int = 0
     rows: int = 0
     threads: int = 2
+    algorithm: str = ALGORITHM
 
     def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown fingerprint algorithm {self.algorithm}")
         self._con = scratch_connection(int(self.threads))
 
     def add(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
-        self._con.register("fp_batch", arrow_chunks(batch))
-        upper, lower, rows = self._con.execute(fingerprint_sql("fp_batch")).fetchone()
-        self._con.unregister("fp_batch")
+        if self.algorithm == V2:
+            upper, lower, rows = row_text.row_sums(batch)
+        else:
+            self._con.register("fp_batch", arrow_chunks(batch))
+            upper, lower, rows = self._con.execute(fingerprint_sql("fp_batch")).fetchone()
+            self._con.unregister("fp_batch")
         self.upper, self.lower, self.rows = self.upper + upper, self.lower + lower, self.rows + rows
 
     @property
@@ -82,7 +93,16 @@ class RowFingerprint:
         """The connection stays with its thread for the next unit (scratch_connection)."""
 
 
-def fingerprint_of(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[str, int]:
+def fingerprint_of(con: duckdb.DuckDBPyConnection, relation: str, algorithm: str = ALGORITHM,
+                   batch_rows: int = 65_536) -> tuple[str, int]:
+    """The fingerprint of `relation`'s rows (v2 streams them out of DuckDB in batches: flat memory)."""
+    if algorithm == V2:
+        total = RowFingerprint(algorithm=V2)
+        for batch in con.execute(f"SELECT * FROM {relation}").to_arrow_reader(batch_rows):
+            total.add(batch)
+        return total.value, total.rows
+    if algorithm != ALGORITHM:
+        raise ValueError(f"unknown fingerprint algorithm {algorithm}")
     upper, lower, rows = con.execute(fingerprint_sql(relation)).fetchone()
     return format_value(upper, lower), int(rows)
 

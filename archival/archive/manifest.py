@@ -72,9 +72,10 @@ class SourceRef(_Model):
 
 
 class Fingerprint(_Model):
-    """Over all rows of `files` (per file, summed): sum-md5-json-v1, see docs/archive.md."""
+    """Over all rows of `files` (per file, summed): sum-md5-json-v1 or sum-xxh3-text-v2, see
+    docs/archive.md (a period keeps the algorithm of its first version until it is refreshed)."""
 
-    algorithm: Literal["sum-md5-json-v1"]
+    algorithm: Literal["sum-md5-json-v1", "sum-xxh3-text-v2"]
     value: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 

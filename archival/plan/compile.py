@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from archival.archive.purges import PurgedPeriod
+from archival.archive.row_text import ALGORITHM as ROW_TEXT
 from archival.archive.state import ArchivedPeriod
+from archival.checksums import ALGORITHM as JSON_MD5
 from archival.checksums import format_key_checksum
 from archival.plan.periods import parse_label, period_containing, periods_between
 from archival.plan.refresh import Refresh
@@ -91,7 +93,15 @@ class _UnitMaker:
         return ExportUnit(self.table.domain, self.table.name, period, self.table.mode, self.source.name, self.sha,
                           status, reason, window, current.version if current else None,
                           delta=delta and refresh is None, shared_transaction=self.shared, refresh=refresh,
-                          rewrite=delta and refresh is not None)
+                          rewrite=delta and refresh is not None, fingerprint=self._fingerprint(current, refresh))
+
+    def _fingerprint(self, current: ArchivedPeriod | None, refresh: str | None) -> str:
+        """A period keeps its current version's algorithm while that version stands (a delta adds to its
+        sums; a rerun of unchanged rows must compare equal and write nothing); a new period, a new
+        spec or a refresh gets the newest one. CSV keeps v1: it is read back through DuckDB's casts."""
+        if current is not None and current.spec_sha256 == self.sha and refresh is None:
+            return current.manifest.fingerprint.algorithm
+        return ROW_TEXT if self.table.format == "parquet" else JSON_MD5
 
     def staged(self, units: list[ExportUnit]) -> list[ExportUnit]:
         """The units with their stage lists (the last step, once detect_deletes and the like are set)."""

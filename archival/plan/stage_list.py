@@ -62,5 +62,6 @@ def stages_for(unit: ExportUnit, table: Table, source: Source) -> tuple[Stage, .
         stages.append(Pii(rules))
     if unit.rewrite:
         stages.append(Replace())
-    stages += [Fingerprint(), Parts(table.format), Record()]
+    stages += [Fingerprint(unit.fingerprint, kept=unit.fingerprint != "sum-xxh3-text-v2" or unit.delta),
+               Parts(table.format), Record()]
     return tuple(stages)

@@ -107,10 +107,16 @@ class Pii:
 
 @dataclass(frozen=True)
 class Fingerprint:
+    """`kept`: the algorithm is the period's own (a delta extends its sums) or the only one for the
+    format; else the newest, which a unit whose columns are nested or intervals cannot use."""
+
     algorithm: str = "sum-md5-json-v1"
+    kept: bool = True
 
     def describe(self) -> str:
-        return f"fingerprint: {self.algorithm}"
+        if self.kept:
+            return f"fingerprint: {self.algorithm}"
+        return f"fingerprint: {self.algorithm} (sum-md5-json-v1 if a column is nested or an interval)"
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class ExportUnit:
     shared_transaction: str | None = None  # units read in one transaction on one connection (plan/stage_list.py)
     refresh: str | None = None  # the reason of a refresh asked for on purpose (plan/refresh.py), audited
     rewrite: bool = False  # refresh of a period archived under this spec: source rows replace matching versions
+    fingerprint: str = "sum-md5-json-v1"  # the row fingerprint's algorithm (plan/compile.py decides)
     stages: tuple[Stage, ...] = ()  # what the executor runs, in order (plan/stages.py)
 
     @property

@@ -128,6 +128,7 @@ class UnitCommit:
         current = self.current.manifest if self.current else None
         return (self.unit.rewrite and current is not None and self._same_key(current) and out.schema_change is None
                 and out.fingerprint == current.fingerprint.value and out.rows_new == current.row_count
+                and out.fingerprint_algorithm == current.fingerprint.algorithm
                 and not produced.quarantined and (produced.departed is None or not produced.departed.num_rows))
 
     def _same_snapshot(self, produced: Produced, out: UnitOutput) -> bool:
@@ -137,6 +138,7 @@ class UnitCommit:
         current = self.current.manifest if self.current else None
         if current is None or self.table.mode != "full" or not any(f.key for f in current.files) \
                 or not self._same_key(current) or out.fingerprint != current.fingerprint.value \
+                or out.fingerprint_algorithm != current.fingerprint.algorithm \
                 or produced.quarantined:
             return False
         kept = replace(out, files=current.files, tombstones=current.tombstones, quarantine=current.quarantine)

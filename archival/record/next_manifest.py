@@ -49,6 +49,7 @@ class UnitOutput:
     key_checksum: str | None = None
     key_census: KeyCensus | None = None
     schema_change: SchemaChange | None = None
+    fingerprint_algorithm: str = ALGORITHM  # of `fingerprint` (archive/fingerprint.py)
 
 
 def _carried(base: Manifest | None, schema: list[SchemaColumn]) -> list[FileEntry]:
@@ -73,6 +74,17 @@ def _documentation(domain: Domain, table: Table) -> Documentation:
                          columns={c.name: c.description for c in table.columns if c.description})
 
 
+def _fingerprint(out: UnitOutput, base: Manifest | None, rewrite: bool) -> Fingerprint:
+    """A delta adds its rows' sums to the base's, so both must be of one algorithm (the plan keeps a
+    period's algorithm for its deltas: plan/compile.py)."""
+    if base is None or rewrite:
+        return Fingerprint(algorithm=out.fingerprint_algorithm, value=out.fingerprint)
+    if base.fingerprint.algorithm != out.fingerprint_algorithm:
+        raise ValueError(f"{base.domain}.{base.table}/{base.period}: rows fingerprinted with "
+                         f"{out.fingerprint_algorithm} cannot extend v{base.version}'s {base.fingerprint.algorithm}")
+    return Fingerprint(algorithm=out.fingerprint_algorithm, value=combine(base.fingerprint.value, out.fingerprint))
+
+
 def next_manifest(unit: ExportUnit, domain: Domain, table: Table, source: Source, run_id: str, out: UnitOutput,
                   base: Manifest | None, rewrite: bool = False) -> Manifest:
     """`base`: the current version when the unit extends it (a delta) or rewrites it (a refresh: its
@@ -91,8 +103,7 @@ def next_manifest(unit: ExportUnit, domain: Domain, table: Table, source: Source
         primary_key=list(table.primary_key), spec_sha256=unit.spec_sha256, tool_version=__version__,
         format=table.format, timezone=table.timezone, schema=out.schema, files=files,
         row_count=sum(f.rows for f in files), tombstones=tombstones, deleted_rows=sum(t.rows for t in tombstones),
-        fingerprint=Fingerprint(algorithm=ALGORITHM, value=combine(base.fingerprint.value, out.fingerprint)
-                                if base and not rewrite else out.fingerprint),
+        fingerprint=_fingerprint(out, base, rewrite),
         source_summary=SourceSummary(row_count=out.source_rows, rows_new=out.rows_new,
                                      max_cursor=out.max_cursor.isoformat() if out.max_cursor else None,
                                      read_strategy=out.read_strategy),

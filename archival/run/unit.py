@@ -125,6 +125,7 @@ def _results(run: UnitRun) -> tuple[Produced, UnitOutput]:
                         set_aside_before=run.sink.skipped if run.sink else 0)
     snap = run.snapshot
     out = UnitOutput(files=[], tombstones=[], quarantine=[], fingerprint=fingerprint.value,
+                     fingerprint_algorithm=fingerprint.algorithm,
                      schema=[SchemaColumn(name=f.name, type=str(f.type), nullable=f.nullable) for f in run.pii.schema],
                      reads=snap.reads, source_rows=snap.source_row_count, rows_new=fingerprint.rows,
                      max_cursor=read.max_cursor, read_strategy=snap.query.strategy, violations=contract.violations,

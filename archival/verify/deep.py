@@ -7,7 +7,7 @@ from contextlib import ExitStack
 
 import duckdb
 
-from archival.archive.fingerprint import ALGORITHM, combine, fingerprint_of
+from archival.archive.fingerprint import ALGORITHMS, combine, fingerprint_of
 from archival.archive.manifest import Manifest
 from archival.archive.read import ArchiveReader, rows_sql
 from archival.archive.store import ArchiveStore
@@ -20,7 +20,7 @@ def deep_check(store: ArchiveStore, manifest_path: str, manifest: Manifest, repo
         return  # already known bad; reading it would only repeat the finding
     if paths & report.frozen:
         return  # not readable before a retrieval: its files' sha256 were checked against their metadata
-    if manifest.fingerprint.algorithm != ALGORITHM:
+    if manifest.fingerprint.algorithm not in ALGORITHMS:
         report.add("fingerprint", manifest_path, f"unknown algorithm {manifest.fingerprint.algorithm}")
         return
     con = duckdb.connect()
@@ -30,7 +30,7 @@ def deep_check(store: ArchiveStore, manifest_path: str, manifest: Manifest, repo
             values, rows = [], 0
             for entry, local in zip(manifest.files, files, strict=True):
                 # per file: after schema drift, files of one period hold different columns
-                value, count = fingerprint_of(con, f"({rows_sql([local], con=con)})")
+                value, count = fingerprint_of(con, f"({rows_sql([local], con=con)})", manifest.fingerprint.algorithm)
                 values.append(value)
                 rows += count
                 report.rows_checked += count

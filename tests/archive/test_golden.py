@@ -15,6 +15,7 @@ from tests.run.helpers import archive_files, run_units
 
 GOLDEN = FIXTURES / "golden" / "v0.1.0"
 SECOND_RUN = datetime(2026, 12, 1, tzinfo=UTC)  # the as-of of the release's last run
+LATER = datetime(2026, 12, 2, tzinfo=UTC)
 
 
 
@@ -60,3 +61,40 @@ def test_new_file_times_do_not_make_orphans(golden):
     run_units(golden, SECOND_RUN, select=["domain:helpdesk"])
     assert not (archive / "_orphans").exists()
     assert verify_archive(LocalStore(archive), deep=True).ok
+
+
+def _algorithms(golden, table: str) -> dict[str, str]:
+    """period -> fingerprint algorithm of its current manifest."""
+    from archival.archive.state import archived_periods
+    periods = archived_periods(LocalStore(golden / "archive"), "helpdesk", table)
+    return {label: p.manifest.fingerprint.algorithm for label, p in periods.items()}
+
+
+def test_v1_periods_keep_v1_for_deltas_and_move_to_v2_when_refreshed(golden):
+    """0.1.0 wrote `sum-md5-json-v1`. A delta adds its rows' sums to the period's, so it stays v1; a
+    refresh re-reads the period and writes it with `sum-xxh3-text-v2` (the rows are equal, the
+    algorithm is not, so a new version); a new period starts with v2. All verify --deep."""
+    import sqlite3
+
+    from archival.plan.refresh import Refresh
+
+    assert set(_algorithms(golden, "tickets").values()) == {"sum-md5-json-v1"}
+    db = sqlite3.connect(golden / "data" / "helpdesk.db")
+    db.execute("UPDATE tickets SET status = 'open', updated_at = '2026-12-01 10:00:00' WHERE id = 2")
+    db.commit()
+    db.close()
+    _, results = run_units(golden, LATER, select=["table:helpdesk.tickets"])
+    written = {r.unit_id for r in results if r.outcome == "written"}
+    assert written == {"helpdesk.tickets/2026-Q4"}
+    assert set(_algorithms(golden, "tickets").values()) == {"sum-md5-json-v1"}  # the delta kept v1
+
+    refresh = Refresh("fingerprint upgrade", ("helpdesk.tickets/2025-Q1",))
+    _, results = run_units(golden, LATER, select=["table:helpdesk.tickets"], refresh=refresh)
+    assert {r.unit_id: r.outcome for r in results}["helpdesk.tickets/2025-Q1"] == "written"
+    algorithms = _algorithms(golden, "tickets")
+    assert algorithms.pop("2025-Q1") == "sum-xxh3-text-v2"
+    assert set(algorithms.values()) == {"sum-md5-json-v1"}
+    _, again = run_units(golden, LATER, select=["table:helpdesk.tickets"], refresh=refresh)
+    assert {r.unit_id: r.outcome for r in again}["helpdesk.tickets/2025-Q1"] == "unchanged"  # v2 compares to v2
+    report = verify_archive(LocalStore(golden / "archive"), deep=True)
+    assert report.ok, [str(f) for f in report.findings]

@@ -125,6 +125,36 @@ def test_deep_finds_rows_that_do_not_match(archive):
     assert any(f.kind in ("rows", "fingerprint") for f in deep)
 
 
+
+def test_deep_finds_one_changed_value_by_the_v2_fingerprint(archive):
+    """Same row count, one value changed, the manifest fixed up to the new file's hash: the fingerprint
+    (sum-xxh3-text-v2, what this release writes) tells, as the audit chain tells of the edit."""
+    import hashlib
+
+    import duckdb
+
+    path = _a_data_file(archive)
+    rel = path.relative_to(archive / "archive").as_posix()
+    manifest_path = next(p for p in (archive / "archive").rglob("v000001.json") if rel in p.read_text())
+    manifest = json.loads(manifest_path.read_bytes())
+    assert manifest["fingerprint"]["algorithm"] == "sum-xxh3-text-v2"
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT * FROM read_parquet('{path}', hive_partitioning=false)")
+    column = next(c["name"] for c in manifest["schema"] if c["type"] == "string")
+    con.execute(f"UPDATE t SET {column} = coalesce({column}, '') || '!' WHERE rowid = (SELECT min(rowid) FROM t)")
+    con.execute(f"COPY t TO '{path}.new' (FORMAT parquet)")
+    new = (archive / "archive" / (rel + ".new")).read_bytes()
+    path.write_bytes(new)
+    (archive / "archive" / (rel + ".new")).unlink()
+    for f in manifest["files"]:
+        if f["path"] == rel:
+            f["sha256"], f["bytes"] = hashlib.sha256(new).hexdigest(), len(new)
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    deep = _report(archive, deep=True).findings
+    kinds = {f.kind for f in deep}
+    assert "fingerprint" in kinds and "rows" not in kinds, [str(f) for f in deep]
+    assert not {f.kind for f in _report(archive).findings} & {"fingerprint", "rows"}  # only --deep re-reads
+
 def _cli_verify(archive, capsys, *flags):
     code = cli.main(["verify", *flags, "--project-dir", str(archive)])
     out, err = capsys.readouterr()

@@ -1,0 +1,174 @@
+"""The row fingerprint `sum-xxh3-text-v2` is what docs/archive.md says it is (an independent reference
+built from the documented row text with the `xxhash` library, not polars), whatever Arrow flavour the
+values arrive in, and sensitive to what an export could get wrong."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archival.archive.fingerprint import V2, RowFingerprint, combine
+from archival.archive.row_text import row_sums, supports
+from archival.checksums import format_value
+from tests.conftest import ROOT
+from tests.run.helpers import run_units
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _text(value: object, type_: pa.DataType) -> str:
+    """One value's text as docs/archive.md defines it."""
+    if value is None:
+        return ""
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_dictionary(type_):
+        return f"{len(value.encode())}:{value}"
+    if pa.types.is_binary(type_):
+        return f"{len(value)}:{value.hex()}"
+    if pa.types.is_boolean(type_):
+        return "true" if value else "false"
+    if pa.types.is_timestamp(type_):
+        assert type_.unit == "us"
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return str((aware - EPOCH) // dt.timedelta(microseconds=1))
+    if pa.types.is_date32(type_):
+        return str((value - dt.date(1970, 1, 1)).days)
+    if pa.types.is_time64(type_):
+        return str((value.hour * 3600 + value.minute * 60 + value.second) * 10**9 + value.microsecond * 1000)
+    if pa.types.is_floating(type_):
+        return repr(value)  # equal to polars' text for the values used here (docs/archive.md: polars decides)
+    return str(value)  # integers, decimals (Decimal keeps its scale)
+
+
+def _reference(table: pa.Table) -> str:
+    header = "\x1f".join(table.schema.names) + "\x1e"
+    upper = lower = 0
+    for row in table.to_pylist():
+        text = header + "\x1f".join(_text(row[f.name], f.type) for f in table.schema)
+        digest = xxhash.xxh3_128_intdigest(text.encode())
+        upper, lower = upper + (digest >> 64), lower + (digest & ((1 << 64) - 1))
+    return format_value(upper, lower)
+
+
+def _value(table: pa.Table | pa.RecordBatch) -> str:
+    upper, lower, _ = row_sums(table)
+    return format_value(upper, lower)
+
+
+SAMPLE = pa.table({
+    "id": pa.array([1, 2, 3, -4], pa.int64()),
+    "title": pa.array(["plain", "ünï\x1fcode ✓", "", None], pa.string()),
+    "amount": pa.array([Decimal("1.50"), Decimal("-0.05"), None, Decimal("12345678901234.00")], pa.decimal128(16, 2)),
+    "ratio": pa.array([0.25, 1e20, -2.0, None], pa.float64()),
+    "vip": pa.array([True, False, None, True]),
+    "day": pa.array([dt.date(2024, 2, 29), None, dt.date(1969, 12, 31), dt.date(2026, 11, 26)]),
+    "at": pa.array([dt.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=dt.UTC), None,
+                    dt.datetime(1960, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 26, 23, 59, 59, tzinfo=dt.UTC)],
+                   pa.timestamp("us", tz="UTC")),
+    "naive": pa.array([dt.datetime(2024, 1, 2, 3, 4, 5), None, None, dt.datetime(2000, 1, 1)], pa.timestamp("us")),
+    "clock": pa.array([dt.time(12, 34, 56, 789000), None, dt.time(0, 0), dt.time(23, 59, 59)], pa.time64("us")),
+    "blob": pa.array([b"\x00\x01", b"", None, b"\xff"], pa.binary()),
+    "status": pa.array(["open", "closed", "open", None]).dictionary_encode(),
+})
+
+
+def test_value_matches_the_documented_row_text():
+    assert supports(SAMPLE.schema)
+    assert _value(SAMPLE) == _reference(SAMPLE)
+    running = RowFingerprint(algorithm=V2)
+    for batch in SAMPLE.to_batches(max_chunksize=3):
+        running.add(batch)
+    assert (running.value, running.rows) == (_reference(SAMPLE), 4)
+
+
+def test_the_arrow_flavour_of_a_value_does_not_matter():
+    """Export batches and files read back can differ in string layout, dictionary encoding and time
+    zone name; the rows are the same, so the value is."""
+    flavours = SAMPLE.set_column(1, "title", SAMPLE.column("title").cast(pa.large_string()))
+    flavours = flavours.set_column(10, "status", SAMPLE.column("status").cast(pa.string()))
+    flavours = flavours.set_column(6, "at", SAMPLE.column("at").cast(pa.timestamp("us", tz="Etc/UTC")))
+    assert _value(flavours) == _value(SAMPLE)
+    views = SAMPLE.set_column(1, "title", SAMPLE.column("title").cast(pa.string_view()))
+    assert _value(views) == _value(SAMPLE)
+
+
+@pytest.mark.parametrize("left, right", [
+    ({"a": ["x\x1fy"], "b": ["z"]}, {"a": ["x"], "b": ["y\x1fz"]}),  # a separator inside a value
+    ({"a": [None], "b": ["z"]}, {"a": [""], "b": ["z"]}),  # NULL is not the empty text
+    ({"a": ["1"], "b": ["z"]}, {"c": ["1"], "b": ["z"]}),  # a renamed column
+    ({"a": ["1"], "b": ["z"]}, {"b": ["z"], "a": ["1"]}),  # columns in another order
+])
+def test_rows_that_differ_have_different_fingerprints(left, right):
+    assert _value(pa.table(left)) != _value(pa.table(right))
+
+
+def test_a_duplicated_row_counts_twice():
+    one = pa.table({"id": [1], "t": ["a"]})
+    assert _value(pa.concat_tables([one, one])) not in (_value(one), "0" * 32)
+
+
+@pytest.mark.parametrize("type_", [pa.list_(pa.int32()), pa.struct([("x", pa.int32())]),
+                                   pa.map_(pa.string(), pa.int32()), pa.month_day_nano_interval()])
+def test_nested_and_interval_columns_have_no_v2_text(type_):
+    assert not supports(pa.schema([("id", pa.int64()), ("odd", type_)]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(-10**12, 10**12), st.one_of(st.none(), st.text())), max_size=200),
+       st.integers(1, 7), st.randoms())
+def test_batches_in_any_order_sum_to_the_whole(rows, cut, rnd):
+    data = pa.table({"id": pa.array([r[0] for r in rows], pa.int64()),
+                     "t": pa.array([r[1] for r in rows], pa.string())})
+    whole = _value(data) if rows else "0" * 32
+    assert whole == _reference(data)
+    batches = data.to_batches(max_chunksize=cut)
+    rnd.shuffle(batches)
+    halves = [RowFingerprint(algorithm=V2) for _ in range(2)]
+    for i, batch in enumerate(batches):
+        halves[i % 2].add(batch)
+    assert combine(*(h.value for h in halves)) == whole
+    assert sum(h.rows for h in halves) == len(rows)
+
+
+def _auditor_script(tmp_path):
+    """The script docs/archive.md gives auditors (no archival import), as pasted."""
+    text = (ROOT / "docs" / "archive.md").read_text().split("### Fingerprint `sum-xxh3-text-v2`", 1)[1]
+    script = tmp_path / "recompute.py"
+    script.write_text(re.search(r"```python\n(.*?)```", text, flags=re.S).group(1))
+    assert "archival" not in script.read_text().replace("without archival", "")
+    return script
+
+
+def _recompute(script, archive, manifest: str) -> str:
+    done = subprocess.run([sys.executable, str(script), str(archive), manifest], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_documented_auditor_script_recomputes_every_type(tmp_path):
+    import pyarrow.parquet as pq
+    pq.write_table(SAMPLE, tmp_path / "part.parquet")
+    (tmp_path / "m.json").write_text(json.dumps({"files": [{"path": "part.parquet"}],
+                                                 "fingerprint": {"value": _value(SAMPLE)}}))
+    assert _recompute(_auditor_script(tmp_path), tmp_path, "m.json") == f"{_value(SAMPLE)} ok"
+
+
+def test_the_documented_auditor_script_recomputes_an_archive(shop_project, tmp_path):
+    run_units(shop_project, datetime(2026, 12, 1, tzinfo=UTC))
+    archive = shop_project / "archive"
+    manifests = [p for p in archive.rglob("_manifests/*/v*.json")
+                 if json.loads(p.read_bytes())["fingerprint"]["algorithm"] == V2]
+    assert len(manifests) >= 3
+    script = _auditor_script(tmp_path)
+    for path in manifests:
+        assert _recompute(script, archive, path.relative_to(archive).as_posix()).endswith(" ok"), path
