@@ -58,6 +58,7 @@ def main() -> int:
     args = parser.parse_args()
     times: dict[str, list[float]] = {"copy": [], "direct": [], "flow": []}
     clocks: list[dict] = []
+    flow_clocks: list[dict] = []
     with temp_database(TABLE_SQL.format(rows=args.rows)) as dsn, tempfile.TemporaryDirectory() as tmp:
         folder = write_project(Path(tmp) / "p", SPEC)
         env = {"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench", "PREFECT_HOME": f"{tmp}/home",
@@ -70,10 +71,13 @@ def main() -> int:
                 seconds, clock = archival_run(folder, env_direct)
                 times["direct"].append(seconds)
                 clocks.append(clock)
-                times["flow"].append(archival_run(folder, {**env, "PREFECT_API_URL": api_url})[0])
+                seconds, flow_clock = archival_run(folder, {**env, "PREFECT_API_URL": api_url})
+                times["flow"].append(seconds)
+                flow_clocks.append(flow_clock)
                 print(f"round {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
     median = {k: statistics.median(v) for k, v in times.items()}
     stages = {s: statistics.median(c.get(s, 0.0) for c in clocks) for s in {k for c in clocks for k in c}}
+    flow_stages = {s: statistics.median(c.get(s, 0.0) for c in flow_clocks) for s in stages}
     parallel = sum(stages.get(s, 0.0) for s in PARALLEL)
     serial = median["direct"] - parallel
     cores = os.cpu_count() or 2
@@ -85,6 +89,9 @@ def main() -> int:
     lines += ["", "Stage clock of the direct run's unit (median s): " +
               ", ".join(f"{k} {v:.2f}" for k, v in sorted(stages.items()) if k != "unit_seconds") +
               f"; unit {stages['unit_seconds']:.2f} of {median['direct']:.2f} s wall.", "",
+              "The flow's unit: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(flow_stages.items())
+                                             if k != "unit_seconds") +
+              f"; unit {flow_stages['unit_seconds']:.2f} of {median['flow']:.2f} s wall.", "",
               f"Expected on more cores (threaded stages {parallel:.2f} s / (cores/{cores}), the rest {serial:.2f} s "
               "as measured, COPY as measured):", ""]
     for more in (8, 16):

@@ -1,11 +1,13 @@
-"""Row fingerprint `sum-xxh3-text-v2`: each row as one canonical text, hashed with XXH3-128, the
-high and low 64 bits of all row hashes summed modulo 2**64 (32 hex digits, high half first), as
-`sum-md5-json-v1` does with MD5 of DuckDB's JSON text. Built in polars with polars-hash (compiled,
-on every core): 5M rows 1.7 s against 4.8 s for v1 on two cores (docs/performance.md).
+"""Row fingerprint `sum-xxh3-text-v2`: each row as one canonical text, hashed with XXH3-128 seeded
+by the column names, the high and low 64 bits of all row hashes summed modulo 2**64 (32 hex digits,
+high half first), as `sum-md5-json-v1` does with MD5 of DuckDB's JSON text. Built in polars with
+polars-hash (compiled, on every core): 5M rows of the bench table 2.0 s against 4.7 s for v1 on two
+cores (docs/performance.md; building the text is most of it, the hash 0.2 s).
 
-The row text (docs/archive.md has it with a script that recomputes it without archival):
+The row text (docs/archive.md has it with a script that recomputes it without archival), hashed
+with the seed XXH3-64(name1 US name2 US ...), so a renamed column changes every row's hash:
 
-    name1 US name2 US ... RS value1 US value2 US ...      (US = U+001F, RS = U+001E)
+    value1 US value2 US ...      (US = U+001F)
 
 where NULL is the empty string and every other value is never empty:
 - text (and dictionary-encoded text): `<UTF-8 byte length>:<text>`; binary: `<byte length>:<hex>`;
@@ -52,14 +54,20 @@ def _value_text(name: str, dtype: pl.DataType) -> pl.Expr:
     raise ValueError(f"column {name}: type {dtype} has no {ALGORITHM} text")
 
 
+def names_seed(names: list[str]) -> int:
+    """XXH3-64 of the column names joined by U+001F: the seed of every row's hash (the names bind the
+    values without being repeated in each row's text, which cost a fifth of the time)."""
+    return int(pl.select(pl.lit("\x1f".join(names)).nchash.xxh3_64()).item())
+
+
 @lru_cache(maxsize=64)
 def _digest_expr(schema: tuple[tuple[str, pl.DataType], ...]) -> pl.Expr:
-    header = "\x1f".join(name for name, _ in schema) + "\x1e"
     values = [_value_text(name, dtype).fill_null("") for name, dtype in schema]
-    text = pl.concat_str([pl.lit(header), pl.concat_str(values, separator="\x1f")]) if values else pl.lit(header)
+    text = pl.concat_str(values, separator="\x1f")
     # the digest's 16 bytes as XXH3 writes them (big-endian): its halves read as u64 are cheaper than
     # 128-bit integer division in polars
-    return text.nchash.xxh3_128(return_binary=True, byte_order="big").alias("digest")
+    return text.nchash.xxh3_128(seed=names_seed([name for name, _ in schema]), return_binary=True,
+                                byte_order="big").alias("digest")
 
 
 _HALVES = [pl.col("digest").bin.slice(start, 8).bin.reinterpret(dtype=pl.UInt64, endianness="big")

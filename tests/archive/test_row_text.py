@@ -51,11 +51,11 @@ def _text(value: object, type_: pa.DataType) -> str:
 
 
 def _reference(table: pa.Table) -> str:
-    header = "\x1f".join(table.schema.names) + "\x1e"
+    seed = xxhash.xxh3_64_intdigest("\x1f".join(table.schema.names).encode())
     upper = lower = 0
     for row in table.to_pylist():
-        text = header + "\x1f".join(_text(row[f.name], f.type) for f in table.schema)
-        digest = xxhash.xxh3_128_intdigest(text.encode())
+        text = "\x1f".join(_text(row[f.name], f.type) for f in table.schema)
+        digest = xxhash.xxh3_128_intdigest(text.encode(), seed=seed)
         upper, lower = upper + (digest >> 64), lower + (digest & ((1 << 64) - 1))
     return format_value(upper, lower)
 
