@@ -8,6 +8,7 @@ not started yet at once."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 from archival.plan.units import UnitResult
@@ -43,17 +44,24 @@ class SourceBreaker:
         self.failures: Counter[str] = Counter()
         self.last: dict[str, str] = {}
         self.open: dict[str, str] = {}  # source -> why its remaining units are deferred
+        self.counted_at: dict[str, float] = {}  # source -> when its last failure was counted
 
-    def record(self, source: str, results: list[UnitResult]) -> bool:
-        """Count a batch's results in the order they ran (a success resets the count: the source
-        answered); True when this opens the breaker of `source`."""
+    def record(self, source: str, results: list[UnitResult], started: float | None = None) -> bool:
+        """Count a batch's results in the order they ran; True when this opens the breaker of `source`.
+        A success resets the count (the source answered), unless its batch started (`started`,
+        time.perf_counter()) before a failure already counted: lanes finish out of order, and a
+        batch collected late may hold a success from before another lane's failure."""
         opened = False
+        counted = False
         for result in results:
             if result.outcome in ("written", "unchanged"):
-                self.failures[source] = 0
+                if counted or started is None or started >= self.counted_at.get(source, float("-inf")):
+                    self.failures[source] = 0
                 continue
             if not source_trouble(result):
                 continue
+            counted = True
+            self.counted_at[source] = time.perf_counter()
             self.failures[source] += 1
             self.last[source] = " ".join((result.error or "").split())  # one line
             if self.failures[source] >= self.threshold and source not in self.open:

@@ -180,7 +180,7 @@ def run_items(ctx: RunContext, items: list[WorkItem], quota: Quota, progress: Ru
                 dispatch.event("archival.unit.failed", {"prefect.resource.id": f"archival.unit.{result.unit_id}",
                                                         "archival.error-class": result.error_class or ""},
                                {"unit": result.unit_id, "run_id": ctx.run_id, "error": result.error})
-        if breaker.record(batch[0].source, outcome.results):
+        if breaker.record(batch[0].source, outcome.results, started):
             defer(admission.withdraw(batch[0].source), breaker.open[batch[0].source])
         blocked = target_trouble(outcome.results)
         if blocked:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from archival.plan.units import UnitResult
 from archival.run.breaker import SourceBreaker, target_trouble
 
@@ -31,6 +33,20 @@ def test_a_batch_counts_in_the_order_its_units_ran():
     assert not breaker.record("pg", [down, UnitResult("d.t/2026-02", "unchanged")])  # answered again since
     assert not breaker.record("pg", [down])
 
+
+
+def test_a_success_from_before_a_counted_failure_does_not_close_it():
+    """Two lanes: B's batch started before the source went down, A's failure is collected first, then
+    B's batch with the success it had before the outage and its own failure: two in a row."""
+    breaker = SourceBreaker(2)
+    down = _failed("IOException: connection refused", "transient")
+    b_started = time.perf_counter()
+    assert not breaker.record("pg", [down], started=time.perf_counter())  # lane A
+    assert breaker.record("pg", [UnitResult("d.t/2026-02", "written"), down], started=b_started)  # lane B
+    fresh = SourceBreaker(2)
+    assert not fresh.record("pg", [down], started=time.perf_counter())
+    assert not fresh.record("pg", [UnitResult("d.t/2026-03", "written")], started=time.perf_counter())  # answered
+    assert not fresh.record("pg", [down], started=time.perf_counter())
 
 def test_an_archive_that_cannot_take_writes_stops_every_unit():
     assert target_trouble([_failed("ContractError: bad row")]) is None
