@@ -269,7 +269,17 @@ def blobs_project(folder: Path, bucket: str, endpoint: str, rows: int, blob_byte
 @pytest.fixture
 def golden(tmp_path, monkeypatch):
     """A copy of the archive release 0.1.0 wrote (tests/fixtures/golden/v0.1.0), with its PII key set."""
+    return golden_copy("v0.1.0", tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def golden_020(tmp_path, monkeypatch):
+    """A copy of the archive release 0.2.0 wrote (the first with `sum-xxh3-text-v2` fingerprints)."""
+    return golden_copy("v0.2.0", tmp_path, monkeypatch)
+
+
+def golden_copy(release: str, tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.setenv("ARCHIVAL_PII_KEY", "golden-fixture-key")
     folder = tmp_path / "golden"
-    shutil.copytree(FIXTURES / "golden" / "v0.1.0", folder, ignore=shutil.ignore_patterns("make_golden.py"))
+    shutil.copytree(FIXTURES / "golden" / release, folder, ignore=shutil.ignore_patterns("make_golden.py"))
     return folder

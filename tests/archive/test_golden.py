@@ -1,12 +1,15 @@
-"""Archives written by earlier releases stay readable and verifiable. tests/fixtures/golden/v0.1.0 was
-written by release 0.1.0 (tests/fixtures/golden/make_golden.py): two runs of a tiny demo helpdesk with
-edits, hard deletes, a late row and a quarantined row between them, Parquet and CSV."""
+"""Archives written by earlier releases stay readable and verifiable. tests/fixtures/golden/v0.1.0 and
+v0.2.0 were written by those releases (tests/fixtures/golden/make_golden.py): two runs of a tiny demo
+helpdesk with edits, hard deletes, a late row and a quarantined row between them, Parquet and CSV.
+0.1.0 fingerprinted with `sum-md5-json-v1`; 0.2.0 with `sum-xxh3-text-v2` (Parquet) and v1 (CSV)."""
 
 from __future__ import annotations
 
 import json
 import os
 from datetime import UTC, datetime
+
+import pytest
 
 from archival.archive.store import LocalStore
 from archival.verify.check import verify_archive
@@ -17,16 +20,31 @@ GOLDEN = FIXTURES / "golden" / "v0.1.0"
 SECOND_RUN = datetime(2026, 12, 1, tzinfo=UTC)  # the as-of of the release's last run
 LATER = datetime(2026, 12, 2, tzinfo=UTC)
 
+RELEASES = ["golden", "golden_020"]  # the fixtures of tests/conftest.py
 
 
-def test_golden_archive_verifies_deep(golden):
+@pytest.mark.parametrize("release", RELEASES)
+def test_golden_archive_verifies_deep(release, request):
+    golden = request.getfixturevalue(release)
     report = verify_archive(LocalStore(golden / "archive"), deep=True)
     assert report.ok, [str(f) for f in report.findings]
     assert report.manifests == 43 and report.rows_checked == 1931
 
 
-def test_this_release_adds_nothing_to_an_unchanged_golden_archive(golden):
+def test_the_0_2_0_archive_holds_both_fingerprints(golden_020):
+    from archival.archive.state import archived_periods
+    store = LocalStore(golden_020 / "archive")
+    for domain, algorithm in (("helpdesk", "sum-xxh3-text-v2"), ("helpdesk_csv", "sum-md5-json-v1")):
+        found = {p.manifest.fingerprint.algorithm for table in ("customers", "tickets")
+                 for p in archived_periods(store, domain, table).values()}
+        assert found == {algorithm}, (domain, found)
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_this_release_adds_nothing_to_an_unchanged_golden_archive(release, request):
     """Upgrading must not re-export what the earlier release archived: same source rows, same spec."""
+    golden = request.getfixturevalue(release)
+
     def kept(files: dict[str, bytes]) -> dict[str, bytes]:  # all but each run's own records and `run` entry
         return {k: v for k, v in files.items() if not k.startswith(("_runs/", "_lineage/"))
                 and not (k.startswith("_audit/") and json.loads(v).get("action") == "run")}
