@@ -3,6 +3,7 @@ list `archival plan -v` prints is the list the executor runs)."""
 
 from __future__ import annotations
 
+from archival.archive.row_text import ALGORITHM as ROW_TEXT
 from archival.plan.stages import (
     Contract,
     Departures,
@@ -62,6 +63,6 @@ def stages_for(unit: ExportUnit, table: Table, source: Source) -> tuple[Stage, .
         stages.append(Pii(rules))
     if unit.rewrite:
         stages.append(Replace())
-    stages += [Fingerprint(unit.fingerprint, kept=unit.fingerprint != "sum-xxh3-text-v2" or unit.delta),
+    stages += [Fingerprint(unit.fingerprint, kept=unit.fingerprint != ROW_TEXT or unit.delta),
                Parts(table.format), Record()]
     return tuple(stages)

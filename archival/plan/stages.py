@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from archival.checksums import ALGORITHM as JSON_MD5
 from archival.spec.model import FileFormat, OnInvalid, PiiRule, SourceType
 
 
@@ -110,7 +111,7 @@ class Fingerprint:
     """`kept`: the algorithm is the period's own (a delta extends its sums) or the only one for the
     format; else the newest, which a unit whose columns are nested or intervals cannot use."""
 
-    algorithm: str = "sum-md5-json-v1"
+    algorithm: str = JSON_MD5
     kept: bool = True
 
     def describe(self) -> str:

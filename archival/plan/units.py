@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from archival.checksums import ALGORITHM as JSON_MD5
 from archival.spec.model import Mode
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class ExportUnit:
     shared_transaction: str | None = None  # units read in one transaction on one connection (plan/stage_list.py)
     refresh: str | None = None  # the reason of a refresh asked for on purpose (plan/refresh.py), audited
     rewrite: bool = False  # refresh of a period archived under this spec: source rows replace matching versions
-    fingerprint: str = "sum-md5-json-v1"  # the row fingerprint's algorithm (plan/compile.py decides)
+    fingerprint: str = JSON_MD5  # the row fingerprint's algorithm (plan/compile.py decides)
     stages: tuple[Stage, ...] = ()  # what the executor runs, in order (plan/stages.py)
 
     @property
