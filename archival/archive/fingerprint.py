@@ -22,6 +22,7 @@ from archival.checksums import (
     key_checksum_sql,
 )
 from archival.chunks import arrow_chunks
+from archival.source.duck import local_connection
 from archival.sql import quote_ident
 
 __all__ = ["ALGORITHM", "ALGORITHMS", "KEY_ALGORITHM", "V2", "KeyChecksum", "RowFingerprint", "combine",
@@ -42,7 +43,7 @@ def scratch_connection(threads: int) -> duckdb.DuckDBPyConnection:
     if found is None:
         found = _SCRATCH.connections = {}
     if threads not in found:
-        con = duckdb.connect()
+        con = local_connection()
         con.execute(f"SET threads = {threads}")
         found[threads] = con
     return found[threads]

@@ -13,12 +13,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
-
 from archival.archive import layout
 from archival.archive.read import ArchivedFile, rows_sql
 from archival.archive.store import ArchiveStore
 from archival.checksums import key_checksum_sql
+from archival.source.duck import local_connection
 from archival.sql import quote_ident
 
 _BATCH_RE = re.compile(r"^_purges/(?P<run>[^/]+)/(?P<domain>[^/]+)/(?P<table>[^/]+)/period=(?P<period>[^/]+)/"
@@ -78,7 +77,7 @@ def purged_periods(store: ArchiveStore, domain: str, table: str, key: tuple[str,
     cols = ", ".join(quote_ident(k) for k in key)
     result = {}
     with ExitStack() as stack:
-        con = stack.enter_context(duckdb.connect())
+        con = stack.enter_context(local_connection())
         for period in sorted({b.period for b in done}):
             files = batch_files(store, stack, [b for b in done if b.period == period])
             rows, checksum = con.execute(

@@ -26,6 +26,7 @@ from pandera.errors import SchemaErrorReason, SchemaErrors
 from archival.check.fit import declared_decimal, families_of_schema, fit_problems
 from archival.check.keys import KeyRuns
 from archival.check.registry import get_check, known_checks
+from archival.source.duck import local_connection
 from archival.spec.model import Column, Table
 from archival.sql import quote_ident
 
@@ -108,7 +109,7 @@ class ContractChecker:
         keyed = list(table.primary_key)
         self.unique = [c.name for c in table.columns if c.unique and c.name in schema.names and [c.name] != keyed]
         self.reject_all = reject_all
-        self.con = duckdb.connect() if self.unique else None
+        self.con = local_connection() if self.unique else None
         for name in self.unique:
             self.con.execute(f"CREATE TABLE {quote_ident('seen_' + name)} (v {_duck(schema.field(name).type)})")
         self.totals: Counter = Counter()

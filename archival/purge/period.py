@@ -31,6 +31,7 @@ from archival.purge.keys import key_range, key_tuples, keys_digest, rows_filter
 from archival.purge.records import BatchRecord, PeriodOutcome, write_batch_keys
 from archival.purge.references import Reference
 from archival.purge.session import BatchBusy, PurgeSession
+from archival.source.duck import local_connection
 from archival.spec.model import Domain, Project, Table
 from archival.sql import quote_ident, sql_literal
 from archival.verify.reconcile import archive_hashes, source_hashes
@@ -139,7 +140,7 @@ def purge_period(ctx: PurgeContext, session: PurgeSession, domain: Domain, table
     """`budget`: rows this table may still delete in this run."""
     outcome = PeriodOutcome(table.qualified_name, period.period, period.path, period.stored.sha256)
     check_archive(ctx, everything if table.mode == "incremental" else [period])  # done before any batch
-    con = duckdb.connect()
+    con = local_connection()
     con.execute(f"SET temp_directory = {sql_literal(str(ctx.work / 'purge-spill'))}")
     con.execute("SET memory_limit = '512MB'")
     try:

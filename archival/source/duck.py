@@ -40,6 +40,15 @@ def extension_path(name: str) -> Path:
     return path
 
 
+def local_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for archival's own work on Arrow batches and archive files. Every DuckDB
+    archival opens comes from here or `connect`: DuckDB draws a progress bar on stdout for any query
+    over two seconds, piped or not, and it would land in logs and in `verify`'s output."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # a session setting: DuckDB refuses it in `config`
+    return con
+
+
 def connect(extensions: tuple[str, ...] = ("sqlite", "postgres", "mysql"),
             database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(database, config={"autoinstall_known_extensions": False,

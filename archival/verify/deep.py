@@ -11,6 +11,7 @@ from archival.archive.fingerprint import ALGORITHMS, combine, fingerprint_of
 from archival.archive.manifest import Manifest
 from archival.archive.read import ArchiveReader, rows_sql
 from archival.archive.store import ArchiveStore
+from archival.source.duck import local_connection
 from archival.verify.check import VerifyReport
 
 
@@ -23,7 +24,7 @@ def deep_check(store: ArchiveStore, manifest_path: str, manifest: Manifest, repo
     if manifest.fingerprint.algorithm not in ALGORITHMS:
         report.add("fingerprint", manifest_path, f"unknown algorithm {manifest.fingerprint.algorithm}")
         return
-    con = duckdb.connect()
+    con = local_connection()
     try:
         with ExitStack() as stack:
             files = ArchiveReader(store, stack).data([manifest])

@@ -34,6 +34,7 @@ from archival.extract.snapshot import keys_since, open_snapshot
 from archival.plan.periods import parse_label
 from archival.plan.units import OUT_OF_RANGE, SPECIAL_PERIODS, ExportUnit, Window
 from archival.source.cursor import cursor_expr
+from archival.source.duck import local_connection
 from archival.source.types import scale_floor
 from archival.spec.model import Project, Table, table_fingerprint
 from archival.sql import quote_ident, sql_literal
@@ -185,7 +186,7 @@ def reconcile_period(project: Project, store: ArchiveStore, table: Table, label:
     delete is recorded where it was seen gone, its versions stay where their cursors put them).
     `newer`: keys whose source row is newer than the archive's watermark, left out on both sides.
     `purged`: key files of `archival purge` (archive/purges.py)."""
-    con = duckdb.connect()
+    con = local_connection()
     # a row hash per key on both sides: bounded memory, the rest spills to the work folder
     con.execute(f"SET temp_directory = {sql_literal(str(work / 'reconcile-spill'))}")
     con.execute("SET memory_limit = '512MB'")

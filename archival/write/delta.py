@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import duckdb
 import pyarrow as pa
 
 from archival.archive.read import ArchivedFile, rows_sql
 from archival.source.cursor import cursor_expr
+from archival.source.duck import local_connection
 from archival.spec.model import Table
 from archival.sql import quote_ident
 
@@ -27,7 +27,7 @@ class VersionFilter:
         self.table = table
         self.keys = [quote_ident(k) for k in table.primary_key]
         self.cursor = cursor_expr(table.cursor, quote_ident)
-        self.con = duckdb.connect()
+        self.con = local_connection()
         self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("SET preserve_insertion_order = true")
         keys = ", ".join(self.keys)

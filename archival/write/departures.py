@@ -15,11 +15,11 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 
 from archival.archive.manifest import KeyCensus, StoredManifest
 from archival.archive.read import ArchivedFile, rows_sql
+from archival.source.duck import local_connection
 from archival.sql import quote_ident
 from archival.write.delta import VersionFilter
 
@@ -58,7 +58,7 @@ def without_purged(keys: pa.Table | None, key: tuple[str, ...], purged: list[Arc
     if keys is None or not purged or keys.num_rows == 0:
         return keys
     cols = ", ".join(quote_ident(k) for k in key)
-    with duckdb.connect() as con:
+    with local_connection() as con:
         con.register("gone", keys)
         return con.execute(f"SELECT * FROM gone ANTI JOIN ({rows_sql(purged, list(key), con=con)}) USING ({cols}) "
                            f"ORDER BY {cols}").to_arrow_table()
@@ -74,7 +74,7 @@ def departed_keys(key: tuple[str, ...], archived: list[ArchivedFile], tombstones
         return Departures(None, None)
     tombstones = [*tombstones, *(purged or [])]  # out of the live count, never tombstoned again
     cols = ", ".join(quote_ident(k) for k in key)
-    con = duckdb.connect()
+    con = local_connection()
     try:
         keyed = f"({rows_sql(archived, list(key), con=con)})"
         dead = f"({rows_sql(tombstones, list(key), con=con)})" if tombstones else None
@@ -135,7 +135,7 @@ class PeriodDepartures:
         if not self.archived:
             return None
         cols = ", ".join(quote_ident(k) for k in self.key)
-        con = duckdb.connect()
+        con = local_connection()
         try:
             gone = f"SELECT DISTINCT {cols} FROM ({rows_sql(self.archived, list(self.key), con=con)})"
             if self.source_keys:

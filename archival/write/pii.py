@@ -15,12 +15,12 @@ import hashlib
 import hmac
 from collections.abc import Iterator
 
-import duckdb
 import polars as pl
 import polars_hash  # noqa: F401 - registers the `chash` namespace on polars expressions
 import pyarrow as pa
 
 from archival.chunks import arrow_chunks
+from archival.source.duck import local_connection
 from archival.spec.model import Table
 from archival.sql import quote_ident
 
@@ -99,7 +99,7 @@ class PiiTransform:
         # only the rule columns go through DuckDB; the others stay as they are, no round trip
         self.rule_columns = [n for n in rules if n not in self.polars_columns]
         self.sql = f"SELECT {', '.join(exprs)} FROM pii_batch"
-        self.con = duckdb.connect()
+        self.con = local_connection()
         self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("SET preserve_insertion_order = true")  # rows stay in key order
 

@@ -3,10 +3,10 @@ period's quarantine parts, with the PII rules applied first, as for archived row
 
 from __future__ import annotations
 
-import duckdb
 import pyarrow as pa
 
 from archival.archive.read import ArchivedFile, rows_sql
+from archival.source.duck import local_connection
 from archival.sql import quote_ident
 from archival.write.parts import PartWriter
 from archival.write.pii import PiiTransform
@@ -26,7 +26,7 @@ class SetAsideBefore:
 
     def __init__(self, files: list[ArchivedFile], columns: list[str]):
         self.columns = columns
-        self.con = duckdb.connect()
+        self.con = local_connection()
         rows = rows_sql(files, con=self.con)
         held = {d[0] for d in self.con.execute(f"SELECT * FROM ({rows}) LIMIT 0").description}
         if set(columns) <= held:

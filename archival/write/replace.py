@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from archival.archive.read import ArchivedFile, rows_sql
 from archival.source.cursor import cursor_expr
+from archival.source.duck import local_connection
 from archival.spec.model import Table
 from archival.sql import quote_ident, sql_literal
 
@@ -30,7 +30,7 @@ class VersionReplace:
         """`schema`: of the rows this stage receives (after PII); `data`: the period's current files."""
         self.table, self.schema, self.data, self.batch_rows = table, schema, data, batch_rows
         self.keys = ", ".join(quote_ident(k) for k in table.primary_key)
-        self.con = duckdb.connect()
+        self.con = local_connection()
         self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute(f"SET temp_directory = {sql_literal(str(work / 'replace-spill'))}")
         self.has_fresh = False

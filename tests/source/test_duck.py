@@ -30,3 +30,23 @@ def test_uncompressed_read_returns_every_row(mysql_db):
     duck = connect(("mysql",))
     duck.execute(f"ATTACH '{mysql_dsn(dsn)}' AS my (TYPE mysql, READ_ONLY)")
     assert duck.execute("SELECT count(*), sum(id), count(DISTINCT v) FROM my.t").fetchone() == (1000, 499500, 1000)
+
+
+def test_no_duckdb_archival_opens_draws_a_progress_bar():
+    """DuckDB draws a progress bar on stdout for any query over two seconds, piped or not (a 5M-row
+    `verify --deep` printed one into its output): every connection comes from source/duck.py, off."""
+    import ast
+
+    from archival.source.duck import connect, local_connection
+    from tests.conftest import ROOT
+
+    for con in (local_connection(), connect(())):
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+    opened_elsewhere = []
+    for path in (ROOT / "archival").rglob("*.py"):
+        if path == ROOT / "archival" / "source" / "duck.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "connect" and getattr(node.value, "id", "") == "duckdb":
+                opened_elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not opened_elsewhere, opened_elsewhere
