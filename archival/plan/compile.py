@@ -93,9 +93,10 @@ class _UnitMaker:
         return ExportUnit(self.table.domain, self.table.name, period, self.table.mode, self.source.name, self.sha,
                           status, reason, window, current.version if current else None,
                           delta=delta and refresh is None, shared_transaction=self.shared, refresh=refresh,
-                          rewrite=delta and refresh is not None, fingerprint=self._fingerprint(current, refresh))
+                          rewrite=delta and refresh is not None,
+                          fingerprint_algorithm=self._fingerprint_algorithm(current, refresh))
 
-    def _fingerprint(self, current: ArchivedPeriod | None, refresh: str | None) -> str:
+    def _fingerprint_algorithm(self, current: ArchivedPeriod | None, refresh: str | None) -> str:
         """A period keeps its current version's algorithm while that version stands (a delta adds to its
         sums; a rerun of unchanged rows must compare equal and write nothing); a new period, a new
         spec or a refresh gets the newest one. CSV keeps v1: it is read back through DuckDB's casts."""

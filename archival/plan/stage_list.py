@@ -63,6 +63,6 @@ def stages_for(unit: ExportUnit, table: Table, source: Source) -> tuple[Stage, .
         stages.append(Pii(rules))
     if unit.rewrite:
         stages.append(Replace())
-    stages += [Fingerprint(unit.fingerprint, kept=unit.fingerprint != ROW_TEXT or unit.delta),
+    stages += [Fingerprint(unit.fingerprint_algorithm, kept=unit.fingerprint_algorithm != ROW_TEXT or unit.delta),
                Parts(table.format), Record()]
     return tuple(stages)

@@ -50,7 +50,7 @@ class ExportUnit:
     shared_transaction: str | None = None  # units read in one transaction on one connection (plan/stage_list.py)
     refresh: str | None = None  # the reason of a refresh asked for on purpose (plan/refresh.py), audited
     rewrite: bool = False  # refresh of a period archived under this spec: source rows replace matching versions
-    fingerprint: str = JSON_MD5  # the row fingerprint's algorithm (plan/compile.py decides)
+    fingerprint_algorithm: str = JSON_MD5  # of the row fingerprint (plan/compile.py decides)
     stages: tuple[Stage, ...] = ()  # what the executor runs, in order (plan/stages.py)
 
     @property
