@@ -15,6 +15,7 @@ from archival.archive import row_text
 from archival.checksums import (
     ALGORITHM,
     KEY_ALGORITHM,
+    FingerprintAlgorithm,
     combine,
     fingerprint_sql,
     format_key_checksum,
@@ -25,11 +26,15 @@ from archival.chunks import arrow_chunks
 from archival.source.duck import local_connection
 from archival.sql import quote_ident
 
-__all__ = ["ALGORITHM", "ALGORITHMS", "KEY_ALGORITHM", "V2", "KeyChecksum", "RowFingerprint", "combine",
-           "fingerprint_of", "format_value"]
+__all__ = ["ALGORITHM", "ALGORITHMS", "KEY_ALGORITHM", "V2", "FingerprintUnavailable", "KeyChecksum",
+           "RowFingerprint", "combine", "fingerprint_of", "format_value"]
 
 V2 = row_text.ALGORITHM
 ALGORITHMS = (ALGORITHM, V2)  # what this release computes, and so verifies
+
+
+class FingerprintUnavailable(Exception):
+    """Rows that the period's fingerprint algorithm cannot hash: nothing of the unit is published."""
 
 
 _SCRATCH = threading.local()
@@ -59,17 +64,33 @@ class RowFingerprint:
     lower: int = 0
     rows: int = 0
     threads: int = 2
-    algorithm: str = ALGORITHM
+    algorithm: FingerprintAlgorithm = ALGORITHM
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown fingerprint algorithm {self.algorithm}")
-        self._con = scratch_connection(int(self.threads))
+        self._con = scratch_connection(int(self.threads)) if self.algorithm == ALGORITHM else None
+
+    @classmethod
+    def for_rows(cls, schema: pa.Schema, algorithm: FingerprintAlgorithm, *, kept: bool, what: str,
+                 threads: int = 2) -> RowFingerprint:
+        """The plan's algorithm for rows of `schema`. v2 has no text for nested or interval columns:
+        a unit free to choose (`kept` False) takes v1 then; one that must extend a v2 period cannot
+        (FingerprintUnavailable, naming the columns and the way out)."""
+        odd = row_text.unsupported(schema)
+        if algorithm == V2 and odd:
+            if kept:
+                raise FingerprintUnavailable(
+                    f"{what}: the period's rows are fingerprinted with {V2}, which has no text for column(s) "
+                    f"{', '.join(odd)} (nested or interval); `archival run --refresh` rewrites the period with "
+                    f"{ALGORITHM}")
+            algorithm = ALGORITHM
+        return cls(threads=threads, algorithm=algorithm)
 
     def add(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
-        if self.algorithm == V2:
+        if self._con is None:
             upper, lower, rows = row_text.row_sums(batch)
         else:
             self._con.register("fp_batch", arrow_chunks(batch))
@@ -94,7 +115,7 @@ class RowFingerprint:
         """The connection stays with its thread for the next unit (scratch_connection)."""
 
 
-def fingerprint_of(con: duckdb.DuckDBPyConnection, relation: str, algorithm: str = ALGORITHM,
+def fingerprint_of(con: duckdb.DuckDBPyConnection, relation: str, algorithm: FingerprintAlgorithm = ALGORITHM,
                    batch_rows: int = 65_536) -> tuple[str, int]:
     """The fingerprint of `relation`'s rows (v2 streams them out of DuckDB in batches: flat memory)."""
     if algorithm == V2:

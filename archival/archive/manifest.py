@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from archival.archive.store import ArchiveStore
+from archival.checksums import FingerprintAlgorithm
 
 SCHEMA_VERSION = 1
 SHA256 = r"^[0-9a-f]{64}$"
@@ -75,7 +76,7 @@ class Fingerprint(_Model):
     """Over all rows of `files` (per file, summed): sum-md5-json-v1 or sum-xxh3-text-v2, see
     docs/archive.md (a period keeps the algorithm of its first version until it is refreshed)."""
 
-    algorithm: Literal["sum-md5-json-v1", "sum-xxh3-text-v2"]
+    algorithm: FingerprintAlgorithm
     value: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 

@@ -17,7 +17,7 @@ where NULL is the empty string and every other value is never empty:
   (UTC, whatever the time zone), times as nanoseconds since midnight, durations as their count.
 
 A schema with a nested column (list, struct, map) or an interval has no v2 text: such a unit's rows
-are fingerprinted with v1 (`supports`)."""
+are fingerprinted with v1 (`unsupported` names such columns)."""
 
 from __future__ import annotations
 
@@ -27,15 +27,21 @@ import polars as pl
 import polars_hash  # noqa: F401 - registers the `nchash` namespace on polars expressions
 import pyarrow as pa
 
-ALGORITHM = "sum-xxh3-text-v2"
+from archival.checksums import FingerprintAlgorithm
+
+ALGORITHM: FingerprintAlgorithm = "sum-xxh3-text-v2"
 _NESTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list, pa.types.is_list_view,
            pa.types.is_large_list_view, pa.types.is_struct, pa.types.is_map, pa.types.is_union,
            pa.types.is_interval)
 
 
+def unsupported(schema: pa.Schema) -> list[str]:
+    """The columns without a v2 text (a unit with any keeps `sum-md5-json-v1`)."""
+    return [f.name for f in schema if any(test(f.type) for test in _NESTED)]
+
+
 def supports(schema: pa.Schema) -> bool:
-    """Every column has a v2 text (else the unit keeps `sum-md5-json-v1`)."""
-    return all(not any(test(f.type) for test in _NESTED) for f in schema)
+    return not unsupported(schema)
 
 
 def _value_text(name: str, dtype: pl.DataType) -> pl.Expr:

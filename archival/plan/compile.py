@@ -11,7 +11,7 @@ from archival.archive.purges import PurgedPeriod
 from archival.archive.row_text import ALGORITHM as ROW_TEXT
 from archival.archive.state import ArchivedPeriod
 from archival.checksums import ALGORITHM as JSON_MD5
-from archival.checksums import format_key_checksum
+from archival.checksums import FingerprintAlgorithm, format_key_checksum
 from archival.plan.periods import parse_label, period_containing, periods_between
 from archival.plan.refresh import Refresh
 from archival.plan.stage_list import shared_transaction, stages_for
@@ -96,7 +96,7 @@ class _UnitMaker:
                           rewrite=delta and refresh is not None,
                           fingerprint_algorithm=self._fingerprint_algorithm(current, refresh))
 
-    def _fingerprint_algorithm(self, current: ArchivedPeriod | None, refresh: str | None) -> str:
+    def _fingerprint_algorithm(self, current: ArchivedPeriod | None, refresh: str | None) -> FingerprintAlgorithm:
         """A period keeps its current version's algorithm while that version stands (a delta adds to its
         sums; a rerun of unchanged rows must compare equal and write nothing); a new period, a new
         spec or a refresh gets the newest one. CSV keeps v1: it is read back through DuckDB's casts."""

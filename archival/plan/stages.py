@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Literal
 
 from archival.checksums import ALGORITHM as JSON_MD5
+from archival.checksums import FingerprintAlgorithm
 from archival.spec.model import FileFormat, OnInvalid, PiiRule, SourceType
 
 
@@ -111,7 +112,7 @@ class Fingerprint:
     """`kept`: the algorithm is the period's own (a delta extends its sums) or the only one for the
     format; else the newest, which a unit whose columns are nested or intervals cannot use."""
 
-    algorithm: str = JSON_MD5
+    algorithm: FingerprintAlgorithm = JSON_MD5
     kept: bool = True
 
     def describe(self) -> str:

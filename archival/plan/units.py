@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from archival.checksums import ALGORITHM as JSON_MD5
+from archival.checksums import FingerprintAlgorithm
 from archival.spec.model import Mode
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class ExportUnit:
     shared_transaction: str | None = None  # units read in one transaction on one connection (plan/stage_list.py)
     refresh: str | None = None  # the reason of a refresh asked for on purpose (plan/refresh.py), audited
     rewrite: bool = False  # refresh of a period archived under this spec: source rows replace matching versions
-    fingerprint_algorithm: str = JSON_MD5  # of the row fingerprint (plan/compile.py decides)
+    fingerprint_algorithm: FingerprintAlgorithm = JSON_MD5  # of the row fingerprint (plan/compile.py decides)
     stages: tuple[Stage, ...] = ()  # what the executor runs, in order (plan/stages.py)
 
     @property

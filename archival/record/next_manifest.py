@@ -24,7 +24,7 @@ from archival.archive.manifest import (
     SourceRef,
     SourceSummary,
 )
-from archival.checksums import ALGORITHM, KEY_ALGORITHM, combine
+from archival.checksums import ALGORITHM, KEY_ALGORITHM, FingerprintAlgorithm, combine
 from archival.plan.units import SPECIAL_PERIODS, ExportUnit
 from archival.source.types import ColumnRead
 from archival.spec.model import Domain, Source, Table
@@ -49,7 +49,7 @@ class UnitOutput:
     key_checksum: str | None = None
     key_census: KeyCensus | None = None
     schema_change: SchemaChange | None = None
-    fingerprint_algorithm: str = ALGORITHM  # of `fingerprint` (archive/fingerprint.py)
+    fingerprint_algorithm: FingerprintAlgorithm = ALGORITHM  # of `fingerprint` (archive/fingerprint.py)
 
 
 def _carried(base: Manifest | None, schema: list[SchemaColumn]) -> list[FileEntry]:

@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from archival.archive import layout, row_text
-from archival.archive.fingerprint import ALGORITHM as JSON_MD5
+from archival.archive import layout
 from archival.archive.fingerprint import RowFingerprint
 from archival.archive.purges import PurgedBatch, batch_files, purged_batches
 from archival.archive.read import ArchiveReader
@@ -27,7 +26,6 @@ from archival.check.contract import ContractStage
 from archival.check.registry import load_project_checks
 from archival.extract.ranges import ParallelRead
 from archival.extract.rows_read import RowsRead
-from archival.extract.session import ExtractError
 from archival.extract.snapshot import UnitSnapshot, open_snapshot
 from archival.failpoints import failpoint
 from archival.plan import stages as st
@@ -261,17 +259,6 @@ def _parts(stage: st.Parts, run: UnitRun) -> Transform:
                                  on_part=spool.offer if spool else None))
 
 
-def _fingerprint(stage: st.Fingerprint, run: UnitRun) -> Transform:
-    """The plan's algorithm; the newest one only where every column has its row text (row_text.py)."""
-    algorithm = stage.algorithm
-    if algorithm == row_text.ALGORITHM and not row_text.supports(run.pii.schema):
-        if stage.kept:
-            raise ExtractError(f"{run.unit.id}: the period's rows are fingerprinted with {algorithm}, which has no "
-                               "text for its nested or interval columns; `archival run --refresh` rewrites it")
-        algorithm = JSON_MD5
-    return RowFingerprint(threads=run.ctx.tuning.threads, algorithm=algorithm)
-
-
 FACTORIES: dict[type, Callable[[Any, UnitRun], Transform]] = {
     st.Read: lambda stage, run: RowsRead(run.table, stage.key_checksum),
     st.VersionFilter: _versions,
@@ -279,7 +266,8 @@ FACTORIES: dict[type, Callable[[Any, UnitRun], Transform]] = {
     st.Contract: _contract,
     st.Pii: lambda stage, run: run.pii,
     st.Replace: _replace,
-    st.Fingerprint: _fingerprint,
+    st.Fingerprint: lambda stage, run: RowFingerprint.for_rows(run.pii.schema, stage.algorithm, kept=stage.kept,
+                                                               what=run.unit.id, threads=run.ctx.tuning.threads),
     st.Parts: _parts,
 }
 

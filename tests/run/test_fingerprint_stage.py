@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pytest
 
-from archival.extract.session import ExtractError
+from archival.archive.fingerprint import FingerprintUnavailable
 from archival.plan.stages import Fingerprint
 from archival.run.pipeline import FACTORIES
 
@@ -28,5 +28,8 @@ def test_v2_where_every_column_has_a_row_text_else_v1():
 
 
 def test_a_v2_period_cannot_take_a_nested_column_in_a_delta():
-    with pytest.raises(ExtractError, match=r"d\.t/2026-01: .*sum-xxh3-text-v2.*nested or interval.*--refresh"):
+    with pytest.raises(FingerprintUnavailable, match=r"d\.t/2026-01: .*sum-xxh3-text-v2.*nested or interval.*--refresh"
+                       ) as refused:
         _stage(Fingerprint("sum-xxh3-text-v2", kept=True), NESTED)
+    assert "column(s) tags " in str(refused.value)  # names the column
+
