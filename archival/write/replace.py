@@ -55,8 +55,10 @@ class VersionReplace:
             raise ArchivedColumnsLost(
                 f"{self.table.location}: the archived rows of this period hold column(s) {', '.join(lost)} that the "
                 "source no longer has: a refresh would drop them; nothing was published")
-        projection = ", ".join(f"a.{quote_ident(f.name)}" if f.name in columns else f"NULL AS {quote_ident(f.name)}"
-                               for f in self.schema)
+        # columns the source gained since: NULL of their own type, made in Arrow (DuckDB's untyped NULL
+        # arrives as int32, which no cast turns into a list or a struct)
+        present = [f.name for f in self.schema if f.name in columns]
+        projection = ", ".join(f"a.{quote_ident(name)}" for name in present)
         archived = f"({rows_sql(self.data, con=self.con)}) a"
         if self.has_fresh:
             on = " AND ".join(f"a.{quote_ident(k)} = f.{quote_ident(k)}" for k in self.table.primary_key)
@@ -65,7 +67,10 @@ class VersionReplace:
         order = ", ".join(f"a.{quote_ident(k)}" for k in self.table.primary_key)
         reader = self.con.execute(f"SELECT {projection} FROM {archived} ORDER BY {order}").to_arrow_reader(
             self.batch_rows)
-        for batch in reader:
+        for read_batch in reader:
+            batch = pa.RecordBatch.from_arrays(
+                [read_batch.column(f.name) if f.name in present else pa.nulls(read_batch.num_rows, f.type)
+                 for f in self.schema], names=self.schema.names)
             try:
                 kept = batch.cast(self.schema)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
