@@ -24,6 +24,7 @@ from archival.cli.commands import (
 from archival.cli.common import FAILED, USAGE, RefreshUsage
 from archival.cli.cost import cmd_cost
 from archival.cli.docs import cmd_docs
+from archival.cli.exit import end_process
 from archival.cli.init import cmd_init
 from archival.cli.lifecycle import cmd_hold, cmd_lifecycle, cmd_retrieve
 from archival.cli.operations import cmd_automations, cmd_monitoring
@@ -46,6 +47,11 @@ COMMANDS = {"validate": cmd_validate, "ls": cmd_ls, "plan": cmd_plan, "run": cmd
             "retrieve": cmd_retrieve, "purge": cmd_purge, "monitoring": cmd_monitoring,
             "scrub": cmd_scrub, "docs": cmd_docs,
             "automations": cmd_automations, "grants": cmd_grants, "audit": cmd_audit}
+
+
+def entry() -> None:
+    """The `archival` console script: `main`, then a quick exit (cli/exit.py)."""
+    end_process(main)
 
 
 def main(argv: list[str] | None = None) -> int:

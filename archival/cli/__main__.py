@@ -1,7 +1,5 @@
 """`python -m archival.cli`."""
 
-import sys
+from archival.cli import entry
 
-from archival.cli import main
-
-sys.exit(main())
+entry()

@@ -1,0 +1,72 @@
+"""The command's quick exit (archival/cli/exit.py): atexit handlers still run, the status is kept,
+and a thread still working is waited for, as the interpreter would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def _run(body: str) -> subprocess.CompletedProcess:
+    code = textwrap.dedent("""
+        import atexit, sys, threading, time
+        from archival.cli.exit import end_process
+    """) + textwrap.dedent(body)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("status", [0, 1, 2])
+def test_the_status_and_atexit_handlers_survive_the_quick_exit(status):
+    done = _run(f"""
+        atexit.register(lambda: print("handler ran", flush=False))
+        def command():
+            print("command output", flush=False)  # buffered: the exit must flush it
+            return {status}
+        end_process(command)
+        print("never reached")
+    """)
+    assert done.returncode == status
+    assert done.stdout.splitlines() == ["command output", "handler ran"]
+
+
+def test_a_thread_still_working_is_waited_for():
+    done = _run("""
+        def work():
+            time.sleep(0.5)
+            print("thread finished", flush=True)
+        def command():
+            threading.Thread(target=work).start()  # not a daemon: the interpreter waits for it
+            return 3
+        end_process(command)
+    """)
+    assert done.returncode == 3
+    assert "thread finished" in done.stdout
+
+
+def test_the_quick_exit_skips_the_interpreter_teardown():
+    """A finalizer that only the teardown would run shows which path was taken."""
+    done = _run("""
+        class Noisy:
+            def __del__(self):
+                print("torn down", flush=True)
+        kept = Noisy()
+        end_process(lambda: 0)
+    """)
+    assert done.returncode == 0
+    assert "torn down" not in done.stdout
+
+
+def test_a_closed_stdout_gives_the_interpreters_status():
+    done = _run("""
+        class ReaderGone:  # `archival ls | head -1`: the flush at exit finds the pipe closed
+            def write(self, text):
+                return len(text)
+            def flush(self):
+                raise BrokenPipeError(32, "Broken pipe")
+        sys.stdout = ReaderGone()
+        end_process(lambda: 0)
+    """)
+    assert done.returncode == 120
