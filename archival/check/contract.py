@@ -87,9 +87,15 @@ def build_schema(table: Table, present: list[str]) -> papl.DataFrameSchema:
     return papl.DataFrameSchema(columns, strict=False)
 
 
+# Rows judged in one call (several batches at once): Pandera's cost per call is mostly fixed (5M rows
+# in 65,536-row calls 0.7-0.9 s, in 262,144-row calls 0.35 s); the bytes bound keeps wide rows small
+CHECK_ROWS = 262_144
+CHECK_BYTES = 64 << 20
+
+
 @dataclass
 class ContractResult:
-    good: pa.RecordBatch
+    good: pa.RecordBatch | pa.Table
     bad: pa.Table | None  # the bad rows plus a `_reasons` column
     reasons: Counter = field(default_factory=Counter)
 
@@ -121,7 +127,7 @@ class ContractChecker:
         keeps the manifest it had before keys were checked)."""
         return self.declared or bool(self.totals)
 
-    def check(self, batch: pa.RecordBatch, duplicated: pa.Array | None = None,
+    def check(self, batch: pa.RecordBatch | pa.Table, duplicated: pa.Array | None = None,
               key_reason: str = "") -> ContractResult:
         if batch.num_rows == 0:
             return ContractResult(batch, None)
@@ -142,11 +148,12 @@ class ContractChecker:
         mask = pa.array([i in reasons for i in range(batch.num_rows)])
         counts = Counter(r for i in bad_index for r in reasons[i])
         self.totals.update(counts)
-        bad = pa.Table.from_batches([batch.filter(mask)])
+        bad = batch.filter(mask)
+        bad = pa.Table.from_batches([bad]) if isinstance(bad, pa.RecordBatch) else bad
         bad = bad.append_column("_reasons", pa.array(["; ".join(reasons[i]) for i in bad_index], pa.string()))
         return ContractResult(batch.filter(pc.invert(mask)), bad, counts)
 
-    def _pandera(self, batch: pa.RecordBatch, reasons: dict[int, list[str]]) -> None:
+    def _pandera(self, batch: pa.RecordBatch | pa.Table, reasons: dict[int, list[str]]) -> None:
         if not self.schema.columns:
             return
         frame = pl.from_arrow(batch)
@@ -173,7 +180,7 @@ class ContractChecker:
                 raise CheckFailedToRun(f"{self.table.location}: {self.table.qualified_name}: column '{column}': "
                                        f"check {check} could not run ({cause}); nothing was published") from None
 
-    def _duplicates(self, batch: pa.RecordBatch, name: str) -> list[int]:
+    def _duplicates(self, batch: pa.RecordBatch | pa.Table, name: str) -> list[int]:
         seen = quote_ident("seen_" + name)
         column = pa.table({"v": batch.column(batch.schema.get_field_index(name)),
                            "i": pa.array(range(batch.num_rows), pa.int64())})
@@ -192,35 +199,52 @@ class ContractChecker:
 class ContractStage:
     """The `contract` stage: the key rule (check/keys.py) and the column checks, with `on_invalid`
     deciding what a breaking row does: `fail` raises before anything is published, `quarantine`
-    hands the bad rows (with their reasons) to `set_aside` and passes the rest, `warn` passes all."""
+    hands the bad rows (with their reasons) to `set_aside` and passes the rest, `warn` passes all.
+    Batches are judged in groups of about CHECK_ROWS rows and leave in the order they came."""
 
     name = "contract"
 
     def __init__(self, table: Table, schema: pa.Schema, set_aside: Callable[[pa.Table], None],
-                 reject_all: str | None = None):
-        self.table, self.set_aside = table, set_aside
+                 reject_all: str | None = None, check_rows: int = CHECK_ROWS):
+        self.table, self.set_aside, self.check_rows = table, set_aside, check_rows
         self.checker = ContractChecker(table, schema, reject_all)
         self.runs = KeyRuns(table.primary_key)
+        self._group: list[tuple[pa.RecordBatch, pa.Array]] = []
+        self._group_rows = self._group_bytes = 0
 
     def feed(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
         for released, duplicated in self.runs.feed(batch):
-            yield self._judge(released, duplicated)
+            yield from self._gather(released, duplicated)
 
     def finish(self) -> Iterator[pa.RecordBatch]:
         for released, duplicated in self.runs.finish():
-            yield self._judge(released, duplicated)
+            yield from self._gather(released, duplicated)
+        yield from self._judge()
 
-    def _judge(self, batch: pa.RecordBatch, duplicated: pa.Array) -> pa.RecordBatch:
-        verdict = self.checker.check(batch, duplicated, self.runs.reason)
-        if verdict.bad is None:
-            return batch
-        if self.table.on_invalid == "fail":
+    def _gather(self, batch: pa.RecordBatch, duplicated: pa.Array) -> Iterator[pa.RecordBatch]:
+        self._group.append((batch, duplicated))
+        self._group_rows += batch.num_rows
+        self._group_bytes += batch.nbytes
+        if self._group_rows >= self.check_rows or self._group_bytes >= CHECK_BYTES:
+            yield from self._judge()
+
+    def _judge(self) -> Iterator[pa.RecordBatch]:
+        group, self._group, self._group_rows, self._group_bytes = self._group, [], 0, 0
+        if not group:
+            return
+        batches = [batch for batch, _ in group]
+        data = batches[0] if len(group) == 1 else pa.Table.from_batches(batches)
+        duplicated = pa.concat_arrays([mask for _, mask in group])
+        verdict = self.checker.check(data, duplicated, self.runs.reason)
+        if verdict.bad is not None and self.table.on_invalid == "fail":
             raise ContractError(f"{self.table.location}: {sample_message(self.table, verdict.bad)}; "
                                 "on_invalid is 'fail', nothing was published")
-        if self.table.on_invalid == "quarantine":
+        if verdict.bad is not None and self.table.on_invalid == "quarantine":
             self.set_aside(verdict.bad)
-            return verdict.good
-        return batch
+            good = verdict.good
+            yield from ([good] if isinstance(good, pa.RecordBatch) else good.to_batches())
+            return
+        yield from batches
 
     @property
     def violations(self) -> Counter:

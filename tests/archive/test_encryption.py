@@ -23,6 +23,7 @@ from archival.archive.manifest import read_manifest
 from archival.archive.state import archived_periods
 from archival.archive.targets import open_store
 from archival.plan.refresh import Refresh
+from archival.source.duck import local_connection
 from archival.spec.load import load_project
 from tests.purge.demo import AS_OF, db, prepare_demo
 from tests.run.helpers import run_units
@@ -76,8 +77,9 @@ def test_every_file_is_sealed_and_every_reader_opens_it(sealed, capsys, tmp_path
     for path in files[:5]:
         with pytest.raises(OSError, match="encrypted"):
             pq.read_table(path)
-        with pytest.raises(duckdb.InvalidInputException, match="encrypted"):
-            duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()
+        # a DuckDB of its own: the process-wide default connection may hold keys other tests registered
+        with closing(local_connection()) as plain, pytest.raises(duckdb.InvalidInputException, match="encrypted"):
+            plain.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()
     assert _keys_named(sealed) == {"env:ARCHIVE_KEY_A"}
 
     assert cli.main(["verify", "--deep", "--project-dir", str(sealed)]) == 0
