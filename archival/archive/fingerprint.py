@@ -5,8 +5,10 @@ archive/row_text.py), and the key checksum of a window period's live keys."""
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
@@ -56,24 +58,33 @@ def scratch_connection(threads: int) -> duckdb.DuckDBPyConnection:
 
 @dataclass
 class RowFingerprint:
-    """Accumulates a fingerprint batch by batch. The export pulls batches one at a time, so while
-    this hashes, the extract is idle: it may use every thread the unit has (v1: DuckDB's; v2:
-    polars' pool)."""
+    """Accumulates a fingerprint batch by batch (v1 on DuckDB's threads, v2 on polars' pool).
+
+    As a unit's `fingerprint` stage with `background`, v2 hashes on a thread of its own while the
+    unit reads and checks the next batches: the sums commute, so the order batches are added in does
+    not matter, and at most IN_FLIGHT batches are with the worker (memory stays bounded). On two cores a 5M-row run
+    took about 1 s less (docs/performance.md). `value` and `rows` are final once `finish` returned."""
+
+    IN_FLIGHT = 2
 
     upper: int = 0
     lower: int = 0
     rows: int = 0
     threads: int = 2
     algorithm: FingerprintAlgorithm = ALGORITHM
+    background: bool = False
+    _worker: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _pending: deque[Future] = field(default_factory=deque, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown fingerprint algorithm {self.algorithm}")
         self._con = scratch_connection(int(self.threads)) if self.algorithm == ALGORITHM else None
+        self.background = self.background and self._con is None  # v1's DuckDB belongs to this thread
 
     @classmethod
     def for_rows(cls, schema: pa.Schema, algorithm: FingerprintAlgorithm, *, kept: bool, what: str,
-                 threads: int = 2) -> RowFingerprint:
+                 threads: int = 2, background: bool = False) -> RowFingerprint:
         """The plan's algorithm for rows of `schema`. v2 has no text for nested or interval columns:
         a unit free to choose (`kept` False) takes v1 then; one that must extend a v2 period cannot
         (FingerprintUnavailable, naming the columns and the way out)."""
@@ -85,7 +96,7 @@ class RowFingerprint:
                     f"{', '.join(odd)} (nested or interval); `archival run --refresh` rewrites the period with "
                     f"{ALGORITHM}")
             algorithm = ALGORITHM
-        return cls(threads=threads, algorithm=algorithm)
+        return cls(threads=threads, algorithm=algorithm, background=background)
 
     def add(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
@@ -100,19 +111,36 @@ class RowFingerprint:
 
     @property
     def value(self) -> str:
+        if self._pending:
+            raise RuntimeError("the fingerprint was read while batches were still being added")
         return format_value(self.upper, self.lower)
 
     name = "fingerprint"  # as the `fingerprint` stage of a unit's stream
 
     def feed(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
-        self.add(batch)
+        if not self.background:
+            self.add(batch)
+            yield batch
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="archival-fingerprint")
+        self._pending.append(self._worker.submit(self.add, batch))
+        while len(self._pending) > self.IN_FLIGHT:
+            self._pending.popleft().result()  # the worker's error, if any, fails the unit here
         yield batch
 
     def finish(self) -> Iterator[pa.RecordBatch]:
+        while self._pending:
+            self._pending.popleft().result()
         return iter(())
 
     def close(self) -> None:
-        """The connection stays with its thread for the next unit (scratch_connection)."""
+        """Stops the worker (a failed unit's batches still waiting are dropped with it); the DuckDB
+        connection stays with its thread for the next unit (scratch_connection)."""
+        if self._worker is not None:
+            self._worker.shutdown(wait=True, cancel_futures=True)
+            self._worker = None
+        self._pending.clear()
 
 
 def fingerprint_of(con: duckdb.DuckDBPyConnection, relation: str, algorithm: FingerprintAlgorithm = ALGORITHM,

@@ -1,7 +1,9 @@
 """Where a unit's time goes: seconds per stage of its stage list (plan/stages.py: snapshot, read,
 versions, departures, contract, pii, fingerprint, parts, record). Reported in each unit's result, the
 metrics file and by bench/, so a slow table shows whether its source, its contract or its PII rules
-are the cost. Stages appear in the order they first ran: the executor's own record of its list."""
+are the cost. Stages appear in the order they first ran: the executor's own record of its list.
+The clock runs on the unit's thread: `parts` (Parquet encoding) and a v2 `fingerprint` work on threads
+of their own, so their entries are the hand-off and the wait for them, not their CPU time."""
 
 from __future__ import annotations
 

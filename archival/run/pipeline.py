@@ -267,7 +267,8 @@ FACTORIES: dict[type, Callable[[Any, UnitRun], Transform]] = {
     st.Pii: lambda stage, run: run.pii,
     st.Replace: _replace,
     st.Fingerprint: lambda stage, run: RowFingerprint.for_rows(run.pii.schema, stage.algorithm, kept=stage.kept,
-                                                               what=run.unit.id, threads=run.ctx.tuning.threads),
+                                                               what=run.unit.id, threads=run.ctx.tuning.threads,
+                                                               background=True),
     st.Parts: _parts,
 }
 

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 
 import duckdb
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archival.archive.fingerprint import RowFingerprint, combine, fingerprint_of, format_value
+from archival.archive import row_text
+from archival.archive.fingerprint import V2, RowFingerprint, combine, fingerprint_of, format_value
 
 
 def _reference(rows_json: list[str]) -> str:
@@ -68,3 +72,62 @@ def test_batches_in_any_order_sum_to_the_whole(ids, cut, rnd):
     for i, batch in enumerate(batches):
         halves[i % 2].add(batch)
     assert combine(*(h.value for h in halves)) == whole
+
+
+def _stage(data: pa.Table, cut: int, background: bool) -> RowFingerprint:
+    stage = RowFingerprint(algorithm=V2, background=background)
+    for batch in data.to_batches(max_chunksize=cut):
+        assert list(stage.feed(batch)) == [batch]  # passed on at once, unchanged
+    list(stage.finish())
+    stage.close()
+    return stage
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(-10**6, 10**6), max_size=300), st.integers(1, 40))
+def test_the_background_stage_gives_the_inline_value(ids, cut):
+    data = _table(ids)
+    inline, background = _stage(data, cut, False), _stage(data, cut, True)
+    assert (background.value, background.rows) == (inline.value, inline.rows) == (fingerprint_of_v2(data), len(ids))
+
+
+def fingerprint_of_v2(data: pa.Table) -> str:
+    con = duckdb.connect()
+    con.register("t", data)
+    return fingerprint_of(con, "t", V2)[0]
+
+
+def test_the_background_stage_holds_at_most_its_bound_and_reports_late_reads(monkeypatch):
+    """While the worker is stuck, the unit's thread is held once IN_FLIGHT batches are with it (the
+    memory bound); the value cannot be read before `finish`; a worker's error fails the unit."""
+    gate, entered = threading.Event(), threading.Semaphore(0)
+    real = row_text.row_sums
+
+    def stuck(data):
+        entered.release()
+        gate.wait(10)
+        return real(data)
+
+    monkeypatch.setattr(row_text, "row_sums", stuck)
+    stage = RowFingerprint(algorithm=V2, background=True)
+    passed: list[pa.RecordBatch] = []
+    feeder = threading.Thread(target=lambda: [passed.extend(stage.feed(b))
+                                              for b in _table(list(range(60))).to_batches(max_chunksize=10)])
+    feeder.start()
+    assert entered.acquire(timeout=10)
+    time.sleep(0.3)
+    assert len(passed) == RowFingerprint.IN_FLIGHT  # with the worker (one hashing); the next one held
+    with pytest.raises(RuntimeError, match="still being added"):
+        _ = stage.value
+    gate.set()
+    feeder.join(10)
+    list(stage.finish())
+    stage.close()
+    assert len(passed) == 6 and stage.rows == 60 and stage.value == fingerprint_of_v2(_table(list(range(60))))
+
+    monkeypatch.setattr(row_text, "row_sums", lambda data: 1 / 0)
+    failing = RowFingerprint(algorithm=V2, background=True)
+    list(failing.feed(_table([1, 2]).to_batches()[0]))
+    with pytest.raises(ZeroDivisionError):
+        list(failing.finish())
+    failing.close()
