@@ -4,7 +4,11 @@ imports, plan, export, record), alternating in rounds so a busy moment hits each
 
 - DuckDB COPY of the table to one Parquet file (a process: interpreter, extension load, COPY);
 - `archival run` direct (no Prefect server configured);
-- `archival run` as a flow against a running Prefect server (PostgreSQL-backed).
+- `archival run` as a flow against a running Prefect server (PostgreSQL-backed);
+- both again with `limits: {parallel_reads: 2}` (two connections in one snapshot, extract/ranges.py).
+
+Every process runs from archival installed as a user installs it (bench/.user-venv, no dev extras:
+common.user_install), so no test library is imported into a timed run.
 
 Then the ratio expected on 8 and 16 cores, from the direct run's stage clock: the stages that run
 on DuckDB's threads (contract, PII hash, fingerprint, parts) divided by cores/2, the rest (start-up,
@@ -26,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DUCKDB_COPY_JOB, prefect_server, temp_database, write_project, write_report
+from common import DUCKDB_COPY_JOB, prefect_server, temp_database, user_install, write_project, write_report
 from export_pg import SPEC, TABLE_SQL
 
 PARALLEL = ("contract", "pii", "fingerprint", "parts")
@@ -40,15 +44,20 @@ def timed(args: list[str], env: dict) -> float:
     return time.perf_counter() - started
 
 
-def archival_run(folder: Path, env: dict) -> tuple[float, dict]:
+def archival_run(folder: Path, env: dict, archival: Path) -> tuple[float, dict]:
     """Wall seconds of a fresh run into an empty archive, and the unit's stage clock."""
     for path in sorted((folder / "archive").rglob("*"), reverse=True) if (folder / "archive").exists() else []:
         path.unlink() if path.is_file() else path.rmdir()
-    seconds = timed([str(Path(sys.executable).parent / "archival"), "run", "--project-dir", str(folder),
-                     "--no-progress"], env)
+    seconds = timed([str(archival), "run", "--project-dir", str(folder), "--no-progress"], env)
     record = json.loads(next((folder / "archive" / "_runs").glob("*.json")).read_bytes())
     [unit] = record["units"]
     return seconds, {"unit_seconds": unit["seconds"], **unit["stages"]}
+
+
+PROCESSES = {"copy": "DuckDB COPY to Parquet (a process)", "direct": "`archival run` direct",
+             "flow": "`archival run` flow, running Prefect server",
+             "direct2": "`archival run` direct, parallel_reads: 2",
+             "flow2": "`archival run` flow, parallel_reads: 2"}
 
 
 def main() -> int:
@@ -56,52 +65,56 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    times: dict[str, list[float]] = {"copy": [], "direct": [], "flow": []}
-    clocks: list[dict] = []
-    flow_clocks: list[dict] = []
+    bin_dir = user_install()
+    times: dict[str, list[float]] = {name: [] for name in PROCESSES}
+    clocks: dict[str, list[dict]] = {name: [] for name in PROCESSES if name != "copy"}
     with temp_database(TABLE_SQL.format(rows=args.rows)) as dsn, tempfile.TemporaryDirectory() as tmp:
-        folder = write_project(Path(tmp) / "p", SPEC)
+        one = write_project(Path(tmp) / "p", SPEC)
+        two = write_project(Path(tmp) / "p2", SPEC, extra="limits: {parallel_reads: 2}\n")
         env = {"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench", "PREFECT_HOME": f"{tmp}/home",
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-        env_direct = {**env, "PREFECT_API_URL": ""}
         with prefect_server("postgres", Path(tmp) / "server") as (api_url, _):
+            direct, flow = {**env, "PREFECT_API_URL": ""}, {**env, "PREFECT_API_URL": api_url}
+            runs = {"direct": (one, direct), "flow": (one, flow), "direct2": (two, direct), "flow2": (two, flow)}
             for i in range(args.repeat):
-                times["copy"].append(timed([sys.executable, "-c", DUCKDB_COPY_JOB, "postgres", dsn, "public.tickets",
-                                            f"{tmp}/raw.parquet"], env))
-                seconds, clock = archival_run(folder, env_direct)
-                times["direct"].append(seconds)
-                clocks.append(clock)
-                seconds, flow_clock = archival_run(folder, {**env, "PREFECT_API_URL": api_url})
-                times["flow"].append(seconds)
-                flow_clocks.append(flow_clock)
+                times["copy"].append(timed([str(bin_dir / "python"), "-c", DUCKDB_COPY_JOB, "postgres", dsn,
+                                            "public.tickets", f"{tmp}/raw.parquet"], env))
+                for name, (folder, run_env) in runs.items():
+                    seconds, clock = archival_run(folder, run_env, bin_dir / "archival")
+                    times[name].append(seconds)
+                    clocks[name].append(clock)
                 print(f"round {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
+    write_report("run-vs-copy", report(args, times, clocks))
+    return 0
+
+
+def report(args: argparse.Namespace, times: dict[str, list[float]], clocks: dict[str, list[dict]]) -> str:
     median = {k: statistics.median(v) for k, v in times.items()}
-    stages = {s: statistics.median(c.get(s, 0.0) for c in clocks) for s in {k for c in clocks for k in c}}
-    flow_stages = {s: statistics.median(c.get(s, 0.0) for c in flow_clocks) for s in stages}
-    parallel = sum(stages.get(s, 0.0) for s in PARALLEL)
-    serial = median["direct"] - parallel
+    stages = {name: {s: statistics.median(c.get(s, 0.0) for c in runs) for s in {k for c in runs for k in c}}
+              for name, runs in clocks.items()}
     cores = os.cpu_count() or 2
     lines = [f"# archival run vs DuckDB COPY: {args.rows:,} rows, PostgreSQL, {args.repeat} rounds, {cores} cores",
              "", "| process | median s | ratio to COPY |", "|---|---:|---:|"]
-    for name, label in (("copy", "DuckDB COPY to Parquet (a process)"), ("direct", "`archival run` direct"),
-                        ("flow", "`archival run` flow, running Prefect server")):
-        lines.append(f"| {label} | {median[name]:.2f} | {median[name] / median['copy']:.2f}x |")
-    lines += ["", "Stage clock of the direct run's unit (median s): " +
-              ", ".join(f"{k} {v:.2f}" for k, v in sorted(stages.items()) if k != "unit_seconds") +
-              f"; unit {stages['unit_seconds']:.2f} of {median['direct']:.2f} s wall.", "",
-              "The flow's unit: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(flow_stages.items())
-                                             if k != "unit_seconds") +
-              f"; unit {flow_stages['unit_seconds']:.2f} of {median['flow']:.2f} s wall.", "",
-              f"Expected on more cores (threaded stages {parallel:.2f} s / (cores/{cores}), the rest {serial:.2f} s "
-              "as measured, COPY as measured):", ""]
-    for more in (8, 16):
-        direct = serial + parallel * cores / more
-        flow = direct + median["flow"] - median["direct"]
-        lines.append(f"- {more} cores: direct {direct:.1f} s ({direct / median['copy']:.2f}x), flow {flow:.1f} s "
-                     f"({flow / median['copy']:.2f}x)")
-    write_report("run-vs-copy", "\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+    lines += [f"| {label} | {median[name]:.2f} | {median[name] / median['copy']:.2f}x |"
+              for name, label in PROCESSES.items()]
+    lines.append("")
+    for name in clocks:
+        clock = stages[name]
+        lines += [f"Stage clock of the unit, {PROCESSES[name].removeprefix('`archival run` ')} (median s): " +
+                  ", ".join(f"{k} {v:.2f}" for k, v in sorted(clock.items()) if k != "unit_seconds") +
+                  f"; unit {clock['unit_seconds']:.2f} of {median[name]:.2f} s wall.", ""]
+    for direct, flow, reads in (("direct", "flow", "one connection"), ("direct2", "flow2", "parallel_reads: 2")):
+        parallel = sum(stages[direct].get(s, 0.0) for s in PARALLEL)
+        serial = median[direct] - parallel
+        lines += [f"Expected on more cores, {reads} (threaded stages {parallel:.2f} s / (cores/{cores}), "
+                  f"the rest {serial:.2f} s as measured, COPY as measured):", ""]
+        for more in (8, 16):
+            estimate = serial + parallel * cores / more
+            with_flow = estimate + median[flow] - median[direct]
+            lines.append(f"- {more} cores: direct {estimate:.1f} s ({estimate / median['copy']:.2f}x), flow "
+                         f"{with_flow:.1f} s ({with_flow / median['copy']:.2f}x)")
+        lines.append("")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
