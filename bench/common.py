@@ -109,24 +109,31 @@ def temp_database(table_sql: str) -> Iterator[str]:
 USER_VENV = ROOT / "bench" / ".user-venv"
 
 
-def user_install() -> Path:
-    """The bin folder of archival installed as a user installs it (`pip install .`, no dev extras),
-    built on first use and again when pyproject.toml or constraints.txt change. Timed processes run
-    from it: the dev venv has test libraries that the run's own libraries pick up when present
-    (Pandera imports hypothesis, 0.3 s), which a user's install never pays."""
-    stamp = USER_VENV / ".installed"
-    inputs = [ROOT / "pyproject.toml", ROOT / "constraints.txt"]
+def built_venv(folder: Path, install: list[str], inputs: list[Path]) -> tuple[Path | None, str]:
+    """The bin folder of a venv at `folder` holding `pip install *install`, built on first use and
+    again when one of `inputs` changed; (None, why) when it cannot be built."""
+    stamp = folder / ".installed"
     if stamp.exists() and all(stamp.stat().st_mtime >= f.stat().st_mtime for f in inputs):
-        return USER_VENV / "bin"
-    print(f"installing archival into {USER_VENV} (no dev extras) ...", flush=True)
-    for step in ([sys.executable, "-m", "venv", "--clear", str(USER_VENV)],
-                 [str(USER_VENV / "bin" / "pip"), "install", "--quiet", "-c", str(ROOT / "constraints.txt"),
-                  "-e", str(ROOT)]):
+        return folder / "bin", ""
+    print(f"building {folder} ...", flush=True)
+    for step in ([sys.executable, "-m", "venv", "--clear", str(folder)],
+                 [str(folder / "bin" / "pip"), "install", "--quiet", *install]):
         done = subprocess.run(step, capture_output=True, text=True, check=False)
         if done.returncode:
-            raise SystemExit(f"{' '.join(step[:3])} failed:\n{done.stderr[-2000:]}")
+            return None, f"{' '.join(step[:4])} failed: {done.stderr.strip()[-2000:]}"
     stamp.touch()
-    return USER_VENV / "bin"
+    return folder / "bin", ""
+
+
+def user_install() -> Path:
+    """The bin folder of archival installed as a user installs it (`pip install .`, no dev extras).
+    Timed processes run from it: the dev venv has test libraries that the run's own libraries pick
+    up when present (Pandera imports hypothesis, 0.3 s), which a user's install never pays."""
+    bin_dir, why = built_venv(USER_VENV, ["-c", str(ROOT / "constraints.txt"), "-e", str(ROOT)],
+                              [ROOT / "pyproject.toml", ROOT / "constraints.txt"])
+    if bin_dir is None:
+        raise SystemExit(why)
+    return bin_dir
 
 
 def write_project(folder: Path, spec: str, source: str = PG_SOURCE, extra: str = "") -> Path:

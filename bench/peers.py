@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import ROOT
+from common import ROOT, built_venv
 
 PEERS_VENV = ROOT / "bench" / ".peers"
 REQUIREMENTS = ROOT / "bench" / "peers-requirements.txt"
@@ -45,19 +45,8 @@ pipeline.run(table, loader_file_format="parquet")
 
 def peers_python() -> tuple[Path | None, str]:
     """The peers venv's python, building the venv on first use; (None, why) when it cannot be built."""
-    python = PEERS_VENV / "bin" / "python"
-    stamp = PEERS_VENV / ".installed"
-    if stamp.exists() and stamp.stat().st_mtime >= REQUIREMENTS.stat().st_mtime:
-        return python, ""
-    print(f"building {PEERS_VENV} from {REQUIREMENTS.name} ...")
-    steps = [[sys.executable, "-m", "venv", str(PEERS_VENV)],
-             [str(python), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)]]
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            return None, f"could not install the peers ({' '.join(step[-3:])}): {done.stderr.strip()[-400:]}"
-    stamp.touch()
-    return python, ""
+    bin_dir, why = built_venv(PEERS_VENV, ["-r", str(REQUIREMENTS)], [REQUIREMENTS])
+    return (bin_dir / "python" if bin_dir else None), (f"could not install the peers: {why}" if why else "")
 
 
 def _measure(argv: list[str], env: dict[str, str]) -> dict:
