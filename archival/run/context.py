@@ -35,6 +35,8 @@ class Tuning:
     threads: int = field(default_factory=lambda: max(2, min(os.cpu_count() or 2, 16)))
     # parts written but not yet uploaded (a remote target, write/spool.py): beyond it the reader waits
     spool_bytes: int = 512 * 1024 * 1024
+    # a unit with at least this many source rows runs its stream's tail on a second thread (run/tail.py)
+    tail_min_rows: int = 262_144
 
 
 def utc_now() -> datetime:

@@ -6,6 +6,7 @@ clock names each stage as it runs, so a unit's result says what ran and what it 
 from __future__ import annotations
 
 import functools
+import logging
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -36,6 +37,7 @@ from archival.run.clock import StageClock
 from archival.run.context import RunContext
 from archival.run.interrupt import STOP, Interrupted
 from archival.run.limits import source_limit
+from archival.run.tail import StreamTail
 from archival.source.types import scale_floor
 from archival.spec.model import FileFormat
 from archival.write.delta import VersionFilter
@@ -45,6 +47,8 @@ from archival.write.pii import PiiTransform
 from archival.write.quarantine import QuarantineSink, SetAsideBefore, quarantine_schema
 from archival.write.replace import VersionReplace
 from archival.write.spool import SpoolTarget, UploadSpool
+
+LOG = logging.getLogger(__name__)
 
 
 class Transform(Protocol):
@@ -90,12 +94,21 @@ class UnitRun:
         self.sink: QuarantineSink | None = None
         self.spool: UploadSpool | None = None
         self.chain: list[Transform] = []
+        self.tail: StreamTail | None = None  # the stream's second half on a thread of its own (run/tail.py)
+        self._handoff = -1  # the chain index the tail starts at
 
     def __enter__(self) -> UnitRun:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for transform in self.chain:
+        chain = self.chain
+        if self.tail is not None:
+            if self.spool is not None:
+                self.spool.close()  # a tail waiting for upload room gives up: the unit ends either way
+            if not self.tail.cancel():  # still in a call after JOIN_SECONDS: its stages stay as they are
+                chain = chain[:self._handoff]
+                LOG.warning("%s: the stream's second half did not end; its stages are left open", self.unit.id)
+        for transform in chain:
             transform.close()
         if self.pii is not None:
             self.pii.close()  # idempotent: it may be in the chain too
@@ -135,26 +148,50 @@ class UnitRun:
         return transform
 
     def drive(self) -> None:
-        """Every batch of the snapshot through the chain, then each stage's remainder through the rest."""
+        """Every batch of the snapshot through the chain, then each stage's remainder through the rest.
+        A big unit runs the chain's tail (pii, replace, fingerprint, parts) on a thread of its own."""
         assert self.snapshot is not None
+        self._start_tail()
         for batch in self.clock.timed("read", self.snapshot.batches):
             failpoint("unit:batch", self.unit.id)
             STOP.check()  # a run asked to stop: nothing of this unit is published
             self._push(0, batch)
-        for index, transform in enumerate(self.chain):
+        if self.tail is None:
+            self._finish_stages(0, len(self.chain), on_tail=False)
+            return
+        self._finish_stages(0, self._handoff, on_tail=False)
+        self.tail.finish()
+
+    def _start_tail(self) -> None:
+        if self.snapshot.source_row_count < self.ctx.tuning.tail_min_rows:
+            return  # a small unit: a thread would cost more than it overlaps
+        start = next((i for i, t in enumerate(self.chain) if isinstance(t, TAIL_STAGES)), None)
+        if start is None or not all(isinstance(t, TAIL_STAGES) for t in self.chain[start:]):
+            return
+        self._handoff = start
+        self.tail = StreamTail(lambda batch: self._push(start, batch, on_tail=True),
+                               lambda: self._finish_stages(start, len(self.chain), on_tail=True),
+                               lambda: Interrupted(STOP.reason) if STOP.requested else None, self.unit.id)
+
+    def _finish_stages(self, start: int, end: int, on_tail: bool) -> None:
+        for index in range(start, end):
+            transform = self.chain[index]
             with self.clock.stage(transform.name):
                 out = list(transform.finish())
             for batch in out:
-                self._push(index + 1, batch)
+                self._push(index + 1, batch, on_tail)
 
-    def _push(self, index: int, batch: pa.RecordBatch) -> None:
+    def _push(self, index: int, batch: pa.RecordBatch, on_tail: bool = False) -> None:
         if index == len(self.chain):
+            return
+        if index == self._handoff and not on_tail:
+            self.tail.put(batch)
             return
         transform = self.chain[index]
         with self.clock.stage(transform.name):
             out = list(transform.feed(batch))
         for produced in out:
-            self._push(index + 1, produced)
+            self._push(index + 1, produced, on_tail)
 
     @functools.cached_property
     def purged(self) -> list[PurgedBatch]:
@@ -258,6 +295,9 @@ def _parts(stage: st.Parts, run: UnitRun) -> Transform:
                                  target_file_bytes=tuning.target_file_bytes, keys=run.ctx.store.keys,
                                  on_part=spool.offer if spool else None))
 
+
+# stages that may run on the tail's thread: none of them uses the source's connection or the contract's
+TAIL_STAGES = (PiiTransform, VersionReplace, RowFingerprint, PartsStage)
 
 FACTORIES: dict[type, Callable[[Any, UnitRun], Transform]] = {
     st.Read: lambda stage, run: RowsRead(run.table, stage.key_checksum),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from collections.abc import Iterator
 
 import polars as pl
@@ -102,10 +103,15 @@ class PiiTransform:
         self.con = local_connection()
         self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("SET preserve_insertion_order = true")  # rows stay in key order
+        self._lock = threading.Lock()
 
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if not self.active or batch.num_rows == 0:
             return batch
+        with self._lock:  # the stream's tail thread and the quarantine sink (the reader's) both apply
+            return self._apply(batch)
+
+    def _apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         columns: dict[str, pa.Array] = {}
         if self.rule_columns:
             self.con.register("pii_batch", arrow_chunks(batch.select(self.rule_columns)))  # HMACs on every thread
@@ -129,5 +135,6 @@ class PiiTransform:
 
     def close(self) -> None:
         if self.active:
-            self.con.close()
-            self.active = False
+            with self._lock:  # not under an apply of the other thread
+                self.con.close()
+                self.active = False

@@ -27,6 +27,10 @@ WAIT_SLICE_SECONDS = 0.5  # how often a blocked writer looks at the stop request
 CLOSE_WAIT_SECONDS = 5.0
 
 
+class SpoolClosed(Exception):
+    """A part offered after the spool was closed: its unit has already failed."""
+
+
 @dataclass(frozen=True)
 class SpoolTarget:
     """Where and how the parts go: the period's folder, the files' extension, the table's tier and
@@ -57,13 +61,16 @@ class UploadSpool:
     def offer(self, part: LocalPart) -> None:
         """A complete part (called by the part writer in file order); blocks while the bound is full."""
         with self._changed:
-            while self.waiting_bytes and self.waiting_bytes + part.bytes > self.max_bytes and self._error is None:
+            while (self.waiting_bytes and self.waiting_bytes + part.bytes > self.max_bytes and self._error is None
+                   and not self._closing):
                 self._changed.wait(WAIT_SLICE_SECONDS)
                 stop = self.stopped()
                 if stop is not None:
                     raise stop
             if self._error is not None:
                 raise self._error
+            if self._closing:  # the unit failed elsewhere (run/tail.py): this part is not uploaded
+                raise SpoolClosed(f"{part.path.name}: the unit ended before this part could be uploaded")
             self._queue.append((self._offered, part))
             self._offered += 1
             self.waiting_bytes += part.bytes
@@ -80,7 +87,8 @@ class UploadSpool:
         return dict(self.uploaded)
 
     def close(self) -> None:
-        """Stop after the upload in progress (a failed unit: what is queued stays on local disk only).
+        """Stop after the upload in progress (a failed unit: what is queued stays on local disk only, and
+        a writer waiting for room is let go with SpoolClosed).
         An upload stuck on a stalled endpoint is not waited for beyond CLOSE_WAIT_SECONDS: a stopped
         run ends promptly, and an object that was not complete is not created (a multipart upload
         stays open in its journal, to be resumed or aborted)."""

@@ -19,10 +19,12 @@ import pytest
 import archival.write.spool as spool_module
 from archival.archive import layout
 from archival.archive.s3 import S3Store
+from archival.check import contract
+from archival.extract.rows_read import RowsRead
 from archival.run.context import Tuning
 from archival.verify.check import verify_archive
 from archival.write.parts import LocalPart
-from archival.write.spool import SpoolTarget, UploadSpool
+from archival.write.spool import SpoolClosed, SpoolTarget, UploadSpool
 from tests.conftest import blobs_project
 from tests.run.helpers import archive_files, run_units
 from tests.tcp_proxy import TcpProxy
@@ -164,3 +166,47 @@ def test_a_stop_while_the_endpoint_stalls_ends_the_writer_promptly(s3, tmp_path)
         spool.offer(parts[1])  # waits for room, then sees the stop
     spool.close()  # does not wait for the stalled upload beyond its bound
     assert time.monotonic() - started < 10
+
+
+def test_a_reader_that_fails_while_the_tail_waits_for_upload_room_ends_the_unit(s3, tmp_path, monkeypatch):
+    """With the stream's tail on its own thread (run/tail.py), the part writer can be waiting for the
+    spool's room when the reader fails: closing the spool lets it go, so the unit fails in seconds,
+    with the reader's error, and publishes nothing."""
+    bucket, endpoint, proxy, client = s3
+    folder = _project(tmp_path / "p", bucket, endpoint)
+    tuning = Tuning(batch_rows=500, row_group_rows=500, target_file_bytes=64 * KIB, spool_bytes=200 * KIB,
+                    tail_min_rows=0)
+    refused: list[BaseException] = []
+    real_offer, real_close, real_feed = UploadSpool.offer, UploadSpool.close, RowsRead.feed
+    read: list[int] = []
+
+    def offer(self, part):
+        proxy.pause()  # from the first part on, the endpoint stalls
+        try:
+            real_offer(self, part)
+        except BaseException as exc:
+            refused.append(exc)
+            raise
+
+    def close(self):
+        real_close(self)
+        proxy.resume()  # the run's lock is released through it afterwards
+
+    def feed(self, batch):
+        read.append(batch.num_rows)
+        if len(read) == 5:
+            time.sleep(2)  # the tail is stuck behind the stalled upload by now
+            raise ConnectionError("source connection lost")
+        return real_feed(self, batch)
+
+    monkeypatch.setattr(spool_module.UploadSpool, "offer", offer)
+    monkeypatch.setattr(spool_module.UploadSpool, "close", close)
+    monkeypatch.setattr(RowsRead, "feed", feed)
+    monkeypatch.setattr(contract, "CHECK_BYTES", 1)  # each batch its own contract group: on to the tail at once
+    started = time.monotonic()
+    with pytest.raises(ConnectionError, match="source connection lost"):  # the reader's error, not the spool's
+        run_units(folder, AS_OF, target="s3", tuning=tuning)
+    assert time.monotonic() - started < 20  # not the tail's JOIN_SECONDS, nor a hang
+    assert [type(e) for e in refused] == [SpoolClosed]  # the writer was waiting for room, and was let go
+    listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    assert not [o["Key"] for o in listed if o["Key"].endswith("manifest.json")]
