@@ -2,8 +2,13 @@
 versions, departures, contract, pii, fingerprint, parts, record). Reported in each unit's result, the
 metrics file and by bench/, so a slow table shows whether its source, its contract or its PII rules
 are the cost. Stages appear in the order they first ran: the executor's own record of its list.
-The clock runs on the unit's thread: `parts` (Parquet encoding) and a v2 `fingerprint` work on threads
-of their own, so their entries are the hand-off and the wait for them, not their CPU time."""
+`parts` (Parquet encoding) and a v2 `fingerprint` work on threads of their own, so their entries are
+the hand-off and the wait for them, not their CPU time. A big unit runs its stream's tail (pii,
+replace, fingerprint, parts: run/tail.py) on a second thread, whose entries overlap the reader's:
+then the entries add up to more than the unit's wall time, and the longer of the two halves is the
+unit's pace: `handoff` is the reader's wait for the tail (its queue full, its remainder at the end),
+so a large `handoff` says the tail is the slower half. The two halves time different stages, so no
+entry is written by both threads."""
 
 from __future__ import annotations
 

@@ -160,7 +160,8 @@ class UnitRun:
             self._finish_stages(0, len(self.chain), on_tail=False)
             return
         self._finish_stages(0, self._handoff, on_tail=False)
-        self.tail.finish()
+        with self.clock.stage("handoff"):
+            self.tail.finish()
 
     def _start_tail(self) -> None:
         if self.snapshot.source_row_count < self.ctx.tuning.tail_min_rows:
@@ -185,7 +186,8 @@ class UnitRun:
         if index == len(self.chain):
             return
         if index == self._handoff and not on_tail:
-            self.tail.put(batch)
+            with self.clock.stage("handoff"):  # the reader waits for the tail: the slower half sets the pace
+                self.tail.put(batch)
             return
         transform = self.chain[index]
         with self.clock.stage(transform.name):

@@ -149,6 +149,7 @@ def test_a_unit_with_its_tail_on_a_thread_writes_the_same_bytes(pg_dsn, tmp_path
         tuning = Tuning(batch_rows=1000, row_group_rows=4000, target_file_bytes=256 * 1024, tail_min_rows=min_rows)
         ctx, results = run_units(folder, AS_OF, tuning=tuning)
         assert all(r.outcome == "written" for r in results)
+        assert all(("handoff" in r.stages) == (name == "tail") for r in results)
         quarantined = sum(r.details.get("quarantined", 0) for r in results)
         assert quarantined > 3000 and sum(r.rows for r in results) + quarantined == 60000  # n = 12 is over max
         files = archive_files(folder)
