@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +24,6 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from archival.archive.encryption import ArchiveKeys
-from archival.archive.store import file_sha256
 from archival.spec.model import FileFormat
 
 EXTENSIONS = {"parquet": "parquet", "csv": "csv.gz"}
@@ -64,6 +64,7 @@ class PartWriter:
         self._file: Path | None = None
         self._writer = None
         self._raw = None
+        self._digest: GrowingFileDigest | None = None
         self._rows = 0
         self._dictionary: list[str] | None = None  # decided on the first row group: same rows, same bytes
         self._encoder: ThreadPoolExecutor | None = None  # made on the first group: empty writers cost no thread
@@ -93,7 +94,7 @@ class PartWriter:
         with contextlib.suppress(Exception):  # the unit already failed; its files go regardless
             self._wait()
         self._stop_encoder()
-        for closer in (self._writer, self._raw):
+        for closer in (self._writer, self._raw, self._digest):
             try:
                 if closer is not None:
                     closer.close()
@@ -140,6 +141,7 @@ class PartWriter:
             self._writer.write_table(group)
             size = self._raw.tell()
         self._rows += rows
+        self._digest.catch_up()
         if size >= self.target:
             self._close_file()
 
@@ -155,6 +157,7 @@ class PartWriter:
             # mtime=0 and no file name: gzip output depends on the rows only
             self._gzip = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0, filename="")
             self._writer = pacsv.CSVWriter(self._gzip, self.schema)
+        self._digest = GrowingFileDigest(self._file)
 
     def _close_file(self) -> None:
         if self._writer is None or self._file is None:
@@ -165,12 +168,38 @@ class PartWriter:
             self._raw.close()
         with open(self._file, "rb") as handle:
             os.fsync(handle.fileno())
-        part = LocalPart(self._file, self._rows, self._file.stat().st_size, file_sha256(self._file),
+        part = LocalPart(self._file, self._rows, self._file.stat().st_size, self._digest.hexdigest(),
                          self.key if self.fmt == "parquet" else None)
         self.parts.append(part)
-        self._writer, self._file, self._raw = None, None, None
+        self._writer, self._file, self._raw, self._digest = None, None, None, None
         if self.on_part is not None:
             self.on_part(part)
+
+
+class GrowingFileDigest:
+    """The sha256 of a part file taken as it grows. Parquet and gzip writers only append, so each row
+    group's new bytes are hashed on the encoder thread right after they are written (still in the
+    page cache), and closing a part does not read the whole file again at the end of the unit (a
+    211 MiB part: 1.5 s on the unit's critical path, 5M rows)."""
+
+    def __init__(self, path: Path):
+        self._handle = open(path, "rb")  # noqa: SIM115 - closed by hexdigest or close
+        self._digest = hashlib.sha256()
+
+    def catch_up(self) -> None:
+        """Hash what was appended since the last call (a read at the end of the file returns nothing
+        until the writer appends more)."""
+        for block in iter(lambda: self._handle.read(1 << 20), b""):
+            self._digest.update(block)
+
+    def hexdigest(self) -> str:
+        """The whole file's: call once the writer has closed it."""
+        self.catch_up()
+        self._handle.close()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 def dictionary_columns(group: pa.Table) -> list[str]:

@@ -3,6 +3,8 @@ dictionary encoding only where values repeat."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -69,3 +71,17 @@ def test_an_encoding_error_surfaces_and_abort_leaves_nothing(tmp_path, monkeypat
         writer.close()
     writer.abort()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_the_digest_taken_while_writing_is_the_finished_files(tmp_path, fmt):
+    """Each part's sha256 is hashed group by group as the file grows (GrowingFileDigest): it must be
+    the sha256 of the bytes on disk, for one part and for several."""
+    for target in (1 << 30, 4000):
+        writer = PartWriter(tmp_path / f"{fmt}-{target}", fmt, _rows(0, 1).schema.remove(3),
+                            target_file_bytes=target, row_group_rows=700)
+        for start in range(0, 6000, 450):
+            writer.write(_rows(start, 450).drop_columns(["tags"]))
+        parts = writer.close()
+        assert (len(parts) > 1) == (target < 1 << 20)
+        assert [p.sha256 for p in parts] == [hashlib.sha256(p.path.read_bytes()).hexdigest() for p in parts]
