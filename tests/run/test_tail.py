@@ -14,12 +14,16 @@ import psycopg
 import pyarrow as pa
 import pytest
 
+from archival.archive.fingerprint import RowFingerprint
 from archival.archive.state import archived_periods
 from archival.archive.store import LocalStore
-from archival.run import pipeline
+from archival.check import contract
+from archival.extract.rows_read import RowsRead
+from archival.run import pipeline, tail
 from archival.run.context import Tuning
 from archival.run.tail import DEPTH, StreamTail
-from tests.conftest import write_project
+from archival.write.parts import PartsStage
+from tests.conftest import blobs_project, write_project
 from tests.run.helpers import archive_files, run_units
 
 
@@ -160,3 +164,35 @@ def test_a_unit_with_its_tail_on_a_thread_writes_the_same_bytes(pg_dsn, tmp_path
     assert any("quarantine" in p for p in archives["tail"])
     assert archives["one-thread"] == archives["tail"] and len(archives["tail"]) > 4
     assert fingerprints["one-thread"] == fingerprints["tail"] and len(fingerprints["tail"]) == 4
+
+
+def test_a_tail_that_does_not_end_is_left_open_and_said(tmp_path, monkeypatch, caplog):
+    """A reader that fails while the tail is stuck in a call beyond JOIN_SECONDS: the unit fails with
+    the reader's error at once, a warning names the unit, and the tail's stages are not closed under
+    it (the part writer would lose its file mid-write)."""
+    folder = blobs_project(tmp_path / "p", "unused", "http://127.0.0.1:9", 6000, 50)
+    release, closed, read = threading.Event(), [], []
+    real_feed = RowsRead.feed
+
+    def stuck(self, batch):
+        release.wait(30)
+        yield batch
+
+    def failing(self, batch):
+        read.append(1)
+        if len(read) == 4:
+            raise ConnectionError("source connection lost")
+        return real_feed(self, batch)
+
+    monkeypatch.setattr(RowFingerprint, "feed", stuck)
+    monkeypatch.setattr(PartsStage, "close", lambda self: closed.append(self))
+    monkeypatch.setattr(RowsRead, "feed", failing)
+    monkeypatch.setattr(contract, "CHECK_BYTES", 1)  # each batch on to the tail at once
+    monkeypatch.setattr(tail, "JOIN_SECONDS", 0.5)
+    started = time.monotonic()
+    with pytest.raises(ConnectionError, match="source connection lost"):
+        run_units(folder, AS_OF, tuning=Tuning(batch_rows=500, row_group_rows=500, tail_min_rows=0))
+    assert time.monotonic() - started < 10
+    assert "shop.blobs/full: the stream's second half did not end" in caplog.text
+    assert not closed
+    release.set()
