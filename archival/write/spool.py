@@ -115,6 +115,8 @@ class UploadSpool:
                 return
             with self._changed:
                 self.uploaded[part.sha256] = entry
+                if self._closing:  # close() dropped the queue while this part was on its way
+                    return
                 self._queue.popleft()
                 self.waiting_bytes -= part.bytes
                 self._changed.notify_all()

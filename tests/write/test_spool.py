@@ -168,6 +168,7 @@ def test_a_stop_while_the_endpoint_stalls_ends_the_writer_promptly(s3, tmp_path)
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_reader_that_fails_while_the_tail_waits_for_upload_room_ends_the_unit(s3, tmp_path, monkeypatch):
     """With the stream's tail on its own thread (run/tail.py), the part writer can be waiting for the
     spool's room when the reader fails: closing the spool lets it go, so the unit fails in seconds,
@@ -177,6 +178,7 @@ def test_a_reader_that_fails_while_the_tail_waits_for_upload_room_ends_the_unit(
     tuning = Tuning(batch_rows=500, row_group_rows=500, target_file_bytes=64 * KIB, spool_bytes=200 * KIB,
                     tail_min_rows=0)
     refused: list[BaseException] = []
+    closed: list[UploadSpool] = []
     real_offer, real_close, real_feed = UploadSpool.offer, UploadSpool.close, RowsRead.feed
     read: list[int] = []
 
@@ -190,6 +192,7 @@ def test_a_reader_that_fails_while_the_tail_waits_for_upload_room_ends_the_unit(
 
     def close(self):
         real_close(self)
+        closed.append(self)
         proxy.resume()  # the run's lock is released through it afterwards
 
     def feed(self, batch):
@@ -208,5 +211,7 @@ def test_a_reader_that_fails_while_the_tail_waits_for_upload_room_ends_the_unit(
         run_units(folder, AS_OF, target="s3", tuning=tuning)
     assert time.monotonic() - started < 20  # not the tail's JOIN_SECONDS, nor a hang
     assert [type(e) for e in refused] == [SpoolClosed]  # the writer was waiting for room, and was let go
+    closed[0]._thread.join(30)  # the upload that was on its way ends quietly (an error would fail the test)
+    assert not closed[0]._thread.is_alive()
     listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
     assert not [o["Key"] for o in listed if o["Key"].endswith("manifest.json")]
