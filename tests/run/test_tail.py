@@ -196,3 +196,26 @@ def test_a_tail_that_does_not_end_is_left_open_and_said(tmp_path, monkeypatch, c
     assert "shop.blobs/full: the stream's second half did not end" in caplog.text
     assert not closed
     release.set()
+
+
+def test_an_error_on_the_tail_fails_the_unit_and_publishes_nothing(tmp_path, monkeypatch):
+    """The tail's one broad except only hands the error over: a part writer failing mid-unit on the
+    tail's thread must end the unit with that error, with no manifest and no thread left behind."""
+    folder = blobs_project(tmp_path / "p", "unused", "http://127.0.0.1:9", 6000, 50)
+    real_feed, fed = PartsStage.feed, []
+
+    def failing(self, batch):
+        fed.append(threading.current_thread().name)
+        if len(fed) == 3:
+            raise RuntimeError("encoder broke at part-00002")
+        return real_feed(self, batch)
+
+    monkeypatch.setattr(PartsStage, "feed", failing)
+    monkeypatch.setattr(contract, "CHECK_BYTES", 1)  # each batch on to the tail at once
+    with pytest.raises(RuntimeError, match="part-00002"):
+        run_units(folder, AS_OF, tuning=Tuning(batch_rows=500, row_group_rows=500, tail_min_rows=0))
+    assert fed and all(name.startswith("archival-tail") for name in fed)  # it did fail on the tail
+    archive = folder / "archive"
+    assert not [p for p in archive.rglob("*.json") if "_manifests" in p.parts]
+    assert not [p for p in archive.rglob("*.parquet")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("archival-tail")]

@@ -60,3 +60,49 @@ def test_mask_and_non_text_values():
     assert out.column("email").to_pylist() == ["z***@example.com", "x***", "", None]
     assert out.column("phone").to_pylist()[0] == hash_value(b"k", 4912345)
     assert out.schema.field("phone").type == pa.string()
+
+
+CONCURRENT_APPLY = """
+import threading
+import pyarrow as pa
+from archival.write.pii import PiiTransform
+from tests.write.test_pii import _table
+
+transform = PiiTransform(_table(email="mask", phone="hash"),
+                         pa.schema([("email", pa.string()), ("phone", pa.int64())]), b"k")
+batches = {n: pa.record_batch({"email": [f"u{n}-{i}@example.com" for i in range(2000)],
+                               "phone": list(range(n * 10_000, n * 10_000 + 2000))}) for n in range(2)}
+expected = {n: transform.apply(b) for n, b in batches.items()}
+wrong = []
+
+def work(n):
+    for _ in range(60):
+        if not transform.apply(batches[n]).equals(expected[n]):
+            wrong.append(n)
+
+threads = [threading.Thread(target=work, args=(n,)) for n in batches]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("wrong", len(wrong))
+"""
+
+
+def test_two_threads_applying_at_once_get_their_own_rows():
+    """The stream's tail (run/tail.py) and the quarantine sink on the reader's thread apply the same
+    transform at once; DuckDB's rules go through one registered view name, so without the lock one
+    thread's batch would be hashed into the other's, or the two calls deadlock inside DuckDB (hence a
+    process of its own, with a timeout)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        done = subprocess.run([sys.executable, "-c", CONCURRENT_APPLY], cwd=root, capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("two threads applying at once did not finish in 60 s (a deadlock)")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "wrong 0"
