@@ -10,6 +10,10 @@ imports, plan, export, record), alternating in rounds so a busy moment hits each
 Every process runs from archival installed as a user installs it (bench/.user-venv, no dev extras:
 common.user_install), so no test library is imported into a timed run.
 
+Each process's CPU time (its own and its children's) and that of the PostgreSQL backends it used
+(the postmaster's finished children, where /proc shows them) say how much of the gap is work and how
+much is cores waiting: on two cores a run can take no less than its CPU seconds / 2.
+
 Then the ratio expected on 8 and 16 cores, from the direct run's stage clock. The unit runs as two
 halves (run/tail.py): the reader (read, contract) and the tail (pii, fingerprint, parts), and its
 pace is the longer half. The stages that use every core (contract, pii, fingerprint, parts) shrink
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psycopg
 from common import DUCKDB_COPY_JOB, prefect_server, temp_database, user_install, write_project, write_report
 from export_pg import SPEC, TABLE_SQL
 
@@ -39,19 +45,47 @@ SCALES = ("contract", "pii", "fingerprint", "parts")  # on every core: polars, D
 TAIL = ("pii", "fingerprint", "parts")  # the stream's second thread (run/tail.py); the reader has read, contract
 
 
-def timed(args: list[str], env: dict) -> float:
+def postmaster_stat(dsn: str) -> Path | None:
+    """/proc's stat file of the PostgreSQL server behind `dsn` when this user can read it (the
+    bench's own machine), else None: its children's CPU is that of the backends that ended."""
+    with psycopg.connect(dsn) as con:
+        folder = con.execute("SHOW data_directory").fetchone()[0]
+    try:
+        pid = Path(folder, "postmaster.pid").read_text().split()[0]
+    except OSError:
+        return None
+    stat = Path(f"/proc/{pid}/stat")
+    return stat if stat.exists() else None
+
+
+def children_cpu(stat: Path | None) -> float | None:
+    if stat is None:
+        return None
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime + cstime
+
+
+CPU: dict[str, list[tuple[float, float | None]]] = {}  # process -> (its CPU s, PostgreSQL backends' CPU s)
+
+
+def timed(args: list[str], env: dict, name: str = "", server: Path | None = None) -> float:
+    before, pg_before = resource.getrusage(resource.RUSAGE_CHILDREN), children_cpu(server)
     started = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, **env})
+    seconds = time.perf_counter() - started
     if done.returncode:
         raise SystemExit(f"{' '.join(args[:3])} failed:\n{done.stderr[-3000:]}")
-    return time.perf_counter() - started
+    after, pg_after = resource.getrusage(resource.RUSAGE_CHILDREN), children_cpu(server)
+    own = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    CPU.setdefault(name, []).append((own, None if pg_before is None or pg_after is None else pg_after - pg_before))
+    return seconds
 
 
-def archival_run(folder: Path, env: dict, archival: Path) -> tuple[float, dict]:
+def archival_run(folder: Path, env: dict, archival: Path, name: str, server: Path | None) -> tuple[float, dict]:
     """Wall seconds of a fresh run into an empty archive, and the unit's stage clock."""
     for path in sorted((folder / "archive").rglob("*"), reverse=True) if (folder / "archive").exists() else []:
         path.unlink() if path.is_file() else path.rmdir()
-    seconds = timed([str(archival), "run", "--project-dir", str(folder), "--no-progress"], env)
+    seconds = timed([str(archival), "run", "--project-dir", str(folder), "--no-progress"], env, name, server)
     record = json.loads(next((folder / "archive" / "_runs").glob("*.json")).read_bytes())
     [unit] = record["units"]
     return seconds, {"unit_seconds": unit["seconds"], **unit["stages"]}
@@ -74,6 +108,7 @@ def main() -> int:
     with temp_database(TABLE_SQL.format(rows=args.rows)) as dsn, tempfile.TemporaryDirectory() as tmp:
         one = write_project(Path(tmp) / "p", SPEC)
         two = write_project(Path(tmp) / "p2", SPEC, extra="limits: {parallel_reads: 2}\n")
+        server = postmaster_stat(dsn)
         env = {"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench", "PREFECT_HOME": f"{tmp}/home",
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         with prefect_server("postgres", Path(tmp) / "server") as (api_url, _):
@@ -81,9 +116,9 @@ def main() -> int:
             runs = {"direct": (one, direct), "flow": (one, flow), "direct2": (two, direct), "flow2": (two, flow)}
             for i in range(args.repeat):
                 times["copy"].append(timed([str(bin_dir / "python"), "-c", DUCKDB_COPY_JOB, "postgres", dsn,
-                                            "public.tickets", f"{tmp}/raw.parquet"], env))
+                                            "public.tickets", f"{tmp}/raw.parquet"], env, "copy", server))
                 for name, (folder, run_env) in runs.items():
-                    seconds, clock = archival_run(folder, run_env, bin_dir / "archival")
+                    seconds, clock = archival_run(folder, run_env, bin_dir / "archival", name, server)
                     times[name].append(seconds)
                     clocks[name].append(clock)
                 print(f"round {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
@@ -100,6 +135,7 @@ def report(args: argparse.Namespace, times: dict[str, list[float]], clocks: dict
              "", "| process | median s | ratio to COPY |", "|---|---:|---:|"]
     lines += [f"| {label} | {median[name]:.2f} | {median[name] / median['copy']:.2f}x |"
               for name, label in PROCESSES.items()]
+    lines += [""] + cpu_lines(median["copy"])
     lines.append("")
     for name in clocks:
         clock = stages[name]
@@ -122,6 +158,24 @@ def report(args: argparse.Namespace, times: dict[str, list[float]], clocks: dict
                          f"{with_flow:.1f} s ({with_flow / median['copy']:.2f}x)")
         lines.append("")
     return "\n".join(lines)
+
+
+def cpu_lines(copy_seconds: float) -> list[str]:
+    """Median CPU seconds per process, and the least wall time that much CPU needs on this machine."""
+    cores = os.cpu_count() or 2
+    lines = [f"| process | CPU s (process) | CPU s (PostgreSQL backends) | total | total / {cores} cores | "
+             "that / COPY's wall |", "|---|---:|---:|---:|---:|---:|"]
+    for name, label in PROCESSES.items():
+        own = statistics.median(c for c, _ in CPU[name])
+        backends = [b for _, b in CPU[name] if b is not None]
+        if not backends:
+            lines.append(f"| {label} | {own:.2f} | n/a | | | |")
+            continue
+        total = own + statistics.median(backends)
+        lines.append(f"| {label} | {own:.2f} | {statistics.median(backends):.2f} | {total:.2f} | "
+                     f"{total / cores:.2f} | {total / cores / copy_seconds:.2f}x |")
+    return lines + ["", "A flow's Prefect server (another process, long-lived connections) is not in these "
+                    "figures; it shares the same cores."]
 
 
 if __name__ == "__main__":
