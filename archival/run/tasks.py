@@ -30,10 +30,24 @@ def _run_name() -> str:
     return batch_name(task_run.parameters["batch"])
 
 
+class OpaqueContext:
+    """The run context as a task parameter Prefect does not walk. Prefect visits every parameter for
+    futures (visit_collection: into lists, dicts, dataclasses, pydantic models, not other objects),
+    twice per task, and the context holds the project with every table's spec: 0.15 s a task with
+    300 tables. Prefect's own `quote` does this on the thread runner, but reaches a Dask worker as a
+    bare tuple."""
+
+    __slots__ = ("ctx",)
+
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+
+
 @task(name="export", cache_policy=NO_CACHE, task_run_name=_run_name)
-def export_batch_task(ctx: RunContext, batch: list[WorkItem]) -> BatchOutcome:
-    """Runs wherever the task runner puts it (thread, process, Dask worker): `ctx` arrives pickled."""
-    return run_batch(ctx, batch, get_run_logger())
+def export_batch_task(parcel: OpaqueContext, batch: list[WorkItem]) -> BatchOutcome:
+    """Runs wherever the task runner puts it (thread, process, Dask worker): the context arrives
+    pickled."""
+    return run_batch(parcel.ctx, batch, get_run_logger())
 
 
 class PrefectDispatch:
@@ -43,7 +57,7 @@ class PrefectDispatch:
         self.logger = get_run_logger()
 
     def submit(self, ctx: RunContext, batch: list[WorkItem]) -> Any:
-        return export_batch_task.submit(ctx, batch)
+        return export_batch_task.submit(OpaqueContext(ctx), batch)
 
     def batch_size(self, source: str, waiting: int, limit: int) -> int:
         return max(1, min(MAX_BATCH, waiting // (limit * LANE_ROUNDS)))

@@ -115,3 +115,27 @@ def test_a_quota_keeps_every_batch_to_one_item(tmp_path):
             with RunProgress(len(plan.due), dispatch.logger, live=False) as progress:
                 results = run_items(ctx, work_items(list(plan.due)), Quota(ctx.project.limits), progress, dispatch)
         assert len(results) == TABLES and set(dispatch.sizes) == sizes
+
+
+def test_prefect_does_not_walk_the_run_context_of_a_task():
+    """Prefect visits a task's parameters for futures before each task (into dataclasses, pydantic
+    models, lists and dicts); the run context holds the whole project, so it goes in a wrapper that
+    Prefect passes on without visiting what it holds."""
+    from dataclasses import dataclass
+
+    from prefect.utilities.collections import visit_collection
+
+    from archival.run.tasks import OpaqueContext
+
+    @dataclass
+    class Context:
+        tables: list
+
+    visited: list = []
+    visit_collection({"parcel": OpaqueContext(Context([{"a": 1}] * 3)), "batch": [1]},
+                     visit_fn=lambda expr: visited.append(type(expr).__name__), return_data=False)
+    assert "Context" not in visited and "dict" in visited and "OpaqueContext" in visited
+    visited.clear()
+    visit_collection({"ctx": Context([{"a": 1}])}, visit_fn=lambda expr: visited.append(type(expr).__name__),
+                     return_data=False)
+    assert "Context" in visited  # what the wrapper saves: a bare dataclass is walked
