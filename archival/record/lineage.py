@@ -36,16 +36,19 @@ NAMESPACE = "archival"
 
 class ArchiveTransport(Transport):
     """Writes each event under the next free sequence number of the run, create-only, so parallel
-    units and retried attempts never overwrite one another. The next number is kept here and the
-    run's events are listed again only when a write finds its number taken (another process of the
-    run, a Dask worker, wrote it): listing before every event made a run of n units cost O(n^2)
-    listings (1,000 units: 2,000 listings of up to 2,000 objects, an API call each on S3)."""
+    units and retried attempts never overwrite one another. The next number is kept here: listing
+    the run's events before every event made a run of n units cost O(n^2) listings (1,000 units:
+    2,000 listings of up to 2,000 objects, an API call each on S3). A number is taken when an event
+    of any type holds it, and a create-only write only sees its own name (`<NNNN>-<type>.json`), so
+    a `shared` transport (one of several worker processes of a run) first asks whether another type
+    holds the number; a number found taken sends the writer back to the listing."""
 
     kind = "archive"
     ATTEMPTS = 50
+    TYPES = (RunState.START.value, RunState.COMPLETE.value, RunState.FAIL.value)  # what LineageEmitter emits
 
-    def __init__(self, store: ArchiveStore, run_id: str):
-        self.store, self.run_id = store, run_id
+    def __init__(self, store: ArchiveStore, run_id: str, shared: bool = False):
+        self.store, self.run_id, self.shared = store, run_id, shared
         self._lock = threading.Lock()
         self._next: int | None = None  # None: list the run's events to find it
 
@@ -53,13 +56,20 @@ class ArchiveTransport(Transport):
         taken = self.store.list(f"_lineage/{self.run_id}")
         return 1 + max((int(p.rsplit("/", 1)[1].split("-")[0]) for p in taken), default=0)
 
+    def _held_by_another_type(self, sequence: int, own: str) -> bool:
+        return self.shared and any(self.store.exists(layout.lineage_path(self.run_id, sequence, kind))
+                                   for kind in self.TYPES if kind != own)
+
     def emit(self, event: RunEvent) -> None:
         body = (Serde.to_json(event) + "\n").encode("utf-8")
+        kind = event.eventType.value
         with self._lock:
             for _ in range(self.ATTEMPTS):
                 sequence = self._next if self._next is not None else self._first_free()
                 try:
-                    self.store.put_new(layout.lineage_path(self.run_id, sequence, event.eventType.value), body)
+                    if self._held_by_another_type(sequence, kind):
+                        raise ArchiveConflict(f"lineage number {sequence} is taken")
+                    self.store.put_new(layout.lineage_path(self.run_id, sequence, kind), body)
                 except ArchiveConflict:
                     self._next = None  # taken by another writer of this run: look again
                     continue
@@ -105,9 +115,10 @@ class LineageEmitter:
     from the archival run id and the unit id, so all attempts of a unit share it."""
 
     def __init__(self, store: ArchiveStore, run_id: str, target_uri: str, http: LineageTarget | None = None,
-                 token: str | None = None):
-        """`http`: also post each event there (`token`: its bearer token, resolved from the spec's secret)."""
-        self.transport = ArchiveTransport(store, run_id)
+                 token: str | None = None, shared: bool = False):
+        """`http`: also post each event there (`token`: its bearer token, resolved from the spec's secret).
+        `shared`: other processes write this run's events too (worker processes of a flow)."""
+        self.transport = ArchiveTransport(store, run_id, shared)
         self.client = OpenLineageClient(transport=self.transport)
         self.run_id, self.target_uri = run_id, target_uri
         self.http: OpenLineageClient | None = None

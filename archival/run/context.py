@@ -58,6 +58,7 @@ class RunContext:
     ignore_quiet_hours: bool = False  # an operator's manual run, on purpose
     global_limits: bool = False  # hold Prefect global concurrency slots per source (a server is configured)
     completed_runs: frozenset[str] = frozenset()  # runs with a run record: their manifests are all recorded
+    lineage_shared: bool = False  # set on arrival in a worker process: other workers write the run's events
     _lineage: LineageEmitter | None = field(default=None, repr=False)
     _lineage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -68,7 +69,8 @@ class RunContext:
             if self._lineage is None:
                 http = self.project.lineage
                 token = resolve(http.api_key, "lineage.api_key").value if http and http.api_key else None
-                self._lineage = LineageEmitter(self.store, self.run_id, self.store.uri(), http, token)
+                self._lineage = LineageEmitter(self.store, self.run_id, self.store.uri(), http, token,
+                                               shared=self.lineage_shared)
             return self._lineage
 
     def __getstate__(self) -> dict:
@@ -79,6 +81,7 @@ class RunContext:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.lineage_shared = True  # a context that crossed processes: its run has several writers
         self._lineage_lock = threading.Lock()
         self.store = open_store(self.project, self.target)
         self.load_pii_key()

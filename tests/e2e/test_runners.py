@@ -49,6 +49,14 @@ def _workers(folder: Path) -> set[str]:
     return {u["details"]["worker"] for u in record["units"]}
 
 
+def _lineage_events(folder: Path) -> list[tuple[str, str]]:
+    """(unit's OpenLineage run id, event type) of the last run's lineage events, whichever processes
+    wrote them."""
+    [run] = sorted((folder / "archive" / "_lineage").iterdir())[-1:]
+    events = [json.loads(p.read_bytes()) for p in run.glob("*.json")]
+    return sorted((e["run"]["runId"], e["eventType"]) for e in events)
+
+
 def _run(folder: Path, *extra: str) -> None:
     assert cli.main(["run", "--project-dir", str(folder), "--as-of", AS_OF, "--no-progress", *extra]) == 0
     assert verify_archive(LocalStore(folder / "archive"), deep=True).ok
@@ -77,6 +85,8 @@ def test_dask_local_cluster_archives_the_same_files(tmp_path, small_demo_db, pre
     used = {int(w.rsplit(":", 1)[1]) for w in _workers(folder)}
     assert used <= worker_pids and os.getpid() not in used
     assert _data_files(folder) == threaded  # same bytes, names and manifest content
+    events = _lineage_events(folder)  # two workers, 9 units: no event lost or overwritten
+    assert len(events) == 18 and len(set(events)) == 18 and {t for _, t in events} == {"START", "COMPLETE"}
 
 
 def test_process_runner_archives_the_same_files(tmp_path, small_demo_db, prefect_server, threaded):
@@ -84,6 +94,7 @@ def test_process_runner_archives_the_same_files(tmp_path, small_demo_db, prefect
     _run(folder, "--runner", "process", "--workers", "2")
     assert os.getpid() not in {int(w.rsplit(":", 1)[1]) for w in _workers(folder)}
     assert _data_files(folder) == threaded
+    assert len(set(_lineage_events(folder))) == 18
 
 
 def test_run_context_pickles_without_secrets(tmp_path, small_demo_db, monkeypatch):

@@ -27,8 +27,8 @@ class CountingStore(LocalStore):
         return super().list(prefix)
 
 
-def event(name: str) -> RunEvent:
-    return RunEvent(eventType=RunState.START, eventTime=datetime.now(UTC).isoformat(),
+def event(name: str, state: RunState = RunState.START) -> RunEvent:
+    return RunEvent(eventType=state, eventTime=datetime.now(UTC).isoformat(),
                     run=Run(runId="0b6f2a8e-6f0c-4c59-9d6e-2a3c8b1f4e11"), job=Job(namespace="archival", name=name),
                     producer="https://github.com/archival/archival")
 
@@ -60,20 +60,45 @@ def test_a_new_transport_of_the_run_continues_after_the_last_event(tmp_path):
     assert written(store) == {1: "first-0", 2: "first-1", 3: "first-2", 4: "again"}
 
 
-def test_two_writers_of_one_run_lose_no_event(tmp_path):
-    """Two processes of one run (Dask workers) each keep their own next number: a taken number sends
-    the writer back to the listing, and every event lands under a number of its own."""
+def test_two_writers_of_one_run_lose_no_event_and_share_no_number(tmp_path):
+    """Two processes of one run (Dask workers) each keep their own next number. A number is taken by
+    an event of any type, which a create-only write of `<NNNN>-<type>.json` cannot see, so a shared
+    transport asks first; without that, one worker's START and another's COMPLETE share a number."""
     store = CountingStore(tmp_path / "archive")
-    one, two = ArchiveTransport(store, RUN), ArchiveTransport(store, RUN)
+    one, two = ArchiveTransport(store, RUN, shared=True), ArchiveTransport(store, RUN, shared=True)
     names = []
     for i in range(20):
-        for label, transport in (("one", one), ("two", two)):
+        for label, transport, state in (("one", one, RunState.START), ("two", two, RunState.COMPLETE)):
             names.append(f"{label}-{i}")
-            transport.emit(event(names[-1]))
+            transport.emit(event(names[-1], state))
     found = written(store)
     assert sorted(found.values()) == sorted(names)
     assert sorted(found) == list(range(1, 41))
-    assert store.listings > 2  # the conflicts were found by writing, then listed
+    assert store.listings > 2  # the taken numbers were found by asking, then listed
+
+    alone = LocalStore(tmp_path / "unshared")
+    one, two = ArchiveTransport(alone, RUN), ArchiveTransport(alone, RUN)
+    one.emit(event("a", RunState.START))  # 1, and `one` keeps 2 as its next
+    two.emit(event("b", RunState.START))  # lists: 2
+    one.emit(event("a", RunState.COMPLETE))  # its own name is free: a second event numbered 2
+    assert sorted(p.rsplit("/", 1)[1] for p in alone.list(f"_lineage/{RUN}")) == [
+        "0001-START.json", "0002-COMPLETE.json", "0002-START.json"]
+
+
+def test_a_context_that_crossed_processes_shares_its_lineage(tmp_path):
+    """A run context arrives in a worker process pickled: its lineage is then one writer of several."""
+    import pickle
+
+    from archival.run.context import RunContext
+    from archival.spec.load import load_project
+    from tests.conftest import write_project
+
+    spec = ("domain: shop\nowner: o@example.com\nsource: app\n"
+            "tables:\n  t: {relation: t, primary_key: [id], mode: full}\n")
+    folder = write_project(tmp_path / "p", "  app: {type: sqlite, path: app.db}", {"shop": spec})
+    ctx = RunContext(load_project(folder), LocalStore(folder / "archive"), "local", RUN)
+    assert ctx.lineage.transport.shared is False
+    assert pickle.loads(pickle.dumps(ctx)).lineage.transport.shared is True
 
 
 def test_threads_of_one_transport_share_its_numbers(tmp_path):
