@@ -76,12 +76,14 @@ def manifest_versions(store: ArchiveStore, domain: str, table: str) -> dict[str,
     return found
 
 
+def latest_manifest(store: ArchiveStore, versions: dict[int, str]) -> StoredManifest:
+    """The current manifest of one period (`versions`: version -> path, from manifest_versions)."""
+    try:
+        return read_manifest(store, versions[max(versions)])
+    except ManifestError as exc:
+        raise ArchiveStateError(f"{exc}; `archival verify` reports the archive's state") from None
+
+
 def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, ArchivedPeriod]:
-    result = {}
-    for period, versions in manifest_versions(store, domain, table).items():
-        version = max(versions)
-        try:
-            result[period] = ArchivedPeriod(period, version, read_manifest(store, versions[version]))
-        except ManifestError as exc:
-            raise ArchiveStateError(f"{exc}; `archival verify` reports the archive's state") from None
-    return result
+    return {period: ArchivedPeriod(period, max(versions), latest_manifest(store, versions))
+            for period, versions in manifest_versions(store, domain, table).items()}

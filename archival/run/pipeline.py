@@ -21,7 +21,7 @@ from archival.archive import layout
 from archival.archive.fingerprint import RowFingerprint
 from archival.archive.purges import PurgedBatch, batch_files, purged_batches
 from archival.archive.read import ArchiveReader
-from archival.archive.state import archived_periods
+from archival.archive.state import ArchivedPeriod, archived_periods, latest_manifest, manifest_versions
 from archival.archive.store import LocalStore
 from archival.check.contract import ContractStage
 from archival.check.registry import load_project_checks
@@ -82,11 +82,13 @@ class UnitRun:
         self.stack, self.source_stack = ExitStack(), ExitStack()
         self.work = ctx.work_root / unit.id.replace("/", "__")
         self.work.mkdir(parents=True, exist_ok=True)
-        self.archived = archived_periods(ctx.store, unit.domain, unit.table)
-        current = self.archived.get(unit.period)
-        self.current = current.stored if current else None
-        latest = self.archived[max(self.archived)].stored if self.archived else None
-        self.reference = self.current or latest  # what drift is measured against
+        # names only: a unit reads its own period's manifest and the latest period's, not every
+        # period's (a daily table's backfill read O(periods^2) manifests); `archived` reads them all
+        # for the hard-delete check of the latest period, which needs them
+        versions = manifest_versions(ctx.store, unit.domain, unit.table)
+        self.current = latest_manifest(ctx.store, versions[unit.period]) if unit.period in versions else None
+        latest = max(versions) if versions else None
+        self.reference = self.current or (latest_manifest(ctx.store, versions[latest]) if latest else None)
         self.reader = ArchiveReader(ctx.store, self.stack)
         self.snapshot: UnitSnapshot | None = None
         self.pii: PiiTransform | None = None
@@ -96,6 +98,11 @@ class UnitRun:
         self.chain: list[Transform] = []
         self.tail: StreamTail | None = None  # the stream's second half on a thread of its own (run/tail.py)
         self._handoff = -1  # the chain index the tail starts at
+
+    @functools.cached_property
+    def archived(self) -> dict[str, ArchivedPeriod]:
+        """Every period's current manifest (the table-wide hard-delete check reads them all)."""
+        return archived_periods(self.ctx.store, self.unit.domain, self.unit.table)
 
     def __enter__(self) -> UnitRun:
         return self
