@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from archival.archive import layout
+from archival.archive.audit_log import recorded
 from archival.archive.manifest import canonical_json
+from archival.archive.state import latest_manifest, manifest_versions
 from archival.archive.store import ArchiveStore, ArchiveUnavailable, LocalStore
 from archival.record import audit
 
@@ -33,6 +35,28 @@ def write_run_record(store: ArchiveStore, run_id: str, header: dict[str, Any], r
     path = layout.run_path(run_id)
     store.put_new(path, canonical_json(body))
     return path
+
+
+def settle_unrecorded(store: ArchiveStore, run_id: str, failed: list[Any]) -> list[str]:
+    """Append the audit entry of any manifest this run published for a unit that then failed before
+    its entry (a disk that filled up between the two writes), and return their paths. A run record
+    says that every manifest of its run is in the audit chain, and the next run's repair scan trusts
+    that (plan/repairs.py); such a manifest would stay unrecorded for good. `failed`: the failed
+    units (ExportUnit). Raises when the entry still cannot be written: the run then has no record,
+    and the next run repairs it like a crashed run's."""
+    settled = []
+    for unit in failed:
+        versions = manifest_versions(store, unit.domain, unit.table).get(unit.period)
+        if not versions:
+            continue
+        stored = latest_manifest(store, versions)
+        if stored.manifest.run_id != run_id or recorded(store, stored):
+            continue
+        audit.append(store, {"action": "publish", "run_id": run_id, "unit": unit.id, "manifest": stored.path,
+                             "manifest_sha256": stored.sha256, "at": stored.manifest.created_at,
+                             "recovered": "its unit failed after publishing it; appended before the run record"})
+        settled.append(stored.path)
+    return settled
 
 
 def failed_units(store: ArchiveStore, run_id: str) -> set[str]:

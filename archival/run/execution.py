@@ -21,7 +21,7 @@ from archival.plan.units import ExportUnit, UnitResult
 from archival.record.anchor import record_head
 from archival.record.initiator import who
 from archival.record.metrics import write_metrics
-from archival.record.runs import audit_run, failed_units, record_space, write_run_record
+from archival.record.runs import audit_run, failed_units, record_space, settle_unrecorded, write_run_record
 from archival.run.after_run import reconcile_written
 from archival.run.context import RunContext, Tuning, shared_snapshots
 from archival.run.dispatch import Dispatch
@@ -138,6 +138,8 @@ def execute_run(request: RunRequest, dispatch: Dispatch, global_limits: bool) ->
                                               for r in summary.mismatched]
         if STOP.requested:
             summary.interrupted = header["interrupted"] = STOP.reason
+        failed = {r.unit_id for r in summary.results if r.outcome == "failed"}
+        settle_unrecorded(ctx.store, ctx.run_id, [u for u in due if u.id in failed])
         summary.record_path = write_run_record(ctx.store, ctx.run_id, header, summary.results)
         failpoint("run:record")
         outcome = "interrupted" if STOP.requested else "failed" if summary.failed or summary.mismatched else "ok"
