@@ -258,6 +258,7 @@ def test_a_run_refused_at_its_spec_stops_the_server_it_launched_early(project, m
     monkeypatch.setattr(server_module, "launch_early", launch)
     spec = project / "specs" / "shop.yaml"
     spec.write_text(spec.read_text().replace("mode: full", "mode: fullest"))
-    assert cli.main(["run", "--project-dir", str(project), "--as-of", AS_OF]) == 2
+    # --prefect: a flow (alone, with no API configured, the run would be direct and launch nothing)
+    assert cli.main(["run", "--project-dir", str(project), "--as-of", AS_OF, "--prefect"]) == 2
     assert "fullest" in capsys.readouterr().err
     assert len(launched) == 1 and launched[0].process.poll() is not None
