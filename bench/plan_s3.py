@@ -1,0 +1,124 @@
+"""Planning against an S3 archive with a round trip's latency: TABLES small SQLite tables archived to
+moto's S3 server (its own process), reached through a loopback forwarder that holds every chunk
+DELAY_MS in each direction (a round trip of about twice that, as to a real S3 region). Times
+`build_plan` (what every run does first: each table's manifests, objects and purges, then the
+source probes) with the archive read one table at a time and ARCHIVE_READERS at once.
+
+    python bench/plan_s3.py --tables 300 --delay-ms 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from common import ROOT, free_port, write_report
+from small_units import generate
+
+
+class SlowLink:
+    """A TCP forwarder on loopback that delays every chunk by `delay` seconds."""
+
+    def __init__(self, target: int, delay: float):
+        self.target, self.delay = target, delay
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self.server.accept()
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                time.sleep(self.delay)
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (a, b):
+                end.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tables", type=int, default=300)
+    parser.add_argument("--delay-ms", type=float, default=10.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    os.environ.pop("PREFECT_API_URL", None)
+    port = free_port()
+    moto = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import boto3
+
+        for _ in range(100):
+            try:
+                boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}").create_bucket(Bucket="bench")
+                break
+            except Exception:  # noqa: BLE001 - the server is still starting: try again
+                time.sleep(0.1)
+        link = SlowLink(port, args.delay_ms / 1000)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "p"
+            generate(folder, args.tables, 100)
+            config = (folder / "archival.yaml").read_text().split("archive:")[0]
+            target = ("archive:\n  default: s3\n  targets:\n    s3: {{type: s3, bucket: bench, "
+                      "endpoint_url: 'http://127.0.0.1:{port}', allow_http: true}}\n")
+            (folder / "archival.yaml").write_text(config + target.format(port=port))  # fast: to fill it
+            done = subprocess.run([sys.executable, "-m", "archival.cli", "run", "--project-dir", str(folder),
+                                   "--no-progress", "--as-of", "2026-12-01T00:00:00Z"], capture_output=True,
+                                  text=True, cwd=ROOT)
+            if done.returncode:
+                raise SystemExit(f"archival run failed:\n{done.stderr[-3000:]}")
+            (folder / "archival.yaml").write_text(config + target.format(port=link.port))  # slow: to plan
+            times = plan_times(folder, args.repeat)
+    finally:
+        moto.terminate()
+        moto.wait(timeout=30)
+    lines = [f"# Planning against S3 with latency: {args.tables} tables, {args.delay_ms:g} ms each way per chunk "
+             f"(moto), {os.cpu_count()} cores", "", "| archive read | median s | per table |", "|---|---:|---:|"]
+    for readers, seconds in times.items():
+        median = statistics.median(seconds)
+        lines.append(f"| {readers} table(s) at once | {median:.2f} | {median / args.tables * 1000:.0f} ms |")
+    lines += ["", "`build_plan` in one process; the source probes (SQLite, local) are the same in both."]
+    write_report("plan-s3", "\n".join(lines) + "\n")
+    return 0
+
+
+def plan_times(folder: Path, repeat: int) -> dict[int, list[float]]:
+    import archival.plan.build as build
+    from archival.spec.load import load_project
+
+    project = load_project(folder)
+    tables = [t for d in project.domains for t in d.tables]
+    times: dict[int, list[float]] = {1: [], build.ARCHIVE_READERS: []}
+    default = build.ARCHIVE_READERS
+    for _ in range(repeat):
+        for readers in times:
+            build.ARCHIVE_READERS = readers
+            started = time.perf_counter()
+            plan = build.build_plan(project, tables, as_of=None)
+            times[readers].append(time.perf_counter() - started)
+            assert not plan.has_errors and len(plan.due) == len(tables), plan.notes
+            print(f"{readers} reader(s): {times[readers][-1]:.2f} s", flush=True)
+    build.ARCHIVE_READERS = default
+    return times
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The plan reads each table's archive state (manifests, objects, purges) for many tables at once
+(plan/build.py ARCHIVE_READERS: on S3 each read waits for a round trip); a manifest that cannot be
+read still stops the plan with the error that names it, whichever table's thread met it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+import archival.plan.build as build
+from archival.archive.state import ArchiveStateError
+from archival.spec.load import load_project
+from tests.run.helpers import run_units
+
+AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("readers", [1, 4])
+def test_the_same_plan_and_the_same_error_with_one_reader_or_several(shop_project, monkeypatch, readers):
+    run_units(shop_project, AS_OF)
+    project = load_project(shop_project)
+    tables = [t for d in project.domains for t in d.tables]
+    monkeypatch.setattr(build, "ARCHIVE_READERS", 1)
+    alone = build.build_plan(project, tables, as_of=AS_OF)
+    monkeypatch.setattr(build, "ARCHIVE_READERS", readers)
+    assert build.build_plan(project, tables, as_of=AS_OF).units == alone.units
+
+    [manifest] = sorted((shop_project / "archive" / "shop" / "customers").rglob("v*.json"))[-1:]
+    manifest.write_text("{ not json")
+    with pytest.raises(ArchiveStateError, match="shop/customers/_manifests"):
+        build.build_plan(project, tables, as_of=AS_OF)
