@@ -243,6 +243,15 @@ class S3Store:
         head = self.client.head_object(Bucket=self.bucket, Key=key)
         return head.get("Metadata", {}).get("sha256")
 
+    def _existing(self, key: str, sha256: str) -> bool:
+        """Whether `key` holds these bytes (False: no such object); ArchiveConflict for other bytes."""
+        try:
+            return not self._conflict_or_done(key, sha256)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
     def _conflict_or_done(self, key: str, sha256: str) -> bool:
         if self._existing_sha(key) == sha256:
             return False
@@ -263,8 +272,12 @@ class S3Store:
             raise
 
     def put_file(self, path: str, local: Path, sha256: str, tier: str | None = None,
-                 lock_until: datetime | None = None) -> bool:
+                 lock_until: datetime | None = None, expected: bool = False) -> bool:
+        """`expected`: the caller's manifest names these bytes here already (an unchanged snapshot),
+        so a HEAD comes first: a create-only PUT would send the whole body only to hear 412."""
         key = self._key(path)
+        if expected and self._existing(key, sha256):
+            return False
         extra: dict[str, Any] = {"Metadata": {"sha256": sha256},
                                  "StorageClass": self.classes.get(tier or "hot", "STANDARD"), **self.sse}
         if self.object_lock and lock_until is not None:

@@ -167,13 +167,18 @@ class UnitCommit:
     def _publish(self, parts: list[LocalPart], folder: str, first: int, extension: str,
                  uploaded: dict[str, FileEntry] | None = None) -> list[FileEntry]:
         entries = []
+        current = self.current.manifest if self.current else None
+        named = {f.path: f.sha256 for f in [*current.files, *current.tombstones, *current.quarantine]} \
+            if current else {}
         for offset, part in enumerate(parts):
             path = f"{folder}/{layout.part_name(first + offset, part.sha256, extension)}"
             early = (uploaded or {}).get(part.sha256)
             if early is not None and early.path == path:  # the spool put it while the unit read
                 entries.append(early)
                 continue
-            self.store.put_file(path, part.path, part.sha256, tier=self.table.tier, lock_until=self._lock_until())
+            # the current version's own file (an unchanged snapshot): the store looks before it sends
+            self.store.put_file(path, part.path, part.sha256, tier=self.table.tier, lock_until=self._lock_until(),
+                                expected=named.get(path) == part.sha256)
             entries.append(FileEntry(path=path, rows=part.rows, bytes=part.bytes, sha256=part.sha256, key=part.key))
         return entries
 

@@ -205,3 +205,58 @@ def test_parquet_sealed_with_aws_kms_and_read_back_through_s3(tmp_path, moto_end
     assert cli.main(["verify", "--deep", "--target", "s3", "--project-dir", str(folder)]) == 1
     err = capsys.readouterr().err
     assert f"key kms:{key} cannot be used" in err and "Traceback" not in err
+
+
+def _puts(client) -> list[str]:
+    """The keys of every PutObject and CreateMultipartUpload `client` sends from now on."""
+    sent: list[str] = []
+    for operation in ("PutObject", "CreateMultipartUpload"):
+        client.meta.events.register(f"before-parameter-build.s3.{operation}",
+                                    lambda params, **_: sent.append(params["Key"]))
+    return sent
+
+
+def test_a_file_the_caller_expects_is_looked_at_before_it_is_sent(bucket, tmp_path):
+    """`expected`: the caller's manifest names these bytes at this path (an unchanged snapshot). A
+    HEAD comes first: a create-only PUT of an existing object sends its whole body to hear 412."""
+    import hashlib
+
+    client, name = bucket
+    store, local = S3Store(client, name), tmp_path / "part.parquet"
+    local.write_bytes(b"rows" * 1000)
+    sha = hashlib.sha256(local.read_bytes()).hexdigest()
+    assert store.put_file("t/period=full/part-00000-aa.parquet", local, sha) is True
+    sent = _puts(client)
+    assert store.put_file("t/period=full/part-00000-aa.parquet", local, sha, expected=True) is False
+    assert sent == []  # no body sent again
+    assert store.put_file("t/period=full/part-00001-bb.parquet", local, sha, expected=True) is True  # not there
+    assert sent == ["t/period=full/part-00001-bb.parquet"]
+    other = tmp_path / "other.parquet"
+    other.write_bytes(b"other")
+    with pytest.raises(ArchiveConflict):
+        store.put_file("t/period=full/part-00000-aa.parquet", other, hashlib.sha256(b"other").hexdigest(),
+                       expected=True)
+
+
+def test_an_unchanged_full_table_sends_no_file_again(bucket, moto_endpoint, tmp_path, monkeypatch):
+    client, name = bucket
+    target = f"    s3: {{type: s3, bucket: {name}, endpoint_url: '{moto_endpoint}', allow_http: true}}\n"
+    folder = _shop(tmp_path, target)
+    spec = folder / "specs" / "shop.yaml"
+    spec.write_text(spec.read_text() + "  agents: {relation: agents, primary_key: [id], mode: full}\n")
+    _, first = run_units(folder, datetime(2026, 12, 1, tzinfo=UTC), target="s3")
+    assert {r.unit_id: r.outcome for r in first}["shop.agents/full"] == "written"
+    sent: list[list[str]] = []
+    built = S3Store.__init__
+
+    def counting(self, client, *args, **kwargs):  # the run's own client counts what it sends
+        built(self, client, *args, **kwargs)
+        sent.append(_puts(client))
+
+    monkeypatch.setattr(S3Store, "__init__", counting)
+    ctx, again = run_units(folder, datetime(2026, 12, 1, tzinfo=UTC), target="s3")
+    assert {r.unit_id: r.outcome for r in again} == {"shop.agents/full": "unchanged"}
+    keys = [k for keys in sent for k in keys]
+    assert keys and not [k for k in keys if "/period=" in k and "/_manifests/" not in k], keys  # no data file
+    assert verify_archive(ctx.store, deep=True).ok
+    shutil.rmtree(Path(folder) / "archive", ignore_errors=True)
