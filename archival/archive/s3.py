@@ -224,7 +224,7 @@ class S3Store:
             self.client.head_object(Bucket=self.bucket, Key=self._key(path))
             return True
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            if _not_found(exc):
                 return False
             raise
 
@@ -243,14 +243,15 @@ class S3Store:
         head = self.client.head_object(Bucket=self.bucket, Key=key)
         return head.get("Metadata", {}).get("sha256")
 
-    def _existing(self, key: str, sha256: str) -> bool:
+    def _holds(self, key: str, sha256: str) -> bool:
         """Whether `key` holds these bytes (False: no such object); ArchiveConflict for other bytes."""
         try:
-            return not self._conflict_or_done(key, sha256)
+            self._conflict_or_done(key, sha256)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _not_found(exc):
                 return False
             raise
+        return True
 
     def _conflict_or_done(self, key: str, sha256: str) -> bool:
         if self._existing_sha(key) == sha256:
@@ -276,7 +277,7 @@ class S3Store:
         """`expected`: the caller's manifest names these bytes here already (an unchanged snapshot),
         so a HEAD comes first: a create-only PUT would send the whole body only to hear 412."""
         key = self._key(path)
-        if expected and self._existing(key, sha256):
+        if expected and self._holds(key, sha256):
             return False
         extra: dict[str, Any] = {"Metadata": {"sha256": sha256},
                                  "StorageClass": self.classes.get(tier or "hot", "STANDARD"), **self.sse}
@@ -333,6 +334,10 @@ class S3Store:
             raise
         if self.journal:
             self.journal.end(self.bucket, key)
+
+
+def _not_found(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
 def _precondition_failed(exc: BaseException) -> bool:
