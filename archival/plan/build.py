@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from archival.archive.audit_log import completed_runs, rebaselines
-from archival.archive.purges import purged_periods
-from archival.archive.state import archived_periods
+from archival.archive.purges import PurgedPeriod, purged_periods
+from archival.archive.state import ArchivedPeriod, archived_periods
 from archival.archive.store import ArchiveStore
 from archival.archive.targets import open_store, target_name
 from archival.plan.compile import compile_table, plausible_range
@@ -38,7 +38,10 @@ def _archived_windows(project: Project, table: Table, archived) -> dict[str, tup
     return ranges
 
 
-def _held(store: ArchiveStore, table: Table, completed: frozenset[str]):
+Held = tuple[dict[str, ArchivedPeriod], dict[str, str], dict[str, PurgedPeriod] | None]
+
+
+def _held(store: ArchiveStore, table: Table, completed: frozenset[str]) -> Held:
     """What the archive holds for a table: its periods, the ones to repair, its purges (not `full`)."""
     archived = archived_periods(store, table.domain, table.name)
     return (archived, repairs(store, table, archived, completed),

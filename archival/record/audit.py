@@ -10,10 +10,10 @@ from typing import Any
 
 from archival.archive import layout
 from archival.archive.audit_log import head, read_chain
-from archival.archive.manifest import canonical_json
+from archival.archive.manifest import StoredManifest, canonical_json
 from archival.archive.store import ArchiveConflict, ArchiveStore
 
-__all__ = ["append", "head", "read_chain"]
+__all__ = ["append", "append_publish", "head", "read_chain"]
 
 _LOCK = threading.Lock()  # one appender per process; other processes are handled by create-only names
 
@@ -30,3 +30,16 @@ def append(store: ArchiveStore, entry: dict[str, Any], attempts: int = 20) -> st
             except ArchiveConflict:
                 continue  # another process appended first; chain onto its entry
         raise ArchiveConflict("could not append to the audit chain: too much contention")
+
+
+def append_publish(store: ArchiveStore, run_id: str, unit_id: str, stored: StoredManifest,
+                   recovered: str | None = None, refresh: str | None = None) -> str:
+    """The `publish` entry of a manifest version; `recovered`: why it comes late (it was not appended
+    right after the manifest), `refresh`: the reason of a refresh that wrote it."""
+    entry = {"action": "publish", "run_id": run_id, "unit": unit_id, "manifest": stored.path,
+             "manifest_sha256": stored.sha256, "at": stored.manifest.created_at}
+    if refresh:
+        entry["refresh"] = refresh
+    if recovered:
+        entry["recovered"] = recovered
+    return append(store, entry)

@@ -223,13 +223,9 @@ class UnitCommit:
             self._append(published.stored, recovered=not published.written)
 
     def _append(self, stored: StoredManifest, recovered: bool) -> None:
-        entry = {"action": "publish", "run_id": self.run_id, "unit": self.unit.id, "manifest": stored.path,
-                 "manifest_sha256": stored.sha256, "at": stored.manifest.created_at}
-        if self.unit.refresh and not recovered:
-            entry["refresh"] = self.unit.refresh
-        if recovered:
-            entry["recovered"] = f"written by run {stored.manifest.run_id}, which was interrupted before this entry"
-        audit.append(self.store, entry)
+        audit.append_publish(self.store, self.run_id, self.unit.id, stored, recovered=(
+            f"written by run {stored.manifest.run_id}, which was interrupted before this entry" if recovered else None),
+            refresh=None if recovered else self.unit.refresh)
 
 
 def retain_until(table: Table, unit: ExportUnit) -> datetime | None:

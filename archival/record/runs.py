@@ -15,6 +15,7 @@ from archival.archive.audit_log import recorded
 from archival.archive.manifest import canonical_json
 from archival.archive.state import latest_manifest, manifest_versions
 from archival.archive.store import ArchiveStore, ArchiveUnavailable, LocalStore
+from archival.plan.units import ExportUnit
 from archival.record import audit
 
 RECORD_BYTES_PER_UNIT = 2048  # a unit's line in the record is well under 1 KiB
@@ -37,12 +38,12 @@ def write_run_record(store: ArchiveStore, run_id: str, header: dict[str, Any], r
     return path
 
 
-def settle_unrecorded(store: ArchiveStore, run_id: str, failed: list[Any]) -> list[str]:
+def settle_unrecorded(store: ArchiveStore, run_id: str, failed: list[ExportUnit]) -> list[str]:
     """Append the audit entry of any manifest this run published for a unit that then failed before
     its entry (a disk that filled up between the two writes), and return their paths. A run record
     says that every manifest of its run is in the audit chain, and the next run's repair scan trusts
     that (plan/repairs.py); such a manifest would stay unrecorded for good. `failed`: the failed
-    units (ExportUnit). Raises when the entry still cannot be written: the run then has no record,
+    units. Raises when the entry still cannot be written: the run then has no record,
     and the next run repairs it like a crashed run's."""
     settled = []
     for unit in failed:
@@ -52,9 +53,8 @@ def settle_unrecorded(store: ArchiveStore, run_id: str, failed: list[Any]) -> li
         stored = latest_manifest(store, versions)
         if stored.manifest.run_id != run_id or recorded(store, stored):
             continue
-        audit.append(store, {"action": "publish", "run_id": run_id, "unit": unit.id, "manifest": stored.path,
-                             "manifest_sha256": stored.sha256, "at": stored.manifest.created_at,
-                             "recovered": "its unit failed after publishing it; appended before the run record"})
+        audit.append_publish(store, run_id, unit.id, stored,
+                             recovered="its unit failed after publishing it; appended before the run record")
         settled.append(stored.path)
     return settled
 
