@@ -11,7 +11,7 @@ from archival.archive.purges import PurgedPeriod, purged_periods
 from archival.archive.state import ArchivedPeriod, archived_periods
 from archival.archive.store import ArchiveStore
 from archival.archive.targets import open_store, target_name
-from archival.plan.compile import compile_table, plausible_range
+from archival.plan.compile import compile_table, identity_changes, plausible_range
 from archival.plan.periods import parse_label
 from archival.plan.refresh import Refresh
 from archival.plan.repairs import repairs
@@ -48,6 +48,14 @@ def _held(store: ArchiveStore, table: Table, completed: frozenset[str]) -> Held:
             purged_periods(store, table.domain, table.name, table.primary_key) if table.mode != "full" else None)
 
 
+def _identity_changed(project: Project, tables: list[Table], archived: dict[str, dict[str, ArchivedPeriod]]) -> bool:
+    """Whether a table is keyed otherwise than its archived periods: only then does the plan need the
+    rebaselines, which it finds by reading the whole audit chain (one GET an entry on S3, and the chain
+    grows with every unit a run publishes)."""
+    return any(identity_changes(t, archived[t.qualified_name], project.domain(t.domain).timezone)  # type: ignore[union-attr]
+               for t in tables)
+
+
 def build_plan(project: Project, tables: list[Table], *, target: str | None = None, as_of: datetime | None = None,
                offline: bool = False, selectors: tuple[str, ...] = (), store: ArchiveStore | None = None,
                completed: frozenset[str] | None = None, refresh: Refresh | None = None) -> Plan:
@@ -69,7 +77,7 @@ def build_plan(project: Project, tables: list[Table], *, target: str | None = No
             _archived_windows(project, t, archived[t.qualified_name]) if t.mode == "window" else {},
             plausible_range(project, t, as_of) if t.cursor else None) for t in tables}
         facts = probe_tables(project, tables, requests)
-    accepted = rebaselines(store)
+    accepted = rebaselines(store) if _identity_changed(project, tables, archived) else {}
     units, notes = [], []
     for table in tables:
         _, repair, purged = held[table.qualified_name]

@@ -10,6 +10,7 @@ import pytest
 
 import archival.plan.build as build
 from archival.archive.state import ArchiveStateError
+from archival.archive.store import LocalStore
 from archival.spec.load import load_project
 from tests.run.helpers import run_units
 
@@ -30,3 +31,34 @@ def test_the_same_plan_and_the_same_error_with_one_reader_or_several(shop_projec
     manifest.write_text("{ not json")
     with pytest.raises(ArchiveStateError, match="shop/customers/_manifests"):
         build.build_plan(project, tables, as_of=AS_OF)
+
+
+class CountedStore(LocalStore):
+    """Counts the audit entries read: the chain grows with every unit a run publishes."""
+
+    audit_reads = 0
+
+    def read_bytes(self, path: str) -> bytes:
+        if path.startswith("_audit/"):
+            self.audit_reads += 1
+        return super().read_bytes(path)
+
+
+def test_the_plan_reads_the_audit_chain_only_when_a_table_is_keyed_otherwise(shop_project):
+    """The rebaselines are found by reading every audit entry: a plan of unchanged tables reads none,
+    one whose table changed its period reads them and still refuses until the rebaseline."""
+    run_units(shop_project, AS_OF)
+    run_units(shop_project, AS_OF)
+    project = load_project(shop_project)
+    tables = [t for d in project.domains for t in d.tables]
+    store = CountedStore(shop_project / "archive")
+    plan = build.build_plan(project, tables, as_of=AS_OF, store=store)
+    assert store.audit_reads == 0 and not plan.has_errors
+
+    spec = shop_project / "specs" / "shop.yaml"
+    spec.write_text(spec.read_text().replace("period: month", "period: day"))
+    project = load_project(shop_project)
+    tables = [t for d in project.domains for t in d.tables]
+    plan = build.build_plan(project, tables, as_of=AS_OF, store=store)
+    assert store.audit_reads == len(list((shop_project / "archive" / "_audit").glob("*.json")))
+    assert plan.has_errors and "archival rebaseline" in " ".join(n.message for n in plan.notes)
