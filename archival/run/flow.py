@@ -16,6 +16,7 @@ from archival.plan.refresh import Refresh
 from archival.record.runs import totals
 from archival.run.context import Tuning
 from archival.run.execution import RunRequest, RunSummary, execute_run, guarded, summary_rows
+from archival.run.heartbeat import engine_heartbeat_replaced, flow_heartbeat
 from archival.run.limits import server_configured
 from archival.run.refusal import RunRefused
 from archival.run.runners import RunnerKind, task_runner
@@ -36,7 +37,8 @@ def archival_run(project_dir: str, select: list[str] | None = None, target: str 
     carrying a RunRefused: one log line, no traceback."""
     request = RunRequest(project_dir, select, target, run_id, as_of, tuning, retry_failed, metrics_file,
                          ignore_quiet_hours, progress, refresh, verbose)
-    outcome = guarded(request, lambda: _run(request))
+    with flow_heartbeat():
+        outcome = guarded(request, lambda: _run(request))
     if isinstance(outcome, RunRefused):
         return Failed(message="; ".join(outcome.lines)[:1000], data=outcome)
     if outcome.mismatched:  # `reconcile: after_run` found a difference: the run fails, its summary kept
@@ -64,9 +66,11 @@ def _artifact(summary: RunSummary) -> None:
 
 def run_project(project_dir: Path, runner: RunnerKind = "thread", dask_address: str | None = None,
                 workers: int | None = None, **kwargs: Any) -> RunSummary:
-    """Run the flow with the chosen task runner (see archival.run.runners)."""
+    """Run the flow with the chosen task runner (see archival.run.runners); its heartbeat is the
+    body's, which stops when the body ends (run/heartbeat.py)."""
     chosen = archival_run.with_options(task_runner=task_runner(runner, dask_address, workers))
-    return chosen(str(project_dir), **kwargs)
+    with engine_heartbeat_replaced():
+        return chosen(str(project_dir), **kwargs)
 
 
 def run_outcome(project_dir: Path, runner: RunnerKind = "thread", dask_address: str | None = None,
