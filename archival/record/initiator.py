@@ -17,17 +17,28 @@ def _prefect() -> dict[str, str]:
     if "prefect" not in sys.modules:  # a flow run has imported it; a direct run pays nothing for asking
         return {"flow_run": os.environ["PREFECT__FLOW_RUN_ID"]} if os.environ.get("PREFECT__FLOW_RUN_ID") else {}
     try:
+        from prefect.context import FlowRunContext
         from prefect.runtime import deployment, flow_run
 
-        if flow_run.id:
-            found["flow_run"] = str(flow_run.id)
-        if deployment.name:
+        run = FlowRunContext.get()
+        if run is not None and run.flow_run is not None:
+            # the run at hand: prefect.runtime asks the API for the flow run to learn it has no deployment
+            found["flow_run"] = str(run.flow_run.id)
+            named = run.flow_run.deployment_id is not None or DEPLOYMENT_OVERRIDE in os.environ
+        else:
+            if flow_run.id:
+                found["flow_run"] = str(flow_run.id)
+            named = True
+        if named and deployment.name:
             found["deployment"] = str(deployment.name)
     except ImportError:  # Prefect is a dependency; a broken install must not stop the audit entry
         pass
     if "flow_run" not in found and os.environ.get("PREFECT__FLOW_RUN_ID"):
         found["flow_run"] = os.environ["PREFECT__FLOW_RUN_ID"]
     return found
+
+
+DEPLOYMENT_OVERRIDE = "PREFECT__RUNTIME__DEPLOYMENT__NAME"  # prefect.runtime's documented override
 
 
 def git_commit(root: Path) -> str | None:
