@@ -11,13 +11,12 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from archival.checksums import format_key_checksum, key_checksum_sql
+from archival.checksums import format_key_checksum, key_text_sql
 from archival.source.columns import SourceColumn
 from archival.source.cursor import (
     bound_literal,
     cursor_expr,
     cursor_outside_predicate,
-    cursor_range_predicate,
     null_cursor_predicate,
 )
 from archival.source.duck import SourceError
@@ -131,18 +130,38 @@ def count_ranges(con: duckdb.DuckDBPyConnection, table: Table, columns: list[Sou
                  ranges: dict[str, tuple[datetime, datetime]]) -> tuple[int, dict[str, tuple[int, str]]]:
     """Rows whose cursor is NULL, and per [start, end) range the rows and the checksum of their keys,
     in one scan of the cursor and key columns. A late row and a delete in one period cancel out in a
-    count, not in the key checksum."""
+    count, not in the key checksum.
+
+    Each row finds its range by an ASOF join on the ranges' starts (the range that begins last at or
+    before its cursor, kept when the cursor is also before that range's end), then rows are grouped
+    by range: one pass, whatever the number of ranges. A filtered aggregate per range judged every
+    row against every range: 391 daily periods of a 62,000-row table took 3.9 s, and the cost grew
+    with rows x periods."""
     naive = _naive(table, columns)
-    aggregates = [f"count(*) FILTER (WHERE {null_cursor_predicate(table.cursor, quote_ident)})"]
-    for lo, hi in ranges.values():
-        where = cursor_range_predicate(table.cursor, quote_ident, lo, hi, naive, table.timezone, False)
-        aggregates += [f"count(*) FILTER (WHERE {where})",
-                       key_checksum_sql(list(table.primary_key), quote_ident, where)]
-    row = _one_row(con, f"SELECT {', '.join(aggregates)} FROM {qualified('src', table.relation)}", "count rows",
-                   table)
-    pairs = row[1:]
-    return int(row[0]), {label: (int(pairs[2 * i]), format_key_checksum(pairs[2 * i + 1] or 0))
-                         for i, label in enumerate(ranges)}
+    cursor = cursor_expr(table.cursor, quote_ident)
+    key = key_text_sql(list(table.primary_key), quote_ident)
+    relation = qualified("src", table.relation)
+    if not ranges:
+        return int(_one_row(con, f"SELECT count(*) FILTER (WHERE {cursor} IS NULL) FROM {relation}", "count rows",
+                            table)[0]), {}
+    ordered = sorted(ranges.values())
+    if any(later[0] < earlier[1] for earlier, later in zip(ordered, ordered[1:], strict=False)):
+        raise ValueError(f"{table.qualified_name}: archived periods overlap: {sorted(ranges)}")
+    literal = lambda instant: bound_literal(instant, naive, table.timezone, False)  # noqa: E731
+    bounds = ", ".join(f"({i}, {literal(lo)}, {literal(hi)})" for i, (lo, hi) in enumerate(ranges.values()))
+    sql = (f"WITH ranges(i, lo, hi) AS (VALUES {bounds}), "
+           f"keyed AS (SELECT {cursor} AS cursor, md5_number_lower({key}) AS h FROM {relation}) "
+           "SELECT CASE WHEN keyed.cursor < ranges.hi THEN ranges.i END AS i, keyed.cursor IS NULL AS no_cursor, "
+           "count(*), coalesce(sum(keyed.h), 0)::HUGEINT "
+           "FROM keyed ASOF LEFT JOIN ranges ON keyed.cursor >= ranges.lo GROUP BY ALL")
+    try:
+        groups = con.execute(sql).fetchall()
+    except duckdb.Error as exc:
+        raise SourceError(f"cannot count rows of '{table.relation}': {exc}") from None
+    found = {i: (int(rows), int(checksum)) for i, no_cursor, rows, checksum in groups if i is not None}
+    nulls = sum(int(rows) for i, no_cursor, rows, _ in groups if no_cursor)
+    return nulls, {label: (found.get(i, (0, 0))[0], format_key_checksum(found.get(i, (0, 0))[1]))
+                   for i, label in enumerate(ranges)}
 
 
 def native_null_count(con: duckdb.DuckDBPyConnection, source: Source, table: Table) -> int:
