@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from archival.archive import layout
-from archival.archive.audit_log import recorded
+from archival.archive.audit_log import length, recorded
 from archival.archive.manifest import Expiry, Fingerprint, StoredManifest, read_manifest
 from archival.archive.s3 import S3Store
 from archival.archive.store import ArchiveStore, LocalStore
@@ -23,7 +23,6 @@ from archival.lifecycle.holds import initiator
 from archival.lifecycle.survey import PeriodState, home, survey
 from archival.record import audit
 from archival.record.anchor import record_head
-from archival.record.audit import head
 from archival.spec.model import Project, Table
 
 EMPTY = Fingerprint(algorithm="sum-md5-json-v1", value="0" * 32)
@@ -51,7 +50,7 @@ def _move_local(store: LocalStore, state: PeriodState) -> None:
         now = datetime.now(UTC).isoformat()
         moved = m.model_copy(update={"storage_tier": tier, "version": m.version + 1, "created_at": now,
                                      "previous_manifest_sha256": state.stored.sha256, "run_id": f"lifecycle-{now}",
-                                     "audit_after": head(store)[0]})
+                                     "audit_after": length(store)})
         path = layout.manifest_path(m.domain, m.table, m.period, moved.version)
         store.put_new(path, moved.to_bytes())
         _transition_entry(store, read_manifest(store, path), state, tier, len(entries), now)
@@ -89,7 +88,7 @@ def _expired_version(store: ArchiveStore, state: PeriodState) -> StoredManifest:
         "files": [], "tombstones": [], "quarantine": [], "row_count": 0, "deleted_rows": 0, "quarantined_rows": 0,
         "fingerprint": EMPTY, "key_census": None, "key_checksum": None, "version": old.version + 1,
         "previous_manifest_sha256": state.stored.sha256, "created_at": now, "run_id": f"lifecycle-{now}",
-        "expiry": expiry, "audit_after": head(store)[0]})
+        "expiry": expiry, "audit_after": length(store)})
     path = layout.manifest_path(old.domain, old.table, old.period, manifest.version)
     store.put_new(path, manifest.to_bytes())
     return read_manifest(store, path)

@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from archival.archive import layout
-from archival.archive.audit_log import head, read_chain
+from archival.archive.audit_log import head, read_chain, remember
 from archival.archive.manifest import StoredManifest, canonical_json
 from archival.archive.store import ArchiveConflict, ArchiveStore
 
@@ -23,12 +23,13 @@ def append(store: ArchiveStore, entry: dict[str, Any], attempts: int = 20) -> st
         for _ in range(attempts):
             sequence, previous = head(store)
             data = {**entry, "sequence": sequence + 1, "previous_sha256": previous}
-            path = layout.audit_path(sequence + 1)
+            path, raw = layout.audit_path(sequence + 1), canonical_json(data)
             try:
-                store.put_new(path, canonical_json(data))
-                return path
+                store.put_new(path, raw)
             except ArchiveConflict:
                 continue  # another process appended first; chain onto its entry
+            remember(store, sequence + 1, raw)
+            return path
         raise ArchiveConflict("could not append to the audit chain: too much contention")
 
 

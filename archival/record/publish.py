@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archival.archive import layout
-from archival.archive.audit_log import head
+from archival.archive.audit_log import length
 from archival.archive.manifest import Manifest, StoredManifest, sha256_hex
 from archival.archive.store import ArchiveStore
 
@@ -33,7 +33,7 @@ def publish_manifest(store: ArchiveStore, draft: Manifest, current: StoredManife
         return Published(current, False)
     version = current.manifest.version + 1 if current else 1
     manifest = draft.model_copy(update={"version": version, "previous_manifest_sha256": current.sha256 if current
-                                        else None, "audit_after": head(store)[0]})
+                                        else None, "audit_after": length(store)})
     raw = manifest.to_bytes()
     path = layout.manifest_path(draft.domain, draft.table, draft.period, version)
     store.put_new(path, raw)

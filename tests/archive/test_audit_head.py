@@ -1,0 +1,59 @@
+"""The audit chain's head without re-reading what this process wrote: after its own append, finding
+the head asks only whether a next entry exists (a unit's manifest and audit entry asked the store 8
+times, each a round trip on S3, and now 4). An entry another process appended is read, and the chain
+still links whichever process wrote last."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+from archival.archive import audit_log
+from archival.archive.audit_log import head, length, read_chain
+from archival.archive.store import LocalStore
+from archival.record import audit
+
+
+class CountedStore(LocalStore):
+    def __init__(self, root) -> None:
+        super().__init__(root)
+        self.calls: Counter = Counter()
+
+    def exists(self, path: str) -> bool:
+        self.calls["exists"] += 1
+        return super().exists(path)
+
+    def read_bytes(self, path: str) -> bytes:
+        self.calls["read"] += 1
+        return super().read_bytes(path)
+
+
+def test_after_its_own_append_the_head_costs_one_look(tmp_path, monkeypatch):
+    monkeypatch.setattr(audit_log, "_KNOWN", {})
+    store = CountedStore(tmp_path / "archive")
+    audit.append(store, {"action": "first"})
+    store.calls.clear()
+    assert length(store) == 1 and store.calls == {"exists": 1}  # is there a second entry? no
+    store.calls.clear()
+    audit.append(store, {"action": "second"})
+    assert store.calls == {"exists": 1}  # the head: one look; the sha256 of entry 1 was kept
+    [(_, first, _), (_, _, second)] = read_chain(store)
+    assert second["previous_sha256"] == hashlib.sha256(first).hexdigest()
+
+
+def test_an_entry_another_process_appended_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(audit_log, "_KNOWN", {})
+    store = CountedStore(tmp_path / "archive")
+    audit.append(store, {"action": "ours"})
+    known = dict(audit_log._KNOWN)
+    monkeypatch.setattr(audit_log, "_KNOWN", {})  # another process: it knows nothing of ours
+    audit.append(store, {"action": "theirs"})
+    monkeypatch.setattr(audit_log, "_KNOWN", known)  # back in ours, which saw only its own entry
+    store.calls.clear()
+    sequence, sha = head(store)
+    assert store.calls["read"] == 1  # their entry, once
+    assert sequence == 2 and sha == hashlib.sha256(read_chain(store)[1][1]).hexdigest()
+    audit.append(store, {"action": "ours again"})
+    chain = read_chain(store)
+    assert [e["previous_sha256"] for _, _, e in chain[1:]] == [hashlib.sha256(raw).hexdigest()
+                                                               for _, raw, _ in chain[:-1]]
