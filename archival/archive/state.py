@@ -3,6 +3,7 @@ period, the current (highest) manifest version, typed."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from archival.archive import layout
@@ -84,6 +85,19 @@ def latest_manifest(store: ArchiveStore, versions: dict[int, str]) -> StoredMani
         raise ArchiveStateError(f"{exc}; `archival verify` reports the archive's state") from None
 
 
+# Periods whose current manifest is read at once. Every plan reads each period's (its status, drift,
+# the late-row windows), and on S3 each read waits for a round trip: a daily table of three years is
+# 1,000 GETs a run. The pool is shared, so the plan's table readers (plan/build.py) cannot multiply it.
+PERIOD_READERS = 16
+_PERIOD_POOL = ThreadPoolExecutor(PERIOD_READERS, thread_name_prefix="archive-periods")
+
+
 def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, ArchivedPeriod]:
-    return {period: ArchivedPeriod(period, max(versions), latest_manifest(store, versions))
-            for period, versions in manifest_versions(store, domain, table).items()}
+    """Every period's current manifest; an unreadable one raises ArchiveStateError, which names it."""
+    def read(item: tuple[str, dict[int, str]]) -> ArchivedPeriod:
+        period, versions = item
+        return ArchivedPeriod(period, max(versions), latest_manifest(store, versions))
+
+    periods = manifest_versions(store, domain, table).items()
+    found = _PERIOD_POOL.map(read, periods) if len(periods) > 1 else map(read, periods)
+    return {p.period: p for p in found}
