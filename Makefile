@@ -60,6 +60,7 @@ bench-scale: $(STAMP)
 	$(BIN)/python bench/small_units.py --tables $${TABLES:-1000}
 	$(BIN)/python bench/startup.py --repeat $${REPEAT:-5}
 	$(BIN)/python bench/plan_s3.py --tables $${PLAN_TABLES:-300}
+	$(BIN)/python bench/plan_s3.py --daily-periods $${PLAN_PERIODS:-391}
 
 lint: $(STAMP)
 	$(BIN)/ruff check archival flows tests bench

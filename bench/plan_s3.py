@@ -4,7 +4,12 @@ DELAY_MS in each direction (a round trip of about twice that, as to a real S3 re
 `build_plan` (what every run does first: each table's manifests, objects and purges, then the
 source probes) with the archive read one table at a time and ARCHIVE_READERS at once.
 
+With `--daily-periods N`, one window table of N archived days instead (a daily table's history):
+the plan reads every period's current manifest, timed with one period at a time and PERIOD_READERS
+at once (archive/state.py). The archive is written locally and copied into the bucket.
+
     python bench/plan_s3.py --tables 300 --delay-ms 10
+    python bench/plan_s3.py --daily-periods 391 --delay-ms 10
 """
 
 from __future__ import annotations
@@ -12,12 +17,16 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from common import ROOT, free_port, write_report
@@ -57,6 +66,7 @@ def main() -> int:
     parser.add_argument("--tables", type=int, default=300)
     parser.add_argument("--delay-ms", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--daily-periods", type=int, default=0, help="one daily table of this many periods")
     args = parser.parse_args()
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     os.environ.pop("PREFECT_API_URL", None)
@@ -75,48 +85,90 @@ def main() -> int:
         link = SlowLink(port, args.delay_ms / 1000)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "p"
-            generate(folder, args.tables, 100)
-            config = (folder / "archival.yaml").read_text().split("archive:")[0]
             target = ("archive:\n  default: s3\n  targets:\n    s3: {{type: s3, bucket: bench, "
                       "endpoint_url: 'http://127.0.0.1:{port}', allow_http: true}}\n")
-            (folder / "archival.yaml").write_text(config + target.format(port=port))  # fast: to fill it
-            done = subprocess.run([sys.executable, "-m", "archival.cli", "run", "--project-dir", str(folder),
-                                   "--no-progress", "--as-of", "2026-12-01T00:00:00Z"], capture_output=True,
-                                  text=True, cwd=ROOT)
-            if done.returncode:
-                raise SystemExit(f"archival run failed:\n{done.stderr[-3000:]}")
+            if args.daily_periods:
+                config = daily_table(folder, args.daily_periods, port)
+            else:
+                generate(folder, args.tables, 100)
+                config = (folder / "archival.yaml").read_text().split("archive:")[0]
+                (folder / "archival.yaml").write_text(config + target.format(port=port))  # fast: to fill it
+                archive(folder)
             (folder / "archival.yaml").write_text(config + target.format(port=link.port))  # slow: to plan
-            times = plan_times(folder, args.repeat)
+            times = plan_times(folder, args.repeat, periods=bool(args.daily_periods))
     finally:
         moto.terminate()
         moto.wait(timeout=30)
-    lines = [f"# Planning against S3 with latency: {args.tables} tables, {args.delay_ms:g} ms each way per chunk "
-             f"(moto), {os.cpu_count()} cores", "", "| archive read | median s | per table |", "|---|---:|---:|"]
+    what, count = ("period", args.daily_periods) if args.daily_periods else ("table", args.tables)
+    lines = [f"# Planning against S3 with latency: {count} {what}s, {args.delay_ms:g} ms each way per chunk "
+             f"(moto), {os.cpu_count()} cores", "", f"| archive read | median s | per {what} |", "|---|---:|---:|"]
     for readers, seconds in times.items():
         median = statistics.median(seconds)
-        lines.append(f"| {readers} table(s) at once | {median:.2f} | {median / args.tables * 1000:.0f} ms |")
+        lines.append(f"| {readers} {what}(s) at once | {median:.2f} | {median / count * 1000:.0f} ms |")
     lines += ["", "`build_plan` in one process; the source probes (SQLite, local) are the same in both."]
-    write_report("plan-s3", "\n".join(lines) + "\n")
+    write_report("plan-s3-periods" if args.daily_periods else "plan-s3", "\n".join(lines) + "\n")
     return 0
 
 
-def plan_times(folder: Path, repeat: int) -> dict[int, list[float]]:
+def archive(folder: Path, *extra: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "archival.cli", "run", "--project-dir", str(folder), "--no-progress",
+                           "--as-of", "2026-12-01T00:00:00Z", *extra], capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        raise SystemExit(f"archival run failed:\n{done.stderr[-3000:]}")
+
+
+def daily_table(folder: Path, periods: int, port: int) -> str:
+    """A SQLite table of 160 rows a day over `periods` days up to 2026-12-01, archived locally, the
+    archive copied into the bucket; returns the project file without its archive section."""
+    import boto3
+
+    (folder / "specs").mkdir(parents=True)
+    first = datetime(2026, 12, 1) - timedelta(days=periods)
+    with closing(sqlite3.connect(folder / "app.db")) as con:
+        con.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, created_at TIMESTAMP, name TEXT)")
+        con.executemany("INSERT INTO events VALUES (?, ?, ?)",
+                        [(i, (first + timedelta(minutes=9 * i)).isoformat(sep=" "), f"e{i}")
+                         for i in range(periods * 160)])
+        con.commit()
+    (folder / "specs" / "d.yaml").write_text("domain: d\nowner: o@example.com\nsource: app\ntables:\n  events: "
+                                             "{relation: events, primary_key: [id], mode: window, cursor: created_at, "
+                                             "period: day, lag: 0s}\n")
+    config = "project: daily\nsources:\n  app: {type: sqlite, path: app.db, timezone: UTC}\n"
+    (folder / "archival.yaml").write_text(config + "archive:\n  default: local\n  targets:\n"
+                                                   "    local: {type: local, path: ./archive}\n")
+    archive(folder)
+    client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
+    root = folder / "archive"
+    for path in root.rglob("*"):
+        if path.is_file() and ".work" not in path.parts:
+            client.put_object(Bucket="bench", Key=path.relative_to(root).as_posix(), Body=path.read_bytes())
+    return config
+
+
+def plan_times(folder: Path, repeat: int, periods: bool = False) -> dict[int, list[float]]:
+    """build_plan's seconds with the archive read one at a time and at once: tables (ARCHIVE_READERS)
+    or, with `periods`, a table's periods (archive/state.py's pool)."""
+    import archival.archive.state as state
     import archival.plan.build as build
     from archival.spec.load import load_project
 
     project = load_project(folder)
     tables = [t for d in project.domains for t in d.tables]
-    times: dict[int, list[float]] = {1: [], build.ARCHIVE_READERS: []}
-    default = build.ARCHIVE_READERS
+    most = state.PERIOD_READERS if periods else build.ARCHIVE_READERS
+    times: dict[int, list[float]] = {1: [], most: []}
+    default_tables, default_pool = build.ARCHIVE_READERS, state._PERIOD_POOL
     for _ in range(repeat):
         for readers in times:
-            build.ARCHIVE_READERS = readers
+            if periods:
+                state._PERIOD_POOL = ThreadPoolExecutor(readers)
+            else:
+                build.ARCHIVE_READERS = readers
             started = time.perf_counter()
-            plan = build.build_plan(project, tables, as_of=None)
+            plan = build.build_plan(project, tables, as_of=datetime(2026, 12, 1, tzinfo=UTC))
             times[readers].append(time.perf_counter() - started)
-            assert not plan.has_errors and len(plan.due) == len(tables), plan.notes
+            assert not plan.has_errors and (periods or len(plan.due) == len(tables)), plan.notes
             print(f"{readers} reader(s): {times[readers][-1]:.2f} s", flush=True)
-    build.ARCHIVE_READERS = default
+    build.ARCHIVE_READERS, state._PERIOD_POOL = default_tables, default_pool
     return times
 
 
