@@ -18,6 +18,17 @@ class AuditChainError(Exception):
 
 # per archive: a length the chain had, and the sha256 of that entry when this process wrote or read it
 _KNOWN: dict[str, tuple[int, str | None]] = {}
+_SEEN: dict[str, int] = {}  # per archive: a length the chain had when the project's last command ended
+
+
+def seed(store: ArchiveStore, length: int) -> None:
+    """A length the chain had (the head anchored by the project's last command, record/anchor.py):
+    the process's first look for the head lists only the entries after it. Without one it lists
+    `_audit/` whole, one page per 1,000 entries on S3: an archive appended to by every run for years
+    holds hundreds of thousands. When the chain is shorter than that (it was cut, or a new archive
+    took the old one's place), it is listed whole."""
+    if length > 0:
+        _SEEN[store.describe()] = length
 
 
 def head(store: ArchiveStore) -> tuple[int, str | None]:
@@ -43,11 +54,18 @@ def remember(store: ArchiveStore, sequence: int, data: bytes) -> None:
     _KNOWN[store.describe()] = (sequence, hashlib.sha256(data).hexdigest())
 
 
+def _entries(store: ArchiveStore, after: int) -> list[str]:
+    return [p for p in store.list("_audit", after=layout.audit_path(after) if after else None) if p.endswith(".json")]
+
+
 def _end(store: ArchiveStore) -> tuple[int, str | None]:
     known, sha = _KNOWN.get(store.describe(), (None, None))
     if known is None:
-        entries = [p for p in store.list("_audit") if p.endswith(".json")]
-        known = int(max(entries).rsplit("/", 1)[1].split(".")[0]) if entries else 0
+        seen = _SEEN.get(store.describe(), 0)
+        entries = _entries(store, seen)
+        if seen and not entries and not store.exists(layout.audit_path(seen)):
+            seen, entries = 0, _entries(store, 0)  # shorter than anchored (cut, or a new archive there)
+        known = int(max(entries).rsplit("/", 1)[1].split(".")[0]) if entries else seen
     while store.exists(layout.audit_path(known + 1)):
         known, sha = known + 1, None
     if sha is None:  # an entry this process holds needs no look; another may have been cut (verify reports it)

@@ -160,12 +160,14 @@ class S3Store:
         key = self._key(path) if path else self.prefix
         return f"s3://{self.bucket}/{key}".rstrip("/")
 
-    def list(self, prefix: str, hidden: bool = False) -> list[str]:
-        """Every object under `prefix` (S3 has no hidden objects; archival never writes temp keys)."""
+    def list(self, prefix: str, hidden: bool = False, after: str | None = None) -> list[str]:
+        """Every object under `prefix` (S3 has no hidden objects; archival never writes temp keys);
+        `after`: only keys after it, which S3 starts the listing at (one page per 1,000 of those)."""
         full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
         strip = len(self.prefix) + 1 if self.prefix else 0
         out = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+        start = {"StartAfter": self._key(after)} if after else {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full, **start):
             out += [o["Key"][strip:] for o in page.get("Contents", [])]
         return sorted(out)
 

@@ -56,7 +56,7 @@ class ObjectInfo:
 class ArchiveStore(Protocol):
     keys: ArchiveKeys  # what new Parquet files are encrypted with, and how encrypted files are read
 
-    def list(self, prefix: str, hidden: bool = False) -> list[str]: ...
+    def list(self, prefix: str, hidden: bool = False, after: str | None = None) -> list[str]: ...
     def list_info(self, prefix: str, hidden: bool = False) -> list[ObjectInfo]: ...
     def info(self, path: str) -> ObjectInfo: ...
     def move(self, path: str, new_path: str) -> None: ...
@@ -136,14 +136,15 @@ class LocalStore:
                 removed += 1
         return removed
 
-    def list(self, prefix: str, hidden: bool = False) -> list[str]:
-        """Objects under `prefix`. Dot-folders (scratch space) and `.tmp-` names (writes in progress or
-        interrupted) are not the archive and are left out, unless `hidden` asks for everything
-        (`verify` reports what does not belong: glob readers would see such files too)."""
+    def list(self, prefix: str, hidden: bool = False, after: str | None = None) -> list[str]:
+        """Objects under `prefix` (`after`: only those whose path sorts after it). Dot-folders (scratch
+        space) and `.tmp-` names (writes in progress or interrupted) are not the archive and are left
+        out, unless `hidden` asks for everything (`verify` reports what does not belong: glob readers
+        would see such files too)."""
         found: list[str] = []
         for root in (self.root, *self.tiers.values()):
             found += self._list(root, prefix, hidden)
-        return sorted(set(found))
+        return sorted(p for p in set(found) if after is None or p > after)
 
     def _list(self, root: Path, prefix: str, hidden: bool) -> list[str]:
         if prefix.startswith("/") or ".." in Path(prefix).parts:

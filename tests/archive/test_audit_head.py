@@ -57,3 +57,59 @@ def test_an_entry_another_process_appended_is_read(tmp_path, monkeypatch):
     chain = read_chain(store)
     assert [e["previous_sha256"] for _, _, e in chain[1:]] == [hashlib.sha256(raw).hexdigest()
                                                                for _, raw, _ in chain[:-1]]
+
+
+class ListedStore(CountedStore):
+    def list(self, prefix: str, hidden: bool = False, after: str | None = None) -> list[str]:
+        found = super().list(prefix, hidden, after)
+        self.calls[f"listed {prefix} after {after}"] += len(found)
+        return found
+
+
+def test_a_seeded_length_lists_only_the_entries_after_it(tmp_path, monkeypatch):
+    """The project's anchor (its last command's head) seeds a new process: the first look for the
+    head lists what came after, not the whole chain (one page per 1,000 entries on S3)."""
+    from archival.record.anchor import record_head, seed_head
+
+    monkeypatch.setattr(audit_log, "_KNOWN", {})
+    store = ListedStore(tmp_path / "archive")
+    for i in range(5):
+        audit.append(store, {"action": f"e{i}"})
+    record_head(store, tmp_path, "p")  # the anchor: 5
+    audit.append(store, {"action": "another process"})
+    monkeypatch.setattr(audit_log, "_KNOWN", {})  # a new process
+    monkeypatch.setattr(audit_log, "_SEEN", {})
+    seed_head(store, tmp_path)
+    store.calls.clear()
+    sequence, sha = head(store)
+    assert store.calls["listed _audit after _audit/0000000005.json"] == 1  # entry 6, the one found
+    assert [k for k in store.calls if k.startswith("listed")] == ["listed _audit after _audit/0000000005.json"]
+    assert sequence == 6 and sha == hashlib.sha256(read_chain(store)[5][1]).hexdigest()
+
+
+def test_a_seed_longer_than_the_chain_lists_it_whole(tmp_path, monkeypatch):
+    """The archive was started over where the old one was (or cut): the anchor is longer than it."""
+    monkeypatch.setattr(audit_log, "_KNOWN", {})
+    monkeypatch.setattr(audit_log, "_SEEN", {})
+    store = ListedStore(tmp_path / "archive")
+    audit.append(store, {"action": "one"})
+    audit.append(store, {"action": "two"})
+    monkeypatch.setattr(audit_log, "_KNOWN", {})
+    audit_log.seed(store, 500)
+    store.calls.clear()
+    assert head(store)[0] == 2 and store.calls["listed _audit after None"] == 2
+    audit.append(store, {"action": "three"})
+    assert [e["sequence"] for _, _, e in read_chain(store)] == [1, 2, 3]
+
+
+def test_an_unreadable_anchor_is_no_hint(tmp_path, monkeypatch):
+    from archival.record.anchor import anchor_file, seed_head
+
+    monkeypatch.setattr(audit_log, "_SEEN", {})
+    store = LocalStore(tmp_path / "archive")
+    path = anchor_file(tmp_path, store)
+    path.parent.mkdir(parents=True)
+    for text in ("{ not json", "[]", '{"sequence": "7"}'):
+        path.write_text(text)
+        seed_head(store, tmp_path)
+        assert audit_log._SEEN == {}

@@ -14,7 +14,7 @@ import pytest
 
 from archival.archive import s3 as s3_module
 from archival.archive.s3 import S3Store
-from archival.archive.store import ArchiveConflict
+from archival.archive.store import ArchiveConflict, LocalStore
 from archival.demo.helpdesk import generate
 from archival.verify.check import verify_archive
 from tests.conftest import write_project
@@ -41,6 +41,19 @@ def test_put_new_is_create_only(bucket):
         store.put_new("a/b.json", b"two")
     assert store.read_bytes("a/b.json") == b"one"
     assert store.list("a") == ["a/b.json"] and store.uri("a/b.json") == f"s3://{name}/lowcode/a/b.json"
+
+
+def test_a_listing_after_a_key_starts_there(bucket, tmp_path):
+    """What the audit chain's head is found with (archive/audit_log.py): S3 starts the listing after
+    the key, so only the entries appended since are listed; the local store answers the same."""
+    client, name = bucket
+    for store in (S3Store(client, name, "lowcode"), LocalStore(tmp_path / "archive")):
+        for i in range(1, 6):
+            store.put_new(f"_audit/{i:010d}.json", b"{}")
+        assert store.list("_audit", after="_audit/0000000003.json") == ["_audit/0000000004.json",
+                                                                       "_audit/0000000005.json"]
+        assert store.list("_audit", after="_audit/0000000005.json") == []
+        assert len(store.list("_audit")) == 5
 
 
 def test_multipart_put_file_and_storage_class(bucket, tmp_path, monkeypatch):
