@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from archival.archive import layout
@@ -19,6 +20,27 @@ class AuditChainError(Exception):
 # per archive: a length the chain had, and the sha256 of that entry when this process wrote or read it
 _KNOWN: dict[str, tuple[int, str | None]] = {}
 _SEEN: dict[str, int] = {}  # per archive: a length the chain had when the project's last command ended
+
+
+def archive_id(store: ArchiveStore) -> str:
+    return hashlib.sha256(store.describe().encode()).hexdigest()[:12]
+
+
+def anchor_file(root: Path, store: ArchiveStore) -> Path:
+    """Where the project keeps the head its last command left (record/anchor.py writes it)."""
+    return root / ".archival" / f"audit-anchor-{archive_id(store)}.json"
+
+
+def seed_from_anchor(store: ArchiveStore, root: Path) -> None:
+    """Seed with the length the project's last command anchored (open_store does, for every command).
+    Only a hint: an anchor file that cannot be read leaves the head to be found by listing the whole
+    chain (`archival audit --verify` reports such a file)."""
+    try:
+        sequence = json.loads(anchor_file(root, store).read_text()).get("sequence")
+    except (OSError, ValueError, AttributeError):
+        return
+    if isinstance(sequence, int):
+        seed(store, sequence)
 
 
 def seed(store: ArchiveStore, length: int) -> None:

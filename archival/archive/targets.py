@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from archival.archive.audit_log import seed_from_anchor
 from archival.archive.encryption import ArchiveKeys, MasterKeys, resolve_secret
 from archival.archive.store import ArchiveStore, LocalStore
 from archival.spec.model import Project
@@ -22,13 +23,17 @@ def target_name(project: Project, name: str | None) -> str:
 
 
 def open_store(project: Project, name: str | None = None) -> ArchiveStore:
+    """The target's store; the audit chain's reader learns the head the project's last command left."""
     target = project.targets[target_name(project, name)]
     if target.type == "local":
         assert target.path is not None
-        return LocalStore((project.root / target.path).resolve(),
-                          {tier: (project.root / folder).resolve() for tier, folder in target.tiers.items()},
-                          target_keys(target))
-    return _s3_store(target, project.root)
+        store: ArchiveStore = LocalStore((project.root / target.path).resolve(),
+                                         {tier: (project.root / folder).resolve()
+                                          for tier, folder in target.tiers.items()}, target_keys(target))
+    else:
+        store = _s3_store(target, project.root)
+    seed_from_anchor(store, project.root)
+    return store
 
 
 def target_keys(target) -> ArchiveKeys:

@@ -6,7 +6,6 @@ where the archive is). `archival audit --verify` compares the chain with both.""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -14,33 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archival.archive.audit_log import head, seed
+from archival.archive.audit_log import anchor_file, archive_id, head
 from archival.archive.store import ArchiveStore
 
 
-def _archive_id(store: ArchiveStore) -> str:
-    return hashlib.sha256(store.describe().encode()).hexdigest()[:12]
-
-
-def anchor_file(root: Path, store: ArchiveStore) -> Path:
-    return root / ".archival" / f"audit-anchor-{_archive_id(store)}.json"
-
-
 def variable_name(project: str, store: ArchiveStore) -> str:
-    return re.sub(r"[^a-z0-9_-]", "-", f"archival-audit-{project}-{_archive_id(store)}".lower())
-
-
-def seed_head(store: ArchiveStore, root: Path) -> None:
-    """Tell the audit chain's reader the length the project's last command anchored, so finding the
-    head lists only what was appended since (archive/audit_log.py `seed`). Only a hint: an anchor file
-    that cannot be read leaves the head to be found by listing the whole chain (`audit --verify`
-    reports such a file)."""
-    try:
-        sequence = json.loads(anchor_file(root, store).read_text()).get("sequence")
-    except (OSError, ValueError, AttributeError):
-        return
-    if isinstance(sequence, int):
-        seed(store, sequence)
+    return re.sub(r"[^a-z0-9_-]", "-", f"archival-audit-{project}-{archive_id(store)}".lower())
 
 
 def record_head(store: ArchiveStore, root: Path, project: str) -> dict[str, Any]:

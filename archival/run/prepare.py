@@ -16,7 +16,6 @@ from archival.archive.targets import open_store, target_name
 from archival.plan.build import build_plan
 from archival.plan.refresh import Refresh
 from archival.plan.units import Plan
-from archival.record.anchor import seed_head
 from archival.run.context import RunContext, Tuning
 from archival.spec.load import load_project
 from archival.spec.select import parse_selectors, select_tables
@@ -31,7 +30,6 @@ def prepare(project_dir: Path | str, select: list[str] | None = None, target: st
     selectors = parse_selectors(select)
     tables = select_tables(project, selectors)
     store = open_store(project, target)
-    seed_head(store, project.root)
     run_id = run_id or new_run_id()
     with TableLocks(store, run_id, [t.qualified_name for t in tables]):
         finished = frozenset(completed_runs(store))

@@ -69,7 +69,8 @@ class ListedStore(CountedStore):
 def test_a_seeded_length_lists_only_the_entries_after_it(tmp_path, monkeypatch):
     """The project's anchor (its last command's head) seeds a new process: the first look for the
     head lists what came after, not the whole chain (one page per 1,000 entries on S3)."""
-    from archival.record.anchor import record_head, seed_head
+    from archival.archive.audit_log import seed_from_anchor
+    from archival.record.anchor import record_head
 
     monkeypatch.setattr(audit_log, "_KNOWN", {})
     store = ListedStore(tmp_path / "archive")
@@ -79,7 +80,7 @@ def test_a_seeded_length_lists_only_the_entries_after_it(tmp_path, monkeypatch):
     audit.append(store, {"action": "another process"})
     monkeypatch.setattr(audit_log, "_KNOWN", {})  # a new process
     monkeypatch.setattr(audit_log, "_SEEN", {})
-    seed_head(store, tmp_path)
+    seed_from_anchor(store, tmp_path)
     store.calls.clear()
     sequence, sha = head(store)
     assert store.calls["listed _audit after _audit/0000000005.json"] == 1  # entry 6, the one found
@@ -103,7 +104,7 @@ def test_a_seed_longer_than_the_chain_lists_it_whole(tmp_path, monkeypatch):
 
 
 def test_an_unreadable_anchor_is_no_hint(tmp_path, monkeypatch):
-    from archival.record.anchor import anchor_file, seed_head
+    from archival.archive.audit_log import anchor_file, seed_from_anchor
 
     monkeypatch.setattr(audit_log, "_SEEN", {})
     store = LocalStore(tmp_path / "archive")
@@ -111,5 +112,5 @@ def test_an_unreadable_anchor_is_no_hint(tmp_path, monkeypatch):
     path.parent.mkdir(parents=True)
     for text in ("{ not json", "[]", '{"sequence": "7"}'):
         path.write_text(text)
-        seed_head(store, tmp_path)
+        seed_from_anchor(store, tmp_path)
         assert audit_log._SEEN == {}
