@@ -3,6 +3,7 @@ period, the current (highest) manifest version, typed."""
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -90,6 +91,16 @@ def latest_manifest(store: ArchiveStore, versions: dict[int, str]) -> StoredMani
 # 1,000 GETs a run. The pool is shared, so the plan's table readers (plan/build.py) cannot multiply it.
 PERIOD_READERS = 16
 _PERIOD_POOL = ThreadPoolExecutor(PERIOD_READERS, thread_name_prefix="archive-periods")
+
+
+def _fresh_pool() -> None:
+    """A forked child has none of its parent's threads, but the parent's pool would count them as
+    its own and never start new ones: its reads would wait forever."""
+    global _PERIOD_POOL
+    _PERIOD_POOL = ThreadPoolExecutor(PERIOD_READERS, thread_name_prefix="archive-periods")
+
+
+os.register_at_fork(after_in_child=_fresh_pool)
 
 
 def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, ArchivedPeriod]:

@@ -81,3 +81,32 @@ def test_a_tables_periods_are_read_at_once_with_the_same_result_and_errors(shop_
     (shop_project / "archive" / broken).write_text("{ not json")
     with pytest.raises(ArchiveStateError, match=re.escape(broken)):
         state.archived_periods(store, "shop", "comments")
+
+
+def _periods_in_child(root: str, out) -> None:
+    import archival.archive.state as state
+
+    out.put(len(state.archived_periods(LocalStore(root), "shop", "comments")))
+
+
+def test_a_forked_child_reads_periods_with_a_pool_of_its_own(shop_project):
+    """The shared pool's threads stay in the parent: a child forked after they started (a runner or a
+    user's own multiprocessing) gets a pool of its own, not one that waits for threads it lacks."""
+    import multiprocessing
+
+    import archival.archive.state as state
+
+    run_units(shop_project, AS_OF)
+    root = str(shop_project / "archive")
+    for _ in range(3):  # the pool's threads run, and count themselves idle for more reads than a table has
+        periods = len(state.archived_periods(LocalStore(root), "shop", "comments"))
+    assert periods > 3
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_periods_in_child, args=(root, out))
+    child.start()
+    child.join(60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and out.get(timeout=5) == periods
