@@ -13,7 +13,6 @@ nothing beats here, so a run never beats twice."""
 from __future__ import annotations
 
 import contextvars
-import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +28,7 @@ HEARTBEAT = "prefect.flow-run.heartbeat"
 
 # the interval the settings asked for, while the engine's heartbeat is off (None: no heartbeats)
 _INTERVAL: ContextVar[int | None] = ContextVar("archival_flow_heartbeat_seconds", default=None)
-_LOG = logging.getLogger("archival.run.heartbeat")
+JOIN_SECONDS = 5.0  # the thread is a daemon: a stuck emit cannot hold the flow's end longer than this
 
 
 @contextmanager
@@ -56,11 +55,10 @@ def flow_heartbeat() -> Iterator[None]:
     stop = threading.Event()
 
     def beat() -> None:
+        # emit_event logs what it cannot send itself (Prefect's "Error emitting event"); it raises only
+        # for an event over the server's size limit, which this small fixed one is not
         while True:
-            try:
-                emit_event(event=HEARTBEAT, resource=resource, related=related)
-            except Exception:  # noqa: BLE001 - a missed heartbeat must not fail the run (Prefect's engine does the same)
-                _LOG.debug("the flow run's heartbeat could not be emitted", exc_info=True)
+            emit_event(event=HEARTBEAT, resource=resource, related=related)
             if stop.wait(seconds):
                 return
 
@@ -72,7 +70,7 @@ def flow_heartbeat() -> Iterator[None]:
         yield
     finally:
         stop.set()
-        thread.join()  # at once, unless an emit is under way
+        thread.join(JOIN_SECONDS)  # at once, unless an emit is under way (it only queues the event)
 
 
 def _heartbeat_event(run: FlowRunContext) -> tuple[dict[str, str], list]:
