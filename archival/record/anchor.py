@@ -57,11 +57,18 @@ def _set_variable(name: str, value: dict[str, Any]) -> None:
 
 
 def anchors(root: Path, project: str, store: ArchiveStore) -> dict[str, dict[str, Any]]:
-    """Where the head was anchored -> the anchor found there."""
-    found = {}
+    """Where the head was anchored -> the anchor found there; an anchor file that is not one (damaged,
+    edited) maps to {"unreadable": why}, which `audit --verify` reports naming the file."""
+    found: dict[str, dict[str, Any]] = {}
     path = anchor_file(root, store)
     if path.exists():
-        found[str(path)] = json.loads(path.read_text())
+        try:
+            value = json.loads(path.read_text())
+            problem = None if isinstance(value, dict) and isinstance(value.get("sequence"), int) else \
+                "not an anchor (a JSON object with an integer `sequence`)"
+        except ValueError as exc:
+            problem = f"not JSON ({exc})"
+        found[str(path)] = {"unreadable": problem} if problem else value
     if os.environ.get("PREFECT_API_URL"):
         from prefect.variables import Variable
 

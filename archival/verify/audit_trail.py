@@ -69,6 +69,10 @@ def read_trail(store: ArchiveStore, root: Path, project: str, since: datetime | 
         trail.problems.append(f"no anchor of the chain's head was found ({root / '.archival'}, or a Prefect "
                               "Variable): a truncated chain cannot be told from a short one")
     for where, anchor in found.items():
+        if "unreadable" in anchor:
+            trail.problems.append(f"the anchor {where} cannot be read: {anchor['unreadable']}; the chain is checked "
+                                  "against the other anchors, and the next command that appends writes it again")
+            continue
         trail.anchored.append(where)
         sequence = int(anchor.get("sequence", 0))
         if sequence > len(chain):

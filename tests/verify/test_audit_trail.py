@@ -60,3 +60,26 @@ def test_runs_are_audited_with_initiator_and_outcome(demo_project, small_demo_db
     capsys.readouterr()
     assert cli.main(["audit", "--verify", "--project-dir", str(folder)]) == 1
     assert "the whole _audit/ is gone" in capsys.readouterr().err
+
+
+def test_a_damaged_anchor_file_is_named_and_still_seeds_nothing(shop_project, capsys, monkeypatch):
+    """The anchor file is also the audit reader's hint (archive/audit_log.py): a damaged one is no
+    hint, and `audit --verify` names it with one line, no traceback."""
+    from datetime import UTC, datetime
+
+    from archival.archive import audit_log
+    from archival.archive.store import LocalStore
+    from tests.run.helpers import run_units
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    run_units(shop_project, datetime(2026, 12, 1, tzinfo=UTC))
+    [anchor] = (shop_project / ".archival").glob("audit-anchor-*.json")
+    for damaged, why in (("{ broken", "not JSON"), ('{"sequence": "7"}', "not an anchor")):
+        anchor.write_text(damaged)
+        monkeypatch.setattr(audit_log, "_SEEN", {})
+        audit_log.seed_from_anchor(LocalStore(shop_project / "archive"), shop_project)
+        assert audit_log._SEEN == {}
+        code, trail = _trail(shop_project, capsys, "--verify")
+        assert code == 1 and [p for p in trail["problems"] if str(anchor) in p and why in p], trail["problems"]
+        assert cli.main(["audit", "--verify", "--project-dir", str(shop_project)]) == 1
+        assert "Traceback" not in capsys.readouterr().err
