@@ -25,7 +25,7 @@ from archival.extract.ranges import (
     range_filter,
     split_bounds,
 )
-from archival.extract.session import ExtractError, configure
+from archival.extract.session import ExtractError, configure, stream_natively
 from archival.plan.units import ExportUnit
 from archival.source import duck
 from archival.source.columns import SourceColumn, source_columns
@@ -136,8 +136,9 @@ def _ranged(con: duckdb.DuckDBPyConnection, source: Source, root: Path, table: T
                for lo, hi in key_ranges(*bounds, parallel.connections)]
     ranged = RangedRead(source, root, export_snapshot(con), queries[1:], parallel.spool, batch_rows=batch_rows,
                         memory_limit=memory_limit)
+    restore = stream_natively(con)  # a split read is native (checked above)
     first = con.execute(queries[0]).to_arrow_reader(batch_rows)
-    return ranged, ranged.batches(_batches(first)), first.schema
+    return ranged, ranged.batches(_batches(first, restore)), first.schema
 
 
 def begin(con: duckdb.DuckDBPyConnection, source: Source, root: Path, memory_limit: str, threads: int,
@@ -175,8 +176,9 @@ def _read(con: duckdb.DuckDBPyConnection, source: Source, table: Table, unit: Ex
         query = build_query(source.type, table, unit, reads, scales, clustered=clustered, rows_filter=rows_filter)
         found = split(reads, scales, int(row[0]), query) if split is not None else None
         if found is None:
+            restore = stream_natively(con) if query.strategy == "native" else None
             reader = con.execute(query.rows_sql).to_arrow_reader(batch_rows)
-            found = _batches(reader), reader.schema
+            found = _batches(reader, restore), reader.schema
         batches, schema = found
         if query.strategy == "clustered":
             batches = _in_key_order(batches, table.primary_key[0])
@@ -206,9 +208,13 @@ def _scales(reads: list[ColumnRead], measured: tuple[str, ...], values: tuple, f
             for i, name in enumerate(measured)}
 
 
-def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+def _batches(reader: pa.RecordBatchReader, then: Callable[[], None] | None = None) -> Iterator[pa.RecordBatch]:
+    """The read's batches; `then` runs once the last one was read (not after a failed read: the
+    pool resets an instance it takes back)."""
     try:
         yield from reader
+        if then is not None:
+            then()
     except duckdb.Error as exc:
         raise ExtractError(f"reading rows failed: {exc}") from None
 
