@@ -181,16 +181,20 @@ def test_a_tail_that_does_not_end_is_left_open_and_said(tmp_path, monkeypatch):
     the reader's error at once, a warning names the unit, and the tail's stages are not closed under
     it (the part writer would lose its file mid-write)."""
     folder = blobs_project(tmp_path / "p", "unused", "http://127.0.0.1:9", 6000, 50)
-    release, closed, read = threading.Event(), [], []
+    release, stuck_now, closed, read = threading.Event(), threading.Event(), [], []
     real_feed = RowsRead.feed
 
     def stuck(self, batch):
+        stuck_now.set()
         release.wait(30)
         yield batch
 
     def failing(self, batch):
         read.append(1)
         if len(read) == 4:
+            # only once the tail is in its stuck call: on a busy machine the tail's thread may not have
+            # taken a batch yet, and a cancel before it does ends it at once (nothing to leave open)
+            assert stuck_now.wait(10)
             raise ConnectionError("source connection lost")
         return real_feed(self, batch)
 
