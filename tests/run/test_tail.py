@@ -58,7 +58,10 @@ def test_a_slow_tail_holds_the_reader_after_depth_batches():
 
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
-    time.sleep(1)
+    deadline = time.monotonic() + 10  # a busy machine may be slow to get there; it must not go further
+    while len(handed) < DEPTH + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
     assert thread.is_alive() and len(handed) == DEPTH + 1  # one in the tail's hands, DEPTH waiting
     release.set()
     thread.join(10)
