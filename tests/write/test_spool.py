@@ -73,7 +73,10 @@ def test_a_stalled_endpoint_makes_the_writer_wait_at_the_bound(s3, tmp_path):
     proxy.pause()  # the endpoint stalls: connections open, nothing moves
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
-    time.sleep(3)
+    deadline = time.monotonic() + 15  # a busy machine may be slow to get there; it must not go further
+    while len(offered) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)
     assert thread.is_alive() and len(offered) == 3  # three parts wait; the fourth blocks its writer
     assert spool.peak_waiting_bytes == 300 * KIB and not spool.uploaded
     proxy.resume()
@@ -182,13 +185,20 @@ def test_a_reader_that_fails_while_the_tail_waits_for_upload_room_ends_the_unit(
     real_offer, real_close, real_feed = UploadSpool.offer, UploadSpool.close, RowsRead.feed
     read: list[int] = []
 
+    offering: list[float] = []  # when each offer still in progress began
+    failed_at: list[float] = []
+
     def offer(self, part):
         proxy.pause()  # from the first part on, the endpoint stalls
+        began = time.monotonic()
+        offering.append(began)
         try:
             real_offer(self, part)
         except BaseException as exc:
             refused.append(exc)
             raise
+        finally:
+            offering.remove(began)
 
     def close(self):
         real_close(self)
@@ -198,7 +208,12 @@ def test_a_reader_that_fails_while_the_tail_waits_for_upload_room_ends_the_unit(
     def feed(self, batch):
         read.append(batch.num_rows)
         if len(read) == 5:
-            time.sleep(2)  # the tail is stuck behind the stalled upload by now
+            # once the tail's part writer has waited for room half a second (a busy machine takes longer
+            # to get there than an idle one)
+            deadline = time.monotonic() + 20
+            while not (offering and time.monotonic() - offering[0] > 0.5) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            failed_at.append(time.monotonic())
             raise ConnectionError("source connection lost")
         return real_feed(self, batch)
 
@@ -206,10 +221,9 @@ def test_a_reader_that_fails_while_the_tail_waits_for_upload_room_ends_the_unit(
     monkeypatch.setattr(spool_module.UploadSpool, "close", close)
     monkeypatch.setattr(RowsRead, "feed", feed)
     monkeypatch.setattr(contract, "CHECK_BYTES", 1)  # each batch its own contract group: on to the tail at once
-    started = time.monotonic()
     with pytest.raises(ConnectionError, match="source connection lost"):  # the reader's error, not the spool's
         run_units(folder, AS_OF, target="s3", tuning=tuning)
-    assert time.monotonic() - started < 20  # not the tail's JOIN_SECONDS, nor a hang
+    assert time.monotonic() - failed_at[0] < 20  # after the failure: not the tail's JOIN_SECONDS, nor a hang
     assert [type(e) for e in refused] == [SpoolClosed]  # the writer was waiting for room, and was let go
     closed[0]._thread.join(30)  # the upload that was on its way ends quietly (an error would fail the test)
     assert not closed[0]._thread.is_alive()
