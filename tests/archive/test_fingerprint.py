@@ -115,6 +115,9 @@ def test_the_background_stage_holds_at_most_its_bound_and_reports_late_reads(mon
                                               for b in _table(list(range(60))).to_batches(max_chunksize=10)])
     feeder.start()
     assert entered.acquire(timeout=10)
+    deadline = time.monotonic() + 10  # a busy machine may be slow to get there; it must not go further
+    while len(passed) < RowFingerprint.IN_FLIGHT and time.monotonic() < deadline:
+        time.sleep(0.02)
     time.sleep(0.3)
     assert len(passed) == RowFingerprint.IN_FLIGHT  # with the worker (one hashing); the next one held
     with pytest.raises(RuntimeError, match="still being added"):
