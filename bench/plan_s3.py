@@ -8,8 +8,13 @@ With `--daily-periods N`, one window table of N archived days instead (a daily t
 the plan reads every period's current manifest, timed with one period at a time and PERIOD_READERS
 at once (archive/state.py). The archive is written locally and copied into the bucket.
 
+With `--run`, whole first runs instead (`archival run` direct, a fresh process, the TABLES tables into
+an empty bucket each time): what a unit's own requests cost through the same link (locks, the
+commit's listings, parts, manifests, audit entries, lineage events).
+
     python bench/plan_s3.py --tables 300 --delay-ms 10
     python bench/plan_s3.py --daily-periods 391 --delay-ms 10
+    python bench/plan_s3.py --tables 100 --delay-ms 10 --run
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ def main() -> int:
     parser.add_argument("--delay-ms", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--daily-periods", type=int, default=0, help="one daily table of this many periods")
+    parser.add_argument("--run", action="store_true", help="time whole first runs, not plans")
     args = parser.parse_args()
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     os.environ.pop("PREFECT_API_URL", None)
@@ -87,6 +93,10 @@ def main() -> int:
             folder = Path(tmp) / "p"
             target = ("archive:\n  default: s3\n  targets:\n    s3: {{type: s3, bucket: bench, "
                       "endpoint_url: 'http://127.0.0.1:{port}', allow_http: true}}\n")
+            if args.run:
+                generate(folder, args.tables, 100)
+                config = (folder / "archival.yaml").read_text().split("archive:")[0]
+                return report_runs(args, run_times(folder, config, target, port, link.port, args.repeat))
             if args.daily_periods:
                 config = daily_table(folder, args.daily_periods, port)
             else:
@@ -107,6 +117,35 @@ def main() -> int:
         lines.append(f"| {readers} {what}(s) at once | {median:.2f} | {median / count * 1000:.0f} ms |")
     lines += ["", "`build_plan` in one process; the source probes (SQLite, local) are the same in both."]
     write_report("plan-s3-periods" if args.daily_periods else "plan-s3", "\n".join(lines) + "\n")
+    return 0
+
+
+def run_times(folder: Path, config: str, target: str, port: int, slow_port: int, repeat: int) -> list[float]:
+    """Seconds of whole first runs through the slow link, each into a bucket of its own."""
+    import shutil
+
+    import boto3
+
+    times = []
+    for i in range(repeat):
+        bucket = f"run{i}"
+        boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}").create_bucket(Bucket=bucket)
+        shutil.rmtree(folder / ".archival", ignore_errors=True)  # the last run's anchors: another archive
+        (folder / "archival.yaml").write_text(config + target.format(port=slow_port).replace("bench", bucket))
+        started = time.perf_counter()
+        archive(folder)
+        times.append(time.perf_counter() - started)
+        print(f"run {i + 1}: {times[-1]:.2f} s", flush=True)
+    return times
+
+
+def report_runs(args: argparse.Namespace, times: list[float]) -> int:
+    median = statistics.median(times)
+    lines = [f"# First runs against S3 with latency: {args.tables} tables, {args.delay_ms:g} ms each way per "
+             f"chunk (moto), {os.cpu_count()} cores", "", "| run | median s | per unit | runs |", "|---|---:|---:|---|",
+             f"| `archival run` direct, into an empty bucket | {median:.2f} | {median / args.tables * 1000:.0f} ms | "
+             f"{', '.join(f'{t:.2f}' for t in times)} |"]
+    write_report("run-s3", "\n".join(lines) + "\n")
     return 0
 
 

@@ -53,13 +53,17 @@ def seed(store: ArchiveStore, length: int) -> None:
         _SEEN[store.describe()] = length
 
 
-def head(store: ArchiveStore) -> tuple[int, str | None]:
+def head(store: ArchiveStore, look: bool = True) -> tuple[int, str | None]:
     """The chain's length and the sha256 of its last entry. The chain only grows, so a length seen
     before is a lower bound: from there a few `exists` probes find the end (another process may have
     appended), instead of listing every entry on each append. The last entry's sha256 is read only
     when this process did not write (or read) that entry itself: a unit's manifest and audit entry
-    asked the store 4 times less (8 -> 4 requests, on S3 each a round trip)."""
-    known, sha = _end(store)
+    asked the store 4 times less (8 -> 4 requests, on S3 each a round trip).
+
+    `look=False`: the entry this process wrote or read last, without a probe, when it holds one. An
+    append there is create-only, so it fails if another process appended first, and the append looks
+    then (record/audit.py): the probe is paid only when another process wrote."""
+    known, sha = _end(store, look)
     if known and sha is None:
         sha = hashlib.sha256(store.read_bytes(layout.audit_path(known))).hexdigest()
         _KNOWN[store.describe()] = (known, sha)
@@ -67,8 +71,10 @@ def head(store: ArchiveStore) -> tuple[int, str | None]:
 
 
 def length(store: ArchiveStore) -> int:
-    """The chain's length (what a manifest's `audit_after` records): no entry is read."""
-    return _end(store)[0]
+    """A length the chain has reached, no entry read: what a manifest's `audit_after` records, the point
+    after which its `publish` entry comes. A lower bound is enough for that (a rerun reads the entries
+    after it), so the entry this process wrote or read last answers without a probe."""
+    return _end(store, look=False)[0]
 
 
 def remember(store: ArchiveStore, sequence: int, data: bytes) -> None:
@@ -80,8 +86,10 @@ def _entries(store: ArchiveStore, after: int) -> list[str]:
     return [p for p in store.list("_audit", after=layout.audit_path(after) if after else None) if p.endswith(".json")]
 
 
-def _end(store: ArchiveStore) -> tuple[int, str | None]:
+def _end(store: ArchiveStore, look: bool = True) -> tuple[int, str | None]:
     known, sha = _KNOWN.get(store.describe(), (None, None))
+    if not look and known is not None and sha is not None:
+        return known, sha
     if known is None:
         seen = _SEEN.get(store.describe(), 0)
         entries = _entries(store, seen)

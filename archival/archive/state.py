@@ -4,8 +4,10 @@ period, the current (highest) manifest version, typed."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from archival.archive import layout
 from archival.archive.manifest import Manifest, ManifestError, StoredManifest, read_manifest
@@ -85,6 +87,8 @@ def latest_manifest(store: ArchiveStore, versions: dict[int, str]) -> StoredMani
     except ManifestError as exc:
         raise ArchiveStateError(f"{exc}; `archival verify` reports the archive's state") from None
 
+T = TypeVar("T")
+R = TypeVar("R")
 
 # Periods whose current manifest is read at once. Every plan reads each period's (its status, drift,
 # the late-row windows), and on S3 each read waits for a round trip: a daily table of three years is
@@ -103,12 +107,17 @@ def _fresh_pool() -> None:
 os.register_at_fork(after_in_child=_fresh_pool)
 
 
+def read_at_once(read: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`read` of each item, in order, on the shared pool when there are several: on S3 each waits for
+    a round trip of its own (one item is read on this thread)."""
+    items = list(items)
+    return list(_PERIOD_POOL.map(read, items)) if len(items) > 1 else [read(item) for item in items]
+
+
 def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, ArchivedPeriod]:
     """Every period's current manifest; an unreadable one raises ArchiveStateError, which names it."""
     def read(item: tuple[str, dict[int, str]]) -> ArchivedPeriod:
         period, versions = item
         return ArchivedPeriod(period, max(versions), latest_manifest(store, versions))
 
-    periods = manifest_versions(store, domain, table).items()
-    found = _PERIOD_POOL.map(read, periods) if len(periods) > 1 else map(read, periods)
-    return {p.period: p for p in found}
+    return {p.period: p for p in read_at_once(read, manifest_versions(store, domain, table).items())}

@@ -20,13 +20,15 @@ _LOCK = threading.Lock()  # one appender per process; other processes are handle
 
 def append(store: ArchiveStore, entry: dict[str, Any], attempts: int = 20) -> str:
     with _LOCK:
+        look = False  # the head this process knows: a conflict says when another process appended
         for _ in range(attempts):
-            sequence, previous = head(store)
+            sequence, previous = head(store, look)
             data = {**entry, "sequence": sequence + 1, "previous_sha256": previous}
             path, raw = layout.audit_path(sequence + 1), canonical_json(data)
             try:
                 store.put_new(path, raw)
             except ArchiveConflict:
+                look = True
                 continue  # another process appended first; chain onto its entry
             remember(store, sequence + 1, raw)
             return path

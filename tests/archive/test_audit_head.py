@@ -1,7 +1,8 @@
-"""The audit chain's head without re-reading what this process wrote: after its own append, finding
-the head asks only whether a next entry exists (a unit's manifest and audit entry asked the store 8
-times, each a round trip on S3, and now 4). An entry another process appended is read, and the chain
-still links whichever process wrote last."""
+"""The audit chain's head without re-reading what this process wrote: after its own append, the next
+append and a manifest's `audit_after` ask the store nothing (a unit's manifest and audit entry asked
+it 8 times, each a round trip on S3, then 4, now 2: the entry and the manifest). An entry another
+process appended is found by the create-only write's conflict, read, and the chain still links
+whichever process wrote last."""
 
 from __future__ import annotations
 
@@ -28,17 +29,35 @@ class CountedStore(LocalStore):
         return super().read_bytes(path)
 
 
-def test_after_its_own_append_the_head_costs_one_look(tmp_path, monkeypatch):
+def test_after_its_own_append_the_head_costs_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(audit_log, "_KNOWN", {})
     store = CountedStore(tmp_path / "archive")
     audit.append(store, {"action": "first"})
     store.calls.clear()
-    assert length(store) == 1 and store.calls == {"exists": 1}  # is there a second entry? no
-    store.calls.clear()
+    assert length(store) == 1 and not store.calls  # a lower bound is all `audit_after` needs
     audit.append(store, {"action": "second"})
-    assert store.calls == {"exists": 1}  # the head: one look; the sha256 of entry 1 was kept
+    assert not store.calls  # the head it wrote, and entry 1's sha256, were kept
+    assert head(store) == (2, hashlib.sha256(read_chain(store)[1][1]).hexdigest())
+    assert store.calls["exists"] == 1  # asked to look, it looks: is there a third entry? no
     [(_, first, _), (_, _, second)] = read_chain(store)
     assert second["previous_sha256"] == hashlib.sha256(first).hexdigest()
+
+
+def test_an_append_behind_another_process_finds_it_by_the_conflict(tmp_path, monkeypatch):
+    monkeypatch.setattr(audit_log, "_KNOWN", {})
+    store = CountedStore(tmp_path / "archive")
+    audit.append(store, {"action": "ours"})
+    known = dict(audit_log._KNOWN)
+    monkeypatch.setattr(audit_log, "_KNOWN", {})  # another process appends twice
+    audit.append(store, {"action": "theirs"})
+    audit.append(store, {"action": "theirs again"})
+    monkeypatch.setattr(audit_log, "_KNOWN", known)  # ours still holds entry 1 as the head
+    assert length(store) == 1  # a lower bound: their entries come after it, which is all it says
+    audit.append(store, {"action": "ours again"})
+    chain = read_chain(store)
+    assert [e["action"] for _, _, e in chain] == ["ours", "theirs", "theirs again", "ours again"]
+    assert [e["previous_sha256"] for _, _, e in chain[1:]] == [hashlib.sha256(raw).hexdigest()
+                                                               for _, raw, _ in chain[:-1]]
 
 
 def test_an_entry_another_process_appended_is_read(tmp_path, monkeypatch):
