@@ -83,6 +83,8 @@ class UnitCommit:
     source_namespace: str | None = None  # the source as a lineage namespace (archival/source/namespace.py)
 
     def commit(self, produced: Produced, out: UnitOutput, lineage: LineageEmitter | None) -> Committed:
+        if lineage:
+            lineage.started(self.unit.id)  # its START is in the archive before anything of the unit
         self._checks(produced, out)
         out = self._drift(out)
         if self._same_rows(produced, out) or self._same_snapshot(produced, out):
