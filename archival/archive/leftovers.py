@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from archival.archive import layout
 from archival.archive.manifest import ManifestError, StoredManifest, read_manifest
-from archival.archive.state import read_at_once
+from archival.archive.state import at_once
 from archival.archive.store import ArchiveStore, ObjectInfo
 
 
@@ -50,7 +50,7 @@ def period_objects(store: ArchiveStore, domain: str, table: str, period: str,
                                                   for folder in period_folders(domain, table, period)]
     if current is not None:
         asks.append(lambda: [store.info(current.path)])
-    return [o for found in read_at_once(lambda ask: ask(), asks) for o in found]
+    return [o for found in at_once(lambda ask: ask(), asks) for o in found]
 
 
 def named_by_older_versions(store: ArchiveStore, domain: str, table: str, period: str,

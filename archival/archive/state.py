@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -107,11 +107,16 @@ def _fresh_pool() -> None:
 os.register_at_fork(after_in_child=_fresh_pool)
 
 
-def read_at_once(read: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """`read` of each item, in order, on the shared pool when there are several: on S3 each waits for
-    a round trip of its own (one item is read on this thread)."""
+def at_once(call: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`call` of each item, results in order, on the shared pool when there are several: on S3 each
+    waits for a round trip of its own (one item runs on this thread). Every call has ended when this
+    returns or raises (the first error in order), so a caller that undoes on error undoes all."""
     items = list(items)
-    return list(_PERIOD_POOL.map(read, items)) if len(items) > 1 else [read(item) for item in items]
+    if len(items) < 2:
+        return [call(item) for item in items]
+    futures = [_PERIOD_POOL.submit(call, item) for item in items]
+    wait(futures)
+    return [future.result() for future in futures]
 
 
 def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, ArchivedPeriod]:
@@ -120,4 +125,4 @@ def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, 
         period, versions = item
         return ArchivedPeriod(period, max(versions), latest_manifest(store, versions))
 
-    return {p.period: p for p in read_at_once(read, manifest_versions(store, domain, table).items())}
+    return {p.period: p for p in at_once(read, manifest_versions(store, domain, table).items())}
