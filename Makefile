@@ -61,6 +61,7 @@ bench-scale: $(STAMP)
 	$(BIN)/python bench/startup.py --repeat $${REPEAT:-5}
 	$(BIN)/python bench/plan_s3.py --tables $${PLAN_TABLES:-300}
 	$(BIN)/python bench/plan_s3.py --daily-periods $${PLAN_PERIODS:-391}
+	$(BIN)/python bench/plan_s3.py --tables $${RUN_TABLES:-100} --run
 
 lint: $(STAMP)
 	$(BIN)/ruff check archival flows tests bench
