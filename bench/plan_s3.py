@@ -5,8 +5,8 @@ DELAY_MS in each direction (a round trip of about twice that, as to a real S3 re
 source probes) with the archive read one table at a time and ARCHIVE_READERS at once.
 
 With `--daily-periods N`, one window table of N archived days instead (a daily table's history):
-the plan reads every period's current manifest, timed with one period at a time and PERIOD_READERS
-at once (archive/state.py). The archive is written locally and copied into the bucket.
+the plan reads every period's current manifest, timed with one period at a time and READERS
+at once (archive/round_trips.py). The archive is written locally and copied into the bucket.
 
 With `--run`, whole first runs instead (`archival run` direct, a fresh process, the TABLES tables into
 an empty bucket each time): what a unit's own requests cost through the same link (locks, the
@@ -186,20 +186,20 @@ def daily_table(folder: Path, periods: int, port: int) -> str:
 
 def plan_times(folder: Path, repeat: int, periods: bool = False) -> dict[int, list[float]]:
     """build_plan's seconds with the archive read one at a time and at once: tables (ARCHIVE_READERS)
-    or, with `periods`, a table's periods (archive/state.py's pool)."""
-    import archival.archive.state as state
+    or, with `periods`, a table's periods (archive/round_trips.py's pool)."""
+    import archival.archive.round_trips as round_trips
     import archival.plan.build as build
     from archival.spec.load import load_project
 
     project = load_project(folder)
     tables = [t for d in project.domains for t in d.tables]
-    most = state.PERIOD_READERS if periods else build.ARCHIVE_READERS
+    most = round_trips.READERS if periods else build.ARCHIVE_READERS
     times: dict[int, list[float]] = {1: [], most: []}
-    default_tables, default_pool = build.ARCHIVE_READERS, state._PERIOD_POOL
+    default_tables, default_pool = build.ARCHIVE_READERS, round_trips._POOL
     for _ in range(repeat):
         for readers in times:
             if periods:
-                state._PERIOD_POOL = ThreadPoolExecutor(readers)
+                round_trips._POOL = ThreadPoolExecutor(readers)
             else:
                 build.ARCHIVE_READERS = readers
             started = time.perf_counter()
@@ -207,7 +207,7 @@ def plan_times(folder: Path, repeat: int, periods: bool = False) -> dict[int, li
             times[readers].append(time.perf_counter() - started)
             assert not plan.has_errors and (periods or len(plan.due) == len(tables)), plan.notes
             print(f"{readers} reader(s): {times[readers][-1]:.2f} s", flush=True)
-    build.ARCHIVE_READERS, state._PERIOD_POOL = default_tables, default_pool
+    build.ARCHIVE_READERS, round_trips._POOL = default_tables, default_pool
     return times
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from archival.archive import layout
 from archival.archive.manifest import ManifestError, StoredManifest, read_manifest
-from archival.archive.state import at_once
+from archival.archive.round_trips import at_once
 from archival.archive.store import ArchiveStore, ObjectInfo
 
 

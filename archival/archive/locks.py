@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from archival.archive.state import at_once
+from archival.archive.round_trips import at_once
 from archival.archive.store import ArchiveConflict, ArchiveStore
 
 LEASE_SECONDS = 600

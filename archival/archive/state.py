@@ -3,14 +3,11 @@ period, the current (highest) manifest version, typed."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TypeVar
 
 from archival.archive import layout
 from archival.archive.manifest import Manifest, ManifestError, StoredManifest, read_manifest
+from archival.archive.round_trips import at_once
 from archival.archive.store import ArchiveStore
 
 
@@ -87,40 +84,10 @@ def latest_manifest(store: ArchiveStore, versions: dict[int, str]) -> StoredMani
     except ManifestError as exc:
         raise ArchiveStateError(f"{exc}; `archival verify` reports the archive's state") from None
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-# Periods whose current manifest is read at once. Every plan reads each period's (its status, drift,
-# the late-row windows), and on S3 each read waits for a round trip: a daily table of three years is
-# 1,000 GETs a run. The pool is shared, so the plan's table readers (plan/build.py) cannot multiply it.
-PERIOD_READERS = 16
-_PERIOD_POOL = ThreadPoolExecutor(PERIOD_READERS, thread_name_prefix="archive-periods")
-
-
-def _fresh_pool() -> None:
-    """A forked child has none of its parent's threads, but the parent's pool would count them as
-    its own and never start new ones: its reads would wait forever."""
-    global _PERIOD_POOL
-    _PERIOD_POOL = ThreadPoolExecutor(PERIOD_READERS, thread_name_prefix="archive-periods")
-
-
-os.register_at_fork(after_in_child=_fresh_pool)
-
-
-def at_once(call: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """`call` of each item, results in order, on the shared pool when there are several: on S3 each
-    waits for a round trip of its own (one item runs on this thread). Every call has ended when this
-    returns or raises (the first error in order), so a caller that undoes on error undoes all."""
-    items = list(items)
-    if len(items) < 2:
-        return [call(item) for item in items]
-    futures = [_PERIOD_POOL.submit(call, item) for item in items]
-    wait(futures)
-    return [future.result() for future in futures]
-
 
 def archived_periods(store: ArchiveStore, domain: str, table: str) -> dict[str, ArchivedPeriod]:
-    """Every period's current manifest; an unreadable one raises ArchiveStateError, which names it."""
+    """Every period's current manifest, read on the archive's shared pool (archive/round_trips.py); an
+    unreadable one raises ArchiveStateError, which names it."""
     def read(item: tuple[str, dict[int, str]]) -> ArchivedPeriod:
         period, versions = item
         return ArchivedPeriod(period, max(versions), latest_manifest(store, versions))

@@ -66,15 +66,18 @@ def test_the_plan_reads_the_audit_chain_only_when_a_table_is_keyed_otherwise(sho
 
 
 def test_a_tables_periods_are_read_at_once_with_the_same_result_and_errors(shop_project, monkeypatch):
-    """archive/state.py reads a table's period manifests on a shared pool (on S3 a daily table's
-    plan waited for a round trip per period: 391 periods 11 -> 2 s at 10 ms each way)."""
+    """archive/state.py reads a table's period manifests on the archive's shared pool (on S3 a daily
+    table's plan waited for a round trip per period: 391 periods 11 -> 2 s at 10 ms each way)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import archival.archive.state as state
+    from archival.archive import round_trips
 
     run_units(shop_project, AS_OF)
     store = LocalStore(shop_project / "archive")
     together = state.archived_periods(store, "shop", "comments")
     assert len(together) > 3
-    monkeypatch.setattr(state, "_PERIOD_POOL", state.ThreadPoolExecutor(1))
+    monkeypatch.setattr(round_trips, "_POOL", ThreadPoolExecutor(1))
     assert state.archived_periods(store, "shop", "comments") == together
     monkeypatch.undo()
     broken = together[sorted(together)[len(together) // 2]].path

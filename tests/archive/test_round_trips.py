@@ -1,0 +1,39 @@
+"""The archive's shared pool (archive/round_trips.py): results in order, every call ended before an
+error is raised, and a call on the pool that asks for more at once runs them itself instead of
+queueing them behind it (a full pool would wait for itself for ever)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from archival.archive import round_trips
+
+
+def test_results_come_in_order_and_an_error_waits_for_every_call(monkeypatch):
+    ended: list[int] = []
+
+    def call(n: int) -> int:
+        time.sleep(0.01 * (5 - n))  # the first ones end last
+        ended.append(n)
+        if n == 1:
+            raise ValueError("one")
+        return n * 10
+
+    assert round_trips.at_once(lambda n: n * 10, range(5)) == [0, 10, 20, 30, 40]
+    with pytest.raises(ValueError, match="one"):
+        round_trips.at_once(call, range(5))
+    assert sorted(ended) == [0, 1, 2, 3, 4]  # none still running when the caller undoes
+
+
+def test_a_call_on_the_pool_that_asks_for_more_at_once_does_not_wait_for_itself(monkeypatch):
+    monkeypatch.setattr(round_trips, "_POOL", ThreadPoolExecutor(1))  # every thread of the pool busy
+    found: list[list[list[int]]] = []
+    asking = threading.Thread(target=lambda: found.append(
+        round_trips.at_once(lambda n: round_trips.at_once(lambda m: n * m, range(3)), range(2))), daemon=True)
+    asking.start()
+    asking.join(10)
+    assert not asking.is_alive() and found == [[[0, 0, 0], [0, 1, 2]]]
