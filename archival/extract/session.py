@@ -21,7 +21,6 @@ def configure(con: duckdb.DuckDBPyConnection, memory_limit: str, threads: int) -
     con.execute("SET preserve_insertion_order = true")
 
 
-
 def stream_natively(con: duckdb.DuckDBPyConnection) -> Callable[[], None]:
     """Before a `native` read (postgres_query(): one connection streaming rows PostgreSQL orders):
     one DuckDB thread. The stream has nothing to split, and a second thread only waits for it at a

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,7 +26,7 @@ from openlineage.client.serde import Serde
 from openlineage.client.transport import Transport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-from archival.archive import layout
+from archival.archive import layout, round_trips
 from archival.archive.store import ArchiveConflict, ArchiveStore
 from archival.spec.model import LineageTarget
 
@@ -120,8 +120,6 @@ class LineageEmitter:
         """`http`: also post each event there (`token`: its bearer token, resolved from the spec's secret).
         `shared`: other processes write this run's events too (worker processes of a flow)."""
         self._starts: dict[str, Future] = {}  # unit id -> its START on its way to the archive
-        self._writer: ThreadPoolExecutor | None = None
-        self._writer_lock = threading.Lock()
         self.transport = ArchiveTransport(store, run_id, shared)
         self.client = OpenLineageClient(transport=self.transport)
         self.run_id, self.target_uri = run_id, target_uri
@@ -137,11 +135,11 @@ class LineageEmitter:
     def unit_run_id(self, unit_id: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"archival:{self.run_id}:{unit_id}"))
 
-    def _emit(self, state: RunState, unit_id: str, job: str, outputs=None, facets=None, inputs=None) -> None:
-        self._send(RunEvent(eventType=state, eventTime=datetime.now(UTC).isoformat(),
-                            run=Run(runId=self.unit_run_id(unit_id), facets=facets or {}),
-                            job=Job(namespace=NAMESPACE, name=job), producer=PRODUCER, outputs=outputs or [],
-                            inputs=inputs or []))
+    def _event(self, state: RunState, unit_id: str, job: str, outputs=None, facets=None, inputs=None) -> RunEvent:
+        return RunEvent(eventType=state, eventTime=datetime.now(UTC).isoformat(),
+                        run=Run(runId=self.unit_run_id(unit_id), facets=facets or {}),
+                        job=Job(namespace=NAMESPACE, name=job), producer=PRODUCER, outputs=outputs or [],
+                        inputs=inputs or [])
 
     def _send(self, event: RunEvent) -> None:
         self.client.emit(event)  # the archive's copy: a failure here fails the unit
@@ -154,15 +152,9 @@ class LineageEmitter:
                             "_lineage/%s holds every event", self.http_url, type(exc).__name__, self.run_id)
 
     def start(self, unit_id: str, job: str) -> None:
-        """The unit's START goes to the archive on a thread of its own while the unit reads (on S3 one
-        round trip of a small unit's dozen, a fsync on a local target); `started` waits for it."""
-        event = RunEvent(eventType=RunState.START, eventTime=datetime.now(UTC).isoformat(),
-                         run=Run(runId=self.unit_run_id(unit_id)), job=Job(namespace=NAMESPACE, name=job),
-                         producer=PRODUCER, outputs=[], inputs=[])
-        with self._writer_lock:
-            if self._writer is None:
-                self._writer = ThreadPoolExecutor(1, thread_name_prefix="archival-lineage")
-            self._starts[unit_id] = self._writer.submit(self._send, event)
+        """The unit's START goes to the archive on the archive's request pool while the unit reads (on S3
+        one round trip of a small unit's dozen, a fsync on a local target); `started` waits for it."""
+        self._starts[unit_id] = round_trips.submit(self._send, self._event(RunState.START, unit_id, job))
 
     def started(self, unit_id: str) -> None:
         """Waits until the unit's START is in the archive; its write's error is raised here, so the unit
@@ -184,13 +176,15 @@ class LineageEmitter:
                                outputFacets={"outputStatistics":
                                              output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
                                                  rowCount=rows, size=size, fileCount=files)})
-        self._emit(RunState.COMPLETE, unit_id, job, outputs=[output], inputs=inputs)
+        self._send(self._event(RunState.COMPLETE, unit_id, job, outputs=[output], inputs=inputs))
 
     def fail(self, unit_id: str, job: str, message: str) -> None:
         """After the unit's START has been written or has failed (then the unit's error may be that
         failure, which the caller raises: it is not raised here again)."""
         future = self._starts.pop(unit_id, None)
-        if future is not None and wait([future]) and future.exception() is not None:
-            LOG.warning("%s: its lineage START event was not written (%s)", unit_id, future.exception())
+        if future is not None:
+            wait([future])  # its START, written or not, comes first
+            if future.exception() is not None:
+                LOG.warning("%s: its lineage START event was not written (%s)", unit_id, future.exception())
         facet = error_message_run.ErrorMessageRunFacet(message=message, programmingLanguage="python")
-        self._emit(RunState.FAIL, unit_id, job, facets={"errorMessage": facet})
+        self._send(self._event(RunState.FAIL, unit_id, job, facets={"errorMessage": facet}))

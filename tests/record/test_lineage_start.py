@@ -1,5 +1,5 @@
-"""A unit's lineage START is written on a thread of its own while the unit reads, and still before
-anything of the unit is published: a START still on its way holds the commit, and a START that cannot
+"""A unit's lineage START is written on the archive's request pool while the unit reads, and still
+before anything of the unit is published: a START still on its way holds the commit, and a START that cannot
 be written fails the unit with nothing published, as when it was written first."""
 
 from __future__ import annotations
