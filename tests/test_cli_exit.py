@@ -59,6 +59,29 @@ def test_the_quick_exit_skips_the_interpreter_teardown():
     assert "torn down" not in done.stdout
 
 
+def test_a_command_that_used_the_archives_request_pool_still_exits_quickly():
+    """The pool's threads outlive the requests (archive/round_trips.py): idle, they must not pass for
+    work the exit waits for, and a request still running is waited for."""
+    done = _run("""
+        from archival.archive import round_trips
+        class Noisy:
+            def __del__(self):
+                print("torn down", flush=True)
+        kept = Noisy()
+        def late():
+            time.sleep(0.3)
+            print("request finished", flush=True)
+        def command():
+            round_trips.at_once(lambda n: n * 2, [1, 2, 3])
+            round_trips.submit(late)
+            return 4
+        end_process(command)
+    """)
+    assert done.returncode == 4
+    assert "request finished" in done.stdout
+    assert "torn down" not in done.stdout
+
+
 def test_a_closed_stdout_gives_the_interpreters_status():
     done = _run("""
         class ReaderGone:  # `archival ls | head -1`: the flush at exit finds the pipe closed

@@ -31,6 +31,14 @@ def _fresh_pool() -> None:
 os.register_at_fork(after_in_child=_fresh_pool)
 
 
+def finish() -> None:
+    """The command is over: waits for what was asked of the pool, then ends its threads. Idle, they
+    are still threads the interpreter joins at exit, so the command could not take its quick exit
+    (cli/exit.py) and paid the interpreter's teardown: 0.7 s after a direct run, 1.2 s after a flow
+    on a slow hour. Nothing may be asked of the pool afterwards."""
+    _POOL.shutdown(wait=True)
+
+
 def _marked(call: Callable[..., R], *args: Any) -> R:
     _ON_POOL.active = True
     return call(*args)

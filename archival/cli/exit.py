@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable
 from typing import NoReturn
 
+from archival.archive import round_trips
+
 
 def others_working() -> list[threading.Thread]:
     """Non-daemon threads besides this one: the interpreter would wait for them before exiting."""
@@ -26,6 +28,7 @@ def others_working() -> list[threading.Thread]:
 
 def end_process(command: Callable[[], int]) -> NoReturn:
     code = command()
+    round_trips.finish()  # its idle threads would count as working
     if others_working() or threading.current_thread() is not threading.main_thread():
         sys.exit(code)
     atexit._run_exitfuncs()  # noqa: SLF001 - the documented handlers, run once, as at a normal exit
