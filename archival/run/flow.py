@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.states import Failed, State
 
@@ -18,6 +17,7 @@ from archival.run.context import Tuning
 from archival.run.execution import RunRequest, RunSummary, execute_run, guarded, summary_rows
 from archival.run.heartbeat import engine_heartbeat_replaced, flow_heartbeat
 from archival.run.limits import server_configured
+from archival.run.prefect_flow import archival_flow
 from archival.run.refusal import RunRefused
 from archival.run.runners import RunnerKind, task_runner
 from archival.run.tasks import PrefectDispatch
@@ -25,7 +25,7 @@ from archival.run.tasks import PrefectDispatch
 __all__ = ["RunSummary", "archival_run", "run_outcome", "run_project"]
 
 
-@flow(name="archival-run", task_runner=task_runner("thread"))
+@archival_flow(name="archival-run", task_runner=task_runner("thread"))
 def archival_run(project_dir: str, select: list[str] | None = None, target: str | None = None,
                  run_id: str | None = None, as_of: datetime | None = None,
                  tuning: Tuning | None = None, retry_failed: str | None = None,

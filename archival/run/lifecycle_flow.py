@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect import flow, task
+from prefect import task
 from prefect.artifacts import create_table_artifact
 
 from archival.archive.targets import open_store
 from archival.lifecycle.apply import run_lifecycle
+from archival.run.prefect_flow import archival_flow
 from archival.spec.load import load_project
 from archival.spec.model import Project, Table
 from archival.spec.select import parse_selectors, select_tables
@@ -26,7 +27,7 @@ def lifecycle_table(project: Project, table: Table, target: str | None, as_of: d
     return rows
 
 
-@flow(name="archival-lifecycle")
+@archival_flow(name="archival-lifecycle")
 def archival_lifecycle(project_dir: str, select: list[str] | None = None, target: str | None = None,
                        as_of: datetime | None = None, dry_run: bool = False) -> int:
     """Returns how many periods were moved or expired."""

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect import flow, task
+from prefect import task
 from prefect.artifacts import create_table_artifact
 
 from archival.purge.run import purge_project
+from archival.run.prefect_flow import archival_flow
 from archival.spec.load import load_project
 from archival.spec.model import Project, Table
 from archival.spec.select import parse_selectors, select_tables
@@ -25,7 +26,7 @@ def purge_source(project: Project, source: str, tables: list[Table], target: str
              "run": report.run_id, "stopped": report.stopped or "-"} for p in report.periods]
 
 
-@flow(name="archival-purge")
+@archival_flow(name="archival-purge")
 def archival_purge(project_dir: str, select: list[str] | None = None, target: str | None = None,
                    as_of: datetime | None = None, dry_run: bool = False, max_rows: int | None = None) -> int:
     """Returns how many rows were deleted (a dry run: would be)."""

@@ -3,9 +3,9 @@ automations can alert) when any period differs. Scheduled after the export deplo
 
 from __future__ import annotations
 
-from prefect import flow
 from prefect.artifacts import create_table_artifact
 
+from archival.run.prefect_flow import archival_flow
 from archival.spec.load import load_project
 from archival.spec.select import parse_selectors, select_tables
 from archival.verify.reconcile import reconcile_project
@@ -15,7 +15,7 @@ class ReconcileMismatch(Exception):
     pass
 
 
-@flow(name="archival-reconcile")
+@archival_flow(name="archival-reconcile")
 def archival_reconcile(project_dir: str, select: list[str] | None = None, target: str | None = None,
                        period: str | None = None) -> bool:
     project = load_project(project_dir)

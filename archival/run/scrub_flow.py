@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.events import emit_event
 
 from archival.archive.targets import open_store, target_name
+from archival.run.prefect_flow import archival_flow
 from archival.run.scrub_repair import scrub_and_repair
 from archival.spec.load import load_project
 from archival.spec.select import parse_selectors, select_tables
@@ -23,7 +23,7 @@ class ArchiveCorrupt(Exception):
     pass
 
 
-@flow(name="archival-scrub")
+@archival_flow(name="archival-scrub")
 def archival_scrub(project_dir: str, select: list[str] | None = None, target: str | None = None,
                    parts: int = 7, part: int | None = None, deep: bool = True, repair: bool = True) -> int:
     """`part`: which of the `parts` to read (default: the day of the year decides). Returns the files read."""
