@@ -3,6 +3,8 @@ and a thread still working is waited for, as the interpreter would."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -93,3 +95,28 @@ def test_a_closed_stdout_gives_the_interpreters_status():
         end_process(lambda: 0)
     """)
     assert done.returncode == 120
+
+
+def test_a_whole_run_takes_the_quick_exit(demo_project, small_demo_db):
+    """What the command leaves running when it returns decides the exit: a real run of the demo
+    (plan, locks, units, commit, record) must leave no thread the interpreter would wait for."""
+    (demo_project / "data").mkdir()
+    shutil.copy(small_demo_db, demo_project / "data" / "helpdesk.db")
+    code = textwrap.dedent(f"""
+        import sys
+        import archival.cli.exit as exit_
+        counted = exit_.others_working
+        def others_working():
+            found = counted()
+            print("left running:", sorted(t.name for t in found), file=sys.stderr, flush=True)
+            return found
+        exit_.others_working = others_working
+        sys.argv = ["archival", "run", "--no-prefect", "--no-progress", "--ignore-quiet-hours",
+                    "--project-dir", {str(demo_project)!r}]
+        from archival.cli import entry
+        entry()
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "left running: []" in done.stderr.splitlines()
