@@ -128,11 +128,25 @@ def built_venv(folder: Path, install: list[str], inputs: list[Path]) -> tuple[Pa
 def user_install() -> Path:
     """The bin folder of archival installed as a user installs it (`pip install .`, no dev extras).
     Timed processes run from it: the dev venv has test libraries that the run's own libraries pick
-    up when present (Pandera imports hypothesis, 0.3 s), which a user's install never pays."""
-    bin_dir, why = built_venv(USER_VENV, ["-c", str(ROOT / "constraints.txt"), "-e", str(ROOT)],
-                              [ROOT / "pyproject.toml", ROOT / "constraints.txt"])
+    up when present (Pandera imports hypothesis, 0.3 s), which a user's install never pays.
+
+    Not editable: pip compiles an install's modules to bytecode, as a user's `pip install` does. An
+    editable install imports archival from the source tree, and where PYTHONDONTWRITEBYTECODE is set
+    (this workplace sets it) it compiled archival's 180 modules in every timed process: 0.4-0.8 s
+    that no user pays. archival itself is installed again whenever one of its files changed."""
+    constraints = ROOT / "constraints.txt"
+    bin_dir, why = built_venv(USER_VENV, ["-c", str(constraints), str(ROOT)], [ROOT / "pyproject.toml", constraints])
     if bin_dir is None:
         raise SystemExit(why)
+    stamp = USER_VENV / ".archival-installed"
+    newest = max(f.stat().st_mtime for f in (ROOT / "archival").rglob("*") if f.is_file())
+    if not stamp.exists() or stamp.stat().st_mtime < newest:
+        print("installing archival into the bench's user venv ...", flush=True)
+        done = subprocess.run([str(bin_dir / "pip"), "install", "--quiet", "--no-deps", "--force-reinstall",
+                               str(ROOT)], capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"pip install {ROOT} failed: {done.stderr.strip()[-2000:]}")
+        stamp.touch()
     return bin_dir
 
 
