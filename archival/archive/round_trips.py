@@ -19,10 +19,12 @@ R = TypeVar("R")
 READERS = 16
 _ON_POOL = threading.local()  # set on the pool's threads: what they ask at once runs there, not behind them
 _THREADS: set[threading.Thread] = set()  # the pool's, as they start
+_THREADS_LOCK = threading.Lock()  # a thread starting while the exit copies the set
 
 
 def _started() -> None:
-    _THREADS.add(threading.current_thread())
+    with _THREADS_LOCK:
+        _THREADS.add(threading.current_thread())
 
 
 def _new_pool() -> ThreadPoolExecutor:
@@ -35,7 +37,8 @@ _POOL = _new_pool()
 def _fresh_pool() -> None:
     """A forked child has none of its parent's threads, but the parent's pool would count them as
     its own and never start new ones: its requests would wait forever."""
-    global _POOL
+    global _POOL, _THREADS_LOCK
+    _THREADS_LOCK = threading.Lock()  # the parent's may have been held by a thread the child lacks
     _THREADS.clear()
     _POOL = _new_pool()
 
@@ -47,7 +50,8 @@ def threads() -> set[threading.Thread]:
     """The pool's threads. Idle, they are still threads the interpreter joins at exit: counted as
     work, they kept every command from its quick exit (cli/exit.py), which then paid the
     interpreter's teardown, 0.7 s after a direct run and 1.2 s after a flow on a slow hour."""
-    return set(_THREADS)
+    with _THREADS_LOCK:
+        return set(_THREADS)
 
 
 def finish() -> None:
