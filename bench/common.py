@@ -139,7 +139,9 @@ def user_install() -> Path:
     if bin_dir is None:
         raise SystemExit(why)
     stamp = USER_VENV / ".archival-installed"
-    newest = max(f.stat().st_mtime for f in (ROOT / "archival").rglob("*") if f.is_file())
+    # the package's own files; bytecode that importing it from the source tree writes is not a change
+    newest = max(f.stat().st_mtime for f in (ROOT / "archival").rglob("*")
+                 if f.is_file() and "__pycache__" not in f.parts)
     if not stamp.exists() or stamp.stat().st_mtime < newest:
         print("installing archival into the bench's user venv ...", flush=True)
         done = subprocess.run([str(bin_dir / "pip"), "install", "--quiet", "--no-deps", "--force-reinstall",
