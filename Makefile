@@ -53,10 +53,12 @@ bench-prefect: $(STAMP)
 	$(BIN)/python bench/dask_scale.py --scale $${SCALE:-1} --repeat $${REPEAT:-3}
 
 # Throughput and scale: archival run (direct, and a flow against a running server) against DuckDB COPY
-# at 5M rows, with an estimate for 8 and 16 cores; 1,000 small units; the demo's start-up; planning
+# at 5M rows, with an estimate for 8 and 16 cores; what the HMAC, the contract and Prefect add to it;
+# 1,000 small units; the demo's start-up; planning
 # against S3 with latency (~27 min).
 bench-scale: $(STAMP)
 	$(BIN)/python bench/run_vs_copy.py --rows $${ROWS:-5000000} --repeat $${REPEAT:-3}
+	$(BIN)/python bench/run_stages.py --rows $${ROWS:-5000000} --repeat $${REPEAT:-3}
 	$(BIN)/python bench/small_units.py --tables $${TABLES:-1000}
 	$(BIN)/python bench/startup.py --repeat $${REPEAT:-5}
 	$(BIN)/python bench/plan_s3.py --tables $${PLAN_TABLES:-300}
