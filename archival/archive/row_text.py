@@ -44,20 +44,62 @@ def supports(schema: pa.Schema) -> bool:
     return not unsupported(schema)
 
 
-def _value_text(name: str, dtype: pl.DataType) -> pl.Expr:
+LOOKUP = 1 << 16  # texts of the integers below it, and of their length prefixes, are looked up
+
+
+@lru_cache(maxsize=1)
+def _lookup_texts() -> tuple[pl.Series, pl.Series]:
+    """The texts of 0..LOOKUP-1 and the length prefixes `0:`..: a gather from them is about a tenth of
+    an integer-to-text cast per value, and nine casts were a third of the v2 text (docs/performance.md)."""
+    return (pl.Series("digits", [str(n) for n in range(LOOKUP)], pl.String),
+            pl.Series("prefixes", [f"{n}:" for n in range(LOOKUP)], pl.String))
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, (pl.String, pl.Categorical, pl.Enum))
+
+
+def _is_counted(dtype: pl.DataType) -> bool:
+    """Written as the decimal text of an integer (a temporal value's count of its unit: polars keeps
+    every temporal type as an integer)."""
+    return dtype.is_integer() or dtype.is_temporal()
+
+
+def _value_text(name: str, dtype: pl.DataType, looked_up: bool = False) -> pl.Expr:
+    """`looked_up`: every value of the batch (a text's byte length, or an integer) is in 0..LOOKUP-1,
+    so its text comes from _lookup_texts; the same text as the cast gives."""
     col = pl.col(name)
     if dtype == pl.Null:
         return pl.lit("", pl.String)
-    if isinstance(dtype, (pl.String, pl.Categorical, pl.Enum)):
+    if _is_text(dtype):
         text = col.cast(pl.String)
+        if looked_up:
+            return pl.concat_str([pl.lit(_lookup_texts()[1]).gather(text.str.len_bytes()), text])
         return pl.concat_str([text.str.len_bytes().cast(pl.String), pl.lit(":"), text])
     if isinstance(dtype, pl.Binary):
         return pl.concat_str([col.bin.size().cast(pl.String), pl.lit(":"), col.bin.encode("hex")])
+    if looked_up and _is_counted(dtype):
+        return pl.lit(_lookup_texts()[0]).gather(col.to_physical())
     if dtype.is_temporal():
         return col.to_physical().cast(pl.String)
     if dtype.is_numeric() or isinstance(dtype, pl.Boolean):
         return col.cast(pl.String)
     raise ValueError(f"column {name}: type {dtype} has no {ALGORITHM} text")
+
+
+def looked_up_columns(frame: pl.DataFrame) -> frozenset[str]:
+    """The columns of `frame` whose texts _value_text may look up: every length or integer of the batch
+    in 0..LOOKUP-1 (NULLs look up NULL, as the cast gives)."""
+    checks = []
+    for name, dtype in frame.schema.items():
+        if _is_text(dtype):
+            checks.append((pl.col(name).cast(pl.String).str.len_bytes().max() < LOOKUP).fill_null(True).alias(name))
+        elif _is_counted(dtype):
+            physical = pl.col(name).to_physical()
+            checks.append(((physical.min() >= 0) & (physical.max() < LOOKUP)).fill_null(True).alias(name))
+    if not checks:
+        return frozenset()
+    return frozenset(name for name, fits in frame.select(checks).row(0, named=True).items() if fits)
 
 
 def names_seed(names: list[str]) -> int:
@@ -66,9 +108,9 @@ def names_seed(names: list[str]) -> int:
     return int(pl.select(pl.lit("\x1f".join(names)).nchash.xxh3_64()).item())
 
 
-@lru_cache(maxsize=64)
-def _digest_expr(schema: tuple[tuple[str, pl.DataType], ...]) -> pl.Expr:
-    values = [_value_text(name, dtype).fill_null("") for name, dtype in schema]
+@lru_cache(maxsize=256)
+def _digest_expr(schema: tuple[tuple[str, pl.DataType], ...], looked_up: frozenset[str] = frozenset()) -> pl.Expr:
+    values = [_value_text(name, dtype, name in looked_up).fill_null("") for name, dtype in schema]
     text = pl.concat_str(values, separator="\x1f")
     # the digest's 16 bytes as XXH3 writes them (big-endian): its halves read as u64 are cheaper than
     # 128-bit integer division in polars
@@ -89,5 +131,5 @@ def row_sums(data: pa.RecordBatch | pa.Table) -> tuple[int, int, int]:
     assert isinstance(frame, pl.DataFrame)
     schema = tuple((name, dtype) for name, dtype in frame.schema.items())
     # two steps: in one eager select each half would hash every row again
-    upper, lower = frame.select(_digest_expr(schema)).select(_HALVES).row(0)
+    upper, lower = frame.select(_digest_expr(schema, looked_up_columns(frame))).select(_HALVES).row(0)
     return int(upper), int(lower), data.num_rows

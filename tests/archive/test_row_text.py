@@ -12,6 +12,7 @@ import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import polars as pl
 import pyarrow as pa
 import pytest
 import xxhash
@@ -19,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archival.archive.fingerprint import V2, RowFingerprint, combine
-from archival.archive.row_text import row_sums, supports
+from archival.archive.row_text import LOOKUP, looked_up_columns, row_sums, supports
 from archival.checksums import format_value
 from tests.conftest import ROOT
 from tests.run.helpers import run_units
@@ -102,6 +103,35 @@ def test_the_arrow_flavour_of_a_value_does_not_matter():
     assert _value(views) == _value(SAMPLE)
 
 
+def _edges(inside: bool) -> pa.Table:
+    """Lengths and integers at the edges of the looked-up texts: all inside (0..LOOKUP-1), or some
+    just outside, in the same types."""
+    first = dt.date(1970, 1, 1)
+    if inside:
+        return pa.table({"n": pa.array([0, 1, LOOKUP - 1, None], pa.int64()),
+                         "u": pa.array([0, 7, LOOKUP - 1, 3], pa.uint32()),
+                         "day": pa.array([first, dt.date(2026, 11, 27), None, first + dt.timedelta(days=LOOKUP - 1)]),
+                         "t": pa.array(["a" * (LOOKUP - 1), "", None, "ü" * 10], pa.string()),
+                         "tag": pa.array(["x", "y", None, "x"]).dictionary_encode()})
+    return pa.table({"n": pa.array([LOOKUP, -1, 5, None], pa.int64()),
+                     "u": pa.array([LOOKUP, 0, 1, 2], pa.uint32()),
+                     "day": pa.array([first - dt.timedelta(days=1), first + dt.timedelta(days=LOOKUP), None, first]),
+                     "t": pa.array(["a" * LOOKUP, "ü" * 40_000, None, "b"], pa.string()),
+                     "tag": pa.array(["x" * LOOKUP, "y", None, "x"]).dictionary_encode()})
+
+
+def test_looked_up_texts_are_the_texts_a_cast_gives():
+    """Lengths and integers below LOOKUP take their text from a table (row_text._lookup_texts); the
+    digests are the documented ones on both sides of its edge, and a batch of each sums as the whole."""
+    inside, outside = _edges(True), _edges(False)
+    assert looked_up_columns(pl.from_arrow(inside)) == {"n", "u", "day", "t", "tag"}
+    assert looked_up_columns(pl.from_arrow(outside)) == set()
+    assert _value(inside) == _reference(inside)
+    assert _value(outside) == _reference(outside)
+    both = pa.concat_tables([inside, outside.cast(inside.schema)]).combine_chunks()
+    assert combine(_value(inside), _value(outside)) == _value(both) == _reference(both)
+
+
 @pytest.mark.parametrize("left, right", [
     ({"a": ["x\x1fy"], "b": ["z"]}, {"a": ["x"], "b": ["y\x1fz"]}),  # a separator inside a value
     ({"a": [None], "b": ["z"]}, {"a": [""], "b": ["z"]}),  # NULL is not the empty text
@@ -124,7 +154,8 @@ def test_nested_and_interval_columns_have_no_v2_text(type_):
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.integers(-10**12, 10**12), st.one_of(st.none(), st.text())), max_size=200),
+@given(st.lists(st.tuples(st.one_of(st.integers(0, LOOKUP + 5), st.integers(-10**12, 10**12)),
+                          st.one_of(st.none(), st.text())), max_size=200),
        st.integers(1, 7), st.randoms())
 def test_batches_in_any_order_sum_to_the_whole(rows, cut, rnd):
     data = pa.table({"id": pa.array([r[0] for r in rows], pa.int64()),
