@@ -45,6 +45,7 @@ def supports(schema: pa.Schema) -> bool:
 
 
 LOOKUP = 1 << 16  # texts of the integers below it, and of their length prefixes, are looked up
+LOOKUP_ROWS = 1 << 14  # in batches of at least this many rows: below it the check costs more than it saves
 
 
 @lru_cache(maxsize=1)
@@ -131,5 +132,6 @@ def row_sums(data: pa.RecordBatch | pa.Table) -> tuple[int, int, int]:
     assert isinstance(frame, pl.DataFrame)
     schema = tuple((name, dtype) for name, dtype in frame.schema.items())
     # two steps: in one eager select each half would hash every row again
-    upper, lower = frame.select(_digest_expr(schema, looked_up_columns(frame))).select(_HALVES).row(0)
+    looked_up = looked_up_columns(frame) if frame.height >= LOOKUP_ROWS else frozenset()
+    upper, lower = frame.select(_digest_expr(schema, looked_up)).select(_HALVES).row(0)
     return int(upper), int(lower), data.num_rows

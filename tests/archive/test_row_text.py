@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
+from unittest import mock
 
 import polars as pl
 import pyarrow as pa
@@ -19,6 +20,7 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archival.archive import row_text
 from archival.archive.fingerprint import V2, RowFingerprint, combine
 from archival.archive.row_text import LOOKUP, looked_up_columns, row_sums, supports
 from archival.checksums import format_value
@@ -120,10 +122,12 @@ def _edges(inside: bool) -> pa.Table:
                      "tag": pa.array(["x" * LOOKUP, "y", None, "x"]).dictionary_encode()})
 
 
-def test_looked_up_texts_are_the_texts_a_cast_gives():
-    """Lengths and integers below LOOKUP take their text from a table (row_text._lookup_texts); the
-    digests are the documented ones on both sides of its edge, and a batch of each sums as the whole."""
-    inside, outside = _edges(True), _edges(False)
+@pytest.mark.parametrize("rows", [4, row_text.LOOKUP_ROWS])
+def test_looked_up_texts_are_the_texts_a_cast_gives(rows):
+    """Lengths and integers below LOOKUP take their text from a table (row_text._lookup_texts) in
+    batches of LOOKUP_ROWS rows or more; the digests are the documented ones on both sides of its
+    edge, and a batch of each sums as the whole."""
+    inside, outside = pa.concat_tables([_edges(True)] * (rows // 4)), _edges(False)
     assert looked_up_columns(pl.from_arrow(inside)) == {"n", "u", "day", "t", "tag"}
     assert looked_up_columns(pl.from_arrow(outside)) == set()
     assert _value(inside) == _reference(inside)
@@ -162,6 +166,8 @@ def test_batches_in_any_order_sum_to_the_whole(rows, cut, rnd):
                      "t": pa.array([r[1] for r in rows], pa.string())})
     whole = _value(data) if rows else "0" * 32
     assert whole == _reference(data)
+    with mock.patch.object(row_text, "LOOKUP_ROWS", 1):  # the looked-up texts, in batches this small too
+        assert (_value(data) if rows else "0" * 32) == whole
     batches = data.to_batches(max_chunksize=cut)
     rnd.shuffle(batches)
     halves = [RowFingerprint(algorithm=V2) for _ in range(2)]
