@@ -21,17 +21,16 @@ from archival.archive import round_trips
 
 
 def others_working() -> list[threading.Thread]:
-    """Non-daemon threads besides this one and the archive's request pool (whose threads outlive
-    their requests, and whose requests `finish` waits for): the interpreter would wait for them."""
-    me, pool = threading.current_thread(), round_trips.threads()
-    return [t for t in threading.enumerate() if t is not me and t not in pool and not t.daemon and t.is_alive()]
+    """Non-daemon threads besides this one: the interpreter would wait for them before exiting."""
+    me = threading.current_thread()
+    return [t for t in threading.enumerate() if t is not me and not t.daemon and t.is_alive()]
 
 
 def end_process(command: Callable[[], int]) -> NoReturn:
     code = command()
+    round_trips.finish()  # its idle threads would count as working
     if others_working() or threading.current_thread() is not threading.main_thread():
-        sys.exit(code)  # a thread still working may still ask the pool: the interpreter ends it
-    round_trips.finish()
+        sys.exit(code)
     atexit._run_exitfuncs()  # noqa: SLF001 - the documented handlers, run once, as at a normal exit
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -4,6 +4,9 @@ queueing them behind it (a full pool would wait for itself for ever)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,3 +40,21 @@ def test_a_call_on_the_pool_that_asks_for_more_at_once_does_not_wait_for_itself(
     asking.start()
     asking.join(10)
     assert not asking.is_alive() and found == [[[0, 0, 0], [0, 1, 2]]]
+
+
+def test_a_forked_child_has_a_pool_of_its_own():
+    """A child forked after the pool ran (a process task runner) has none of its parent's threads:
+    the parent's pool would count them and never start new ones, so the child's requests would wait
+    for ever; the child gets a fresh pool (round_trips._fresh_pool)."""
+    code = textwrap.dedent("""
+        import os
+        from archival.archive import round_trips
+        round_trips.at_once(lambda n: n, list(range(round_trips.READERS)))  # every thread started
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if round_trips.at_once(lambda n: n + 1, [1, 2]) == [2, 3] else 1)
+        print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "child 0"
