@@ -22,12 +22,11 @@ PROJECT_FILE = ("project: bench\nsources:\n  {source}\narchive:\n  default: loca
                 "  targets:\n    local: {{type: local, path: ./archive}}\npii: {{hash_key: env:ARCHIVAL_PII_KEY}}\n")
 PG_SOURCE = "pg: {type: postgres, dsn: env:BENCH_DSN}"
 # The bench table's contract (4 columns) and PII rule (HMAC of the title): the same on every source.
-CONTRACT = """    columns:
-      id: {type: int32, nullable: false, unique: true}
-      status: {allowed: [new, open, pending, resolved, closed]}
-      amount: {min: 0, max: 100000}
-      title: {pii: hash, max_length: 200}
-"""
+CONTRACT = {"id": "type: int32, nullable: false, unique: true",
+            "status": "allowed: [new, open, pending, resolved, closed]",
+            "amount": "min: 0, max: 100000",
+            "title": "max_length: 200"}
+PII = {"title": "pii: hash"}
 
 
 # A table of ROWS events over three years (monthly periods from 2023-08), keyed by id: the purge and
@@ -68,10 +67,27 @@ def events_spec(settings: str) -> str:
             + settings)
 
 
-def tickets_spec(source: str, relation: str, contract: bool = True) -> str:
-    """The bench domain's spec: the tickets table, full mode, with or without contract and hashing."""
+def tickets_spec(source: str, relation: str, contract: bool = True, pii: bool | None = None) -> str:
+    """The bench domain's spec: the tickets table, full mode, with or without the contract and the
+    HMAC of the title (`pii`: as `contract` unless given)."""
+    hashed = contract if pii is None else pii
+    lines = []
+    for column in {**CONTRACT, **PII}:
+        settings = ([PII[column]] if hashed and column in PII else []) + \
+                   ([CONTRACT[column]] if contract and column in CONTRACT else [])
+        if settings:
+            lines.append(f"      {column}: {{{', '.join(settings)}}}\n")
+    columns = "".join(lines)
     return (f"domain: bench\nowner: bench@example.com\nsource: {source}\ntables:\n  tickets:\n"
-            f"    relation: {relation}\n    primary_key: [id]\n    mode: full\n" + (CONTRACT if contract else ""))
+            f"    relation: {relation}\n    primary_key: [id]\n    mode: full\n"
+            + (f"    columns:\n{columns}" if columns else ""))
+
+
+def bench_env(dsn: str, folder: str) -> dict[str, str]:
+    """What a timed `archival run` of the bench project needs in its environment (its Prefect home
+    under `folder`); PREFECT_API_URL decides direct or flow."""
+    return {"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench", "PREFECT_HOME": f"{folder}/home",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 # Raw DuckDB: the source's scanner (loaded as archival loads it) copying one relation to Parquet zstd.
 DUCKDB_COPY_JOB = """

@@ -20,16 +20,22 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import prefect_server, temp_database, tickets_spec, user_install, write_project, write_report
+from common import (
+    bench_env,
+    prefect_server,
+    temp_database,
+    tickets_spec,
+    user_install,
+    write_project,
+    write_report,
+)
 from export_pg import TABLE_SQL
 from run_vs_copy import CPU, archival_run, postmaster_stat
 
-WHOLE = tickets_spec("pg", "public.tickets")
 VARIANTS = {
-    "whole": ("contract + HMAC (the bench spec)", WHOLE),
-    "no_hmac": ("contract, no HMAC", WHOLE.replace("title: {pii: hash, max_length: 200}", "title: {max_length: 200}")),
-    "no_contract": ("HMAC, no contract", tickets_spec("pg", "public.tickets", contract=False)
-                    + "    columns:\n      title: {pii: hash}\n"),
+    "whole": ("contract + HMAC (the bench spec)", tickets_spec("pg", "public.tickets")),
+    "no_hmac": ("contract, no HMAC", tickets_spec("pg", "public.tickets", pii=False)),
+    "no_contract": ("HMAC, no contract", tickets_spec("pg", "public.tickets", contract=False, pii=True)),
     "plain": ("neither", tickets_spec("pg", "public.tickets", contract=False)),
 }
 
@@ -47,8 +53,7 @@ def main() -> int:
         folders = {name: write_project(Path(tmp) / name, spec) for name, (_, spec) in VARIANTS.items()}
         folders["flow"] = folders["whole"]
         server = postmaster_stat(dsn)
-        env = {"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench", "PREFECT_HOME": f"{tmp}/home",
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        env = bench_env(dsn, tmp)
         with prefect_server("postgres", Path(tmp) / "server") as (api_url, _):
             for i in range(args.repeat):
                 for name in runs:

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from common import DUCKDB_COPY_JOB, prefect_server, temp_database, user_install, write_project, write_report
+from common import DUCKDB_COPY_JOB, bench_env, prefect_server, temp_database, user_install, write_project, write_report
 from export_pg import SPEC, TABLE_SQL
 
 SCALES = ("contract", "pii", "fingerprint", "parts")  # on every core: polars, DuckDB, Arrow
@@ -109,8 +109,7 @@ def main() -> int:
         one = write_project(Path(tmp) / "p", SPEC)
         two = write_project(Path(tmp) / "p2", SPEC, extra="limits: {parallel_reads: 2}\n")
         server = postmaster_stat(dsn)
-        env = {"BENCH_DSN": dsn, "ARCHIVAL_PII_KEY": "bench", "PREFECT_HOME": f"{tmp}/home",
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        env = bench_env(dsn, tmp)
         with prefect_server("postgres", Path(tmp) / "server") as (api_url, _):
             direct, flow = {**env, "PREFECT_API_URL": ""}, {**env, "PREFECT_API_URL": api_url}
             runs = {"direct": (one, direct), "flow": (one, flow), "direct2": (two, direct), "flow2": (two, flow)}
