@@ -22,6 +22,7 @@ are fingerprinted with v1 (`unsupported` names such columns)."""
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import polars as pl
 import polars_hash  # noqa: F401 - registers the `nchash` namespace on polars expressions
@@ -48,12 +49,17 @@ LOOKUP = 1 << 16  # texts of the integers below it, and of their length prefixes
 LOOKUP_ROWS = 1 << 14  # in batches of at least this many rows: below it the check costs more than it saves
 
 
+class LookupTexts(NamedTuple):
+    numbers: pl.Series  # "0", "1", .. the text of each integer below LOOKUP
+    prefixes: pl.Series  # "0:", "1:", .. the length prefix of a text of that many bytes
+
+
 @lru_cache(maxsize=1)
-def _lookup_texts() -> tuple[pl.Series, pl.Series]:
-    """The texts of 0..LOOKUP-1 and the length prefixes `0:`..: a gather from them is about a tenth of
-    an integer-to-text cast per value, and nine casts were a third of the v2 text (docs/performance.md)."""
-    return (pl.Series("digits", [str(n) for n in range(LOOKUP)], pl.String),
-            pl.Series("prefixes", [f"{n}:" for n in range(LOOKUP)], pl.String))
+def _lookup_texts() -> LookupTexts:
+    """Built once: a gather from them is about a tenth of an integer-to-text cast per value, and nine
+    casts were a third of the v2 text (docs/performance.md)."""
+    return LookupTexts(pl.Series("numbers", [str(n) for n in range(LOOKUP)], pl.String),
+                       pl.Series("prefixes", [f"{n}:" for n in range(LOOKUP)], pl.String))
 
 
 def _is_text(dtype: pl.DataType) -> bool:
@@ -75,12 +81,12 @@ def _value_text(name: str, dtype: pl.DataType, looked_up: bool = False) -> pl.Ex
     if _is_text(dtype):
         text = col.cast(pl.String)
         if looked_up:
-            return pl.concat_str([pl.lit(_lookup_texts()[1]).gather(text.str.len_bytes()), text])
+            return pl.concat_str([pl.lit(_lookup_texts().prefixes).gather(text.str.len_bytes()), text])
         return pl.concat_str([text.str.len_bytes().cast(pl.String), pl.lit(":"), text])
     if isinstance(dtype, pl.Binary):
         return pl.concat_str([col.bin.size().cast(pl.String), pl.lit(":"), col.bin.encode("hex")])
     if looked_up and _is_counted(dtype):
-        return pl.lit(_lookup_texts()[0]).gather(col.to_physical())
+        return pl.lit(_lookup_texts().numbers).gather(col.to_physical())
     if dtype.is_temporal():
         return col.to_physical().cast(pl.String)
     if dtype.is_numeric() or isinstance(dtype, pl.Boolean):
