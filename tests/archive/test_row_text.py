@@ -24,7 +24,7 @@ from archival.archive import row_text
 from archival.archive.fingerprint import V2, RowFingerprint, combine
 from archival.archive.row_text import LOOKUP, looked_up_columns, row_sums, supports
 from archival.checksums import format_value
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_project
 from tests.run.helpers import run_units
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -209,6 +209,33 @@ def test_the_documented_auditor_script_recomputes_an_archive(shop_project, tmp_p
     script = _auditor_script(tmp_path)
     for path in manifests:
         assert _recompute(script, archive, path.relative_to(archive).as_posix()).endswith(" ok"), path
+
+
+def test_the_auditor_script_recomputes_a_postgresql_unit_read_with_looked_up_texts(pg_dsn, tmp_path, monkeypatch):
+    """A unit read from PostgreSQL in one batch of LOOKUP_ROWS rows or more: its manifest's v2 value,
+    computed with looked-up texts (small integers, dates, every text's length), is the one the
+    documented script computes from the archived file without archival."""
+    import psycopg
+
+    rows = row_text.LOOKUP_ROWS + 3_000
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute("CREATE TABLE notes (id int PRIMARY KEY, stars smallint, day date, at timestamptz, body text)")
+        con.execute(f"INSERT INTO notes SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE g % 6 END, "
+                    f"date '2020-01-01' + g % 900, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second', "
+                    f"CASE WHEN g % 11 = 0 THEN NULL ELSE repeat('ü', g % 40) END FROM generate_series(1, {rows}) g")
+    monkeypatch.setenv("APP_DSN", pg_dsn)
+    spec = ("domain: app\nowner: o@example.com\nsource: pg\ntables:\n"
+            "  notes: {relation: notes, primary_key: [id], mode: full}\n")
+    project = write_project(tmp_path / "p", "  pg: {type: postgres, dsn: env:APP_DSN}", {"app": spec})
+    run_units(project, datetime(2026, 12, 1, tzinfo=UTC))
+    archive = project / "archive"
+    [manifest] = list(archive.rglob("_manifests/*/v*.json"))
+    assert json.loads(manifest.read_bytes())["fingerprint"]["algorithm"] == V2
+    [part] = list(archive.rglob("*.parquet"))
+    import pyarrow.parquet as pq
+    assert looked_up_columns(pl.from_arrow(pq.read_table(part))) == {"id", "stars", "day", "body"}
+    script = _auditor_script(tmp_path)
+    assert _recompute(script, archive, manifest.relative_to(archive).as_posix()).endswith(" ok")
 
 
 def test_the_documented_auditor_script_recomputes_the_0_2_0_golden_archive(golden_020, tmp_path):
