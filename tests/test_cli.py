@@ -1,5 +1,6 @@
 """The command line: exit statuses, output formats, and that bad specs touch nothing."""
 
+import importlib
 import json
 import os
 import shutil
@@ -118,3 +119,60 @@ def test_console_script_installed(demo):
     done = subprocess.run([str(exe), "validate", "--project-dir", str(demo)], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_every_command_of_the_parser_resolves_to_its_function():
+    parsed = set(cli.build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001 - argparse keeps them there
+    assert parsed == set(cli.COMMANDS)
+    for name in cli.COMMANDS:
+        assert callable(cli.command(name)), name
+
+
+@pytest.mark.parametrize("name", [*cli.SPEC_ERRORS, *cli.USAGE_ERRORS, *cli.OPERATOR_ERRORS])
+def test_each_error_the_exit_status_names_is_an_exception_class(name):
+    module, cls = name.split(":")
+    assert issubclass(getattr(importlib.import_module(module), cls), Exception)
+
+
+def test_an_error_is_matched_only_when_its_class_was_loaded(monkeypatch):
+    from archival.spec.select import SelectorError
+
+    assert cli.raised(SelectorError("x"), cli.USAGE_ERRORS)
+    assert not cli.raised(ValueError("x"), cli.USAGE_ERRORS)
+    monkeypatch.delitem(sys.modules, "archival.spec.select")  # never imported: nothing of it was raised
+    assert not cli.raised(ValueError("x"), ("archival.spec.select:SelectorError",))
+
+
+# What the data commands need and a spec check does not: each costs tens to hundreds of ms to import.
+HEAVY = ("polars", "duckdb", "pyarrow", "pandera", "openlineage", "prefect", "boto3", "botocore", "cryptography")
+
+
+def test_validate_and_help_import_none_of_the_data_libraries(demo):
+    code = ("import sys\nfrom archival import cli\n"
+            f"assert cli.main(['validate', '--project-dir', {str(demo)!r}]) == 0\n"
+            "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(demo):
+    """`archival ls | head -1`: the output's reader went away; not an error to report (status 120, as
+    CPython gives when it cannot flush at exit)."""
+    exe = Path(sys.executable).parent / "archival"
+    proc = subprocess.Popen([str(exe), "ls", "--project-dir", str(demo)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # before the command has written anything: its first write fails
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 120
+    assert err == ""
+
+
+def test_a_broken_pipe_elsewhere_is_an_error(capsys, monkeypatch, demo):
+    def lost_connection(args):
+        raise BrokenPipeError(32, "Broken pipe")  # a source's or an endpoint's connection, not our output
+
+    monkeypatch.setattr(cli, "command", lambda name: lost_connection)
+    code, _, err = run(capsys, "ls", "--project-dir", str(demo))
+    assert code == 1 and "archival ls: BrokenPipeError" in err

@@ -13,15 +13,6 @@ from archival.text import aligned
 from archival.verify.audit_trail import read_trail, summary, when, who_text
 
 
-def add_audit(sub: argparse._SubParsersAction, common, instant) -> None:
-    p = sub.add_parser("audit", help="read the audit trail (who did what, when, how it ended); --verify checks it")
-    common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
-    p.add_argument("--since", type=instant, help="only entries at or after this instant")
-    p.add_argument("--verify", action="store_true", help="check the chain and its anchored head; exit 1 on a gap")
-    p.add_argument("--format", choices=["text", "json"], default="text")
-
-
 def cmd_audit(args: argparse.Namespace) -> int:
     project = load_project(args.project_dir)
     store = open_store(project, args.target)

@@ -1,99 +1,29 @@
-"""The commands that read specs, sources and the archive (all but `run` and `reconcile`)."""
+"""The commands that read specs, sources and the archive: plan, verify, rebaseline, deployments,
+grants, schema (`validate` and `ls`, which read the specs alone, are in cli/specs.py)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from archival.archive.manifest import manifest_schema_text
-from archival.archive.store import ArchiveUnavailable
-from archival.archive.targets import open_store, probe_writable
-from archival.check.fit import contract_misfits
+from archival.archive.targets import open_store
 from archival.cli.common import FAILED, OK, USAGE, load, refresh_request
 from archival.cli.lifecycle import lifecycle_due
 from archival.cli.purge import purge_due
 from archival.plan.build import build_plan
 from archival.plan.compile import table_identity
 from archival.plan.explain import render_json, render_markdown, render_text
-from archival.platform.drift import platform_drift
 from archival.record.anchor import record_head
 from archival.record.rebaseline import NothingToRebaseline, changes_to_accept, rebaseline
-from archival.source.grants import grants, role_warnings
-from archival.source.probe import probe_tables
-from archival.source.secrets import SecretError, resolve
+from archival.source.grants import grants
 from archival.source.types import types_markdown
 from archival.spec.docs import specs_markdown
 from archival.spec.jsonschema import json_schema_text
 from archival.spec.load import load_project
-from archival.spec.model import Project, Table
 from archival.spec.select import parse_selectors
-from archival.text import aligned
 from archival.verify.check import verify_archive
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    project, tables = load(args)
-    domains = {t.domain for t in tables}
-    if args.connect:
-        facts = probe_tables(project, tables)
-        mismatches = [f.problem for f in facts.values() if f.problem and f.probed]
-        mismatches += contract_misfits(tables, facts) + _pii_key_problems(project, tables)
-        drift = platform_drift(project, tables)
-        mismatches += drift.errors
-        roles = role_warnings(project, tables)
-        for line in [*drift.warnings, *roles, *drift.review]:
-            print(("review: " if line in drift.review else "warning: ") + line, file=sys.stderr)
-        if roles and args.strict:
-            mismatches.append(f"--strict: {len(roles)} warning(s) about the export role (above)")
-        unreachable = sorted({f.problem for f in facts.values() if f.problem and not f.probed} | {*drift.unreachable})
-        unreachable += _target_problems(project)
-        for problem in mismatches + unreachable:
-            print(problem, file=sys.stderr)
-        if mismatches:
-            return USAGE
-        if unreachable:
-            return FAILED
-    checked = " and its sources" if args.connect else ""
-    print(f"ok: {project.name}: {len(domains)} domain(s), {len(tables)} table(s){checked} valid")
-    return OK
-
-
-def _pii_key_problems(project: Project, tables: list[Table]) -> list[str]:
-    if project.pii_hash_key is None or not any(c.pii == "hash" for t in tables for c in t.columns):
-        return []
-    try:
-        resolve(project.pii_hash_key, "pii.hash_key")
-    except SecretError as exc:
-        return [f"archival.yaml: {exc}"]
-    return []
-
-
-def _target_problems(project: Project) -> list[str]:
-    problems = []
-    for name in sorted(project.targets):
-        try:
-            probe_writable(open_store(project, name))
-        except (ArchiveUnavailable, SecretError) as exc:
-            problems.append(f"target '{name}': {exc}")
-    return problems
-
-
-def cmd_ls(args: argparse.Namespace) -> int:
-    project, tables = load(args)
-    rows = [{"table": t.qualified_name, "mode": t.mode, "period": t.period, "cursor": list(t.cursor),
-             "primary_key": list(t.primary_key), "source": project.domain(t.domain).source,  # type: ignore[union-attr]
-             "relation": t.relation, "format": t.format, "tags": list(t.tags), "spec": str(t.location)}
-            for t in tables]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return OK
-    header = ("TABLE", "MODE", "PERIOD", "CURSOR", "KEY", "SOURCE", "RELATION")
-    body = [(r["table"], r["mode"], r["period"] or "-", ",".join(r["cursor"]) or "-", ",".join(r["primary_key"]),
-             r["source"], r["relation"]) for r in rows]
-    print("\n".join(aligned([header, *body])))
-    return OK
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

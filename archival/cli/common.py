@@ -4,13 +4,17 @@ a command's options ask for."""
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from archival.plan.refresh import Refresh
+from archival.cli.exit import FAILED, OK, USAGE
 from archival.spec.load import load_project
 from archival.spec.model import Project, Table
 from archival.spec.select import parse_selectors, select_tables
 
-OK, FAILED, USAGE = 0, 1, 2
+if TYPE_CHECKING:  # the plan package: only the commands that plan (run, plan, reconcile) import it
+    from archival.plan.refresh import Refresh
+
+__all__ = ["FAILED", "OK", "USAGE", "RefreshUsage", "load", "refresh_request"]
 
 
 def load(args: argparse.Namespace) -> tuple[Project, list[Table]]:
@@ -29,6 +33,8 @@ def refresh_request(args: argparse.Namespace, tables: list[Table], required: boo
                            "everything")
     if required and not args.reason:
         raise RefreshUsage("--refresh needs --reason \"...\": it is recorded in the audit chain")
+    from archival.plan.refresh import Refresh
+
     units = tuple(f"{t.qualified_name}/{args.period}" for t in tables) if args.period else ()
     return Refresh(args.reason or "plan only", units)
 

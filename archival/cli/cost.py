@@ -18,22 +18,6 @@ from archival.spec.model import Prices
 from archival.text import aligned, markdown, size_text
 
 
-def _years(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 50:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of years from 1 to 50")
-    return int(text)
-
-
-def add_cost(sub: argparse._SubParsersAction, common, instant) -> None:
-    p = sub.add_parser("cost", help="what the archive costs now and in 1, 3, 5 years (tiers, growth, retention)")
-    common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
-    p.add_argument("--as-of", type=instant, help="now, for the ages (default: the current time)")
-    p.add_argument("--years", type=_years, action="append", help="horizons in years (default: 1 3 5; repeatable)")
-    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
-    p.add_argument("--offline", action="store_true", help="do not ask the sources for their sizes")
-
-
 def _money(value: float, prices: Prices) -> str:
     return f"{value:,.2f} {prices.currency}" if value >= 10 else f"{value:.4f} {prices.currency}"
 

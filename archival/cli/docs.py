@@ -16,15 +16,6 @@ from archival.catalog.page import render
 from archival.cli.common import OK, load
 
 
-def add_docs(sub: argparse._SubParsersAction, common) -> None:
-    p = sub.add_parser("docs", help="write the HTML catalog of the project and its archive (opens offline)")
-    common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
-    p.add_argument("--out", default="catalog", help="folder to write index.html to (default: ./catalog)")
-    p.add_argument("--serve", action="store_true", help="then serve the folder on http://127.0.0.1:PORT")
-    p.add_argument("--port", type=int, default=8765, help="with --serve (default: 8765)")
-
-
 def cmd_docs(args: argparse.Namespace) -> int:
     project, tables = load(args)
     facts = gather(project, open_store(project, args.target), tables, datetime.now(UTC))

@@ -19,6 +19,9 @@ from typing import NoReturn
 
 from archival.archive import round_trips
 
+OK, FAILED, USAGE = 0, 1, 2  # the exit statuses: done, the job or the data failed, bad usage or bad spec
+CLOSED_PIPE = 120  # our output's reader went away: the status CPython gives when it cannot flush at exit
+
 
 def others_working() -> list[threading.Thread]:
     """Non-daemon threads besides this one: the interpreter would wait for them before exiting."""
@@ -36,5 +39,5 @@ def end_process(command: Callable[[], int]) -> NoReturn:
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (`archival ... | head`): status 120, as CPython gives
-            code = code or 120
+            code = code or CLOSED_PIPE
     os._exit(code)

@@ -20,19 +20,6 @@ from archival.spec.model import Project, Source
 from archival.spec.values import is_secret_ref
 
 
-def add_init(sub: argparse._SubParsersAction, common) -> None:
-    p = sub.add_parser("init", help="write a domain spec from a low-code app's metadata (NocoDB, Directus)")
-    common(p)
-    p.add_argument("--from", dest="platform", required=True, choices=["nocodb", "directus"])
-    p.add_argument("--source", required=True, help="the source in archival.yaml (added with --dsn when missing)")
-    p.add_argument("--dsn", help="env:NAME or prefect-secret:NAME: adds the source to archival.yaml")
-    p.add_argument("--base", help="NocoDB: the base's title, when the database holds several")
-    p.add_argument("--domain", help="the domain's name (default: from the base's title, or the source's name)")
-    p.add_argument("--owner", required=True, help="who answers for the domain (an e-mail address)")
-    p.add_argument("--out", type=Path, default=Path("specs"), help="folder of the domain specs (default: specs/)")
-    p.add_argument("--check", action="store_true", help="show what would change; write nothing (exit 1 if any)")
-
-
 def _source(args: argparse.Namespace, project_file: Path) -> str | None:
     """The source's entry, added to archival.yaml with --dsn; an error message otherwise."""
     project = load_project(args.project_dir)

@@ -23,28 +23,6 @@ from archival.spec.select import SelectorError, parse_selectors, select_tables
 from archival.text import aligned
 
 
-def add_lifecycle(sub: argparse._SubParsersAction, common, instant) -> None:
-    p = sub.add_parser("lifecycle", help="move aged periods to cheaper tiers, expire what retention ends (holds kept)")
-    common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
-    p.add_argument("--as-of", type=instant, help="age the periods as of this instant (default: now)")
-    p.add_argument("--dry-run", action="store_true", help="say what would be done; change nothing")
-    p.add_argument("--json", action="store_true", help="one JSON object per period")
-    p.add_argument("--emit-s3-rules", action="store_true",
-                   help="print the equivalent S3 bucket lifecycle configuration instead (ages by object creation)")
-    r = sub.add_parser("retrieve", help="ask S3 to restore GLACIER / DEEP_ARCHIVE files so they can be read")
-    common(r)
-    r.add_argument("--target", help="archive target (default: archive.default)")
-    r.add_argument("--period", action="append", default=[], help="only these periods (repeatable)")
-    r.add_argument("--days", type=int, default=7, help="how long S3 keeps the readable copy (default: 7)")
-    h = sub.add_parser("hold", help="legal holds: a held table or period never expires")
-    common(h)
-    h.add_argument("hold_action", choices=["add", "remove", "ls"])
-    h.add_argument("scope", nargs="?", metavar="DOMAIN.TABLE[/PERIOD]")
-    h.add_argument("--reason", help="why (required for add and remove; recorded in the audit chain)")
-    h.add_argument("--target", help="archive target (default: archive.default)")
-
-
 def _row(state: PeriodState) -> dict:
     due = state.due.tier or "expired"
     return {"table": state.table.qualified_name, "period": state.period, "class": state.data_class,

@@ -12,30 +12,6 @@ from archival.cli.common import OK, USAGE
 from archival.spec.load import load_project
 
 
-def add_operations(sub: argparse._SubParsersAction, common) -> None:
-    p = sub.add_parser("deployments", help="write the Prefect deployments of prefect.yaml from the specs")
-    common(p)
-    p.add_argument("--work-pool", default="archival", help="work pool of generated deployments (default: archival)")
-    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if prefect.yaml is out of date")
-
-    p = sub.add_parser("grants", help="print the GRANT statements of a read-only export role (and a purge role)")
-    common(p)
-    p.add_argument("--source", required=True, help="a source of archival.yaml")
-    p.add_argument("--role", default="archival_export", help="the export role (default: archival_export)")
-    p.add_argument("--purge-role", default="archival_purge", help="the purge role (default: archival_purge)")
-    p.add_argument("--database", default="app_database", help="MySQL: the database of unqualified relations")
-
-    p = sub.add_parser("monitoring", help="write Prometheus alert rules and a Grafana dashboard for archival's metrics")
-    common(p)
-    p.add_argument("--out", default="monitoring", help="folder to write archival-alerts.yml and "
-                   "archival-dashboard.json to (default: ./monitoring)")
-
-    p = sub.add_parser("automations", help="create or update Prefect automations that notify on archival's events")
-    common(p)
-    p.add_argument("--notify-block", required=True, metavar="TYPE/NAME",
-                   help="the notification block to send through, e.g. slack-webhook/oncall")
-
-
 def cmd_monitoring(args: argparse.Namespace) -> int:
     from archival.run.monitoring import alert_rules_yaml, grafana_dashboard_json
 

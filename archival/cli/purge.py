@@ -29,18 +29,6 @@ def purge_due(project: Project, tables: list[Table], target: str | None, as_of: 
         return f"purge due: unknown ({exc})"
 
 
-def add_purge(sub: argparse._SubParsersAction, common, instant) -> None:
-    p = sub.add_parser("purge", help="delete archived rows from the source (tables with `purge:`), verified first")
-    common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
-    p.add_argument("--as-of", type=instant, help="age the periods as of this instant (default: now)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="change nothing; report what a real run now would delete (counts, key ranges, digests)")
-    p.add_argument("--max-rows", type=int, help="delete at most this many rows in this run, over all tables")
-    p.add_argument("--ignore-quiet-hours", action="store_true", help="purge even inside the domains' quiet hours")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-
-
 def _lines(report: PurgeReport) -> list[str]:
     verb = "would delete" if report.dry_run else "deleted"
     rows = [["table", "period", verb, "kept", "why kept"]]

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from contextlib import ExitStack
-from pathlib import Path
 
 import duckdb
 
@@ -16,16 +15,6 @@ from archival.cli.common import FAILED, OK, USAGE, load
 from archival.query.views import define_views, encrypted_files
 from archival.source import duck
 from archival.text import aligned
-
-
-def add_query(sub: argparse._SubParsersAction, common) -> None:
-    p = sub.add_parser("query", help="SQL over the archive: a view per table (current rows, versions, as of)")
-    common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--sql", help="run this SQL and print the result")
-    what.add_argument("--duckdb-file", type=Path, help="write the views into this DuckDB file (for BI tools)")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="of --sql's result")
 
 
 def _print(result: duckdb.DuckDBPyRelation | None, fmt: str) -> None:

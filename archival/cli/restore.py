@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 
 from archival.archive.rows import ArchiveDamaged, NeedsRetrieval
 from archival.archive.targets import open_store
@@ -12,29 +11,6 @@ from archival.cli.common import FAILED, OK, USAGE, load
 from archival.restore.load import RestoreFailed, RestoreRequest, RestoreUsage, restore_table
 from archival.restore.target import TargetUsage, parse_target
 from archival.source.duck import SourceError
-
-
-def instant(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO 8601 instant, e.g. 2026-11-01T00:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def add_restore(sub: argparse._SubParsersAction, common) -> None:
-    p = sub.add_parser("restore", help="load archived rows into PostgreSQL, MySQL/MariaDB or SQLite, verified")
-    common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
-    p.add_argument("--to", required=True, metavar="DATABASE",
-                   help="env:NAME or prefect-secret:NAME holding a DSN, a DSN without password, or a SQLite file")
-    p.add_argument("--to-type", choices=["postgres", "mysql", "sqlite"], help="when --to does not tell")
-    p.add_argument("--table", help="target table, [schema.]name (default: the spec's table name)")
-    p.add_argument("--period", action="append", default=[], help="only these periods (repeatable)")
-    p.add_argument("--as-of", type=instant, help="the rows as the archive held them at this UTC instant")
-    p.add_argument("--all-versions", action="store_true", help="every archived version (incremental history)")
-    p.add_argument("--if-exists", choices=["fail", "append", "replace"], default="fail")
-    p.add_argument("--dry-run", action="store_true", help="say what would be created and loaded; write nothing")
 
 
 def _clashes(names: list[str], qualified: list[str]) -> str | None:

@@ -1,18 +1,18 @@
-"""`archival run` (the Prefect flow, stopped cleanly by a signal) and `archival reconcile`, whose
-`--repair` runs the flow for the periods it found different."""
+"""`archival run`: direct or as a Prefect flow, stopped cleanly by a signal (`archival reconcile
+--repair` runs it too, cli/reconcile.py)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from archival.cli.common import FAILED, OK, USAGE, load, refresh_request
-from archival.plan.refresh import Refresh
 from archival.run.summary import render_summary
-from archival.verify.reconcile import reconcile_project
-from archival.verify.reconcile_report import all_ok, reports_json, reports_text
-from archival.verify.repair import repair_request
+
+if TYPE_CHECKING:
+    from archival.plan.refresh import Refresh
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -123,26 +123,3 @@ def tmpdir_problem() -> str | None:
         return (f"TMPDIR {folder} cannot be used: {exc.strerror or exc}; free space there or point TMPDIR at "
                 "another folder")
     return None
-
-
-def cmd_reconcile(args: argparse.Namespace) -> int:
-    project, tables = load(args)
-    reports, relations = reconcile_project(project, tables, target=args.target, period=args.period)
-    sys.stdout.write(reports_json(reports, relations) if args.json else reports_text(reports, relations))
-    if all_ok(reports, relations) or not args.repair:
-        return OK if all_ok(reports, relations) else FAILED
-    refresh = repair_request(reports)
-    if refresh is None:
-        print("archival reconcile --repair: only relations differ; they follow from rows: refresh the tables' "
-              "periods with `archival run --refresh`", file=sys.stderr)
-        return FAILED
-    print(f"\nrepair: {refresh.reason}", file=sys.stderr)
-    code = run_flow(args, sorted({f"table:{u.split('/', 1)[0]}" for u in refresh.units}), refresh)
-    if code != OK:
-        return code
-    again = [t for t in tables if any(u.startswith(f"{t.qualified_name}/") for u in refresh.units)]
-    reports, relations = reconcile_project(project, again, target=args.target, period=args.period)
-    reports = [r for r in reports if f"{r.table}/{r.period}" in refresh.units]
-    print("\nafter the repair:", file=sys.stderr)
-    sys.stdout.write(reports_json(reports, relations) if args.json else reports_text(reports, relations))
-    return OK if all_ok(reports, relations) else FAILED

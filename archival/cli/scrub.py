@@ -13,19 +13,6 @@ from archival.run.scrub_repair import scrub_and_repair
 from archival.verify.scrub import SubsetUsage, parse_subset
 
 
-def add_scrub(sub: argparse._SubParsersAction, common) -> None:
-    p = sub.add_parser("scrub", help="check a rotating subset of the archive's files; --repair reproduces damaged "
-                                     "ones from the source")
-    common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
-    p.add_argument("--subset", metavar="n/t", help="only files in part n of t (t runs with n = 1..t read every "
-                                                   "file once); default: all")
-    p.add_argument("--deep", action="store_true", help="also read each Parquet file's row count")
-    p.add_argument("--repair", action="store_true", help="reproduce damaged or missing files from the source "
-                                                         "where it still holds their rows")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-
-
 def cmd_scrub(args: argparse.Namespace) -> int:
     try:
         subset = parse_subset(args.subset)

@@ -133,7 +133,7 @@ def test_an_unexpected_error_is_one_line_without_debug(project, capsys, monkeypa
 
     def broken(args):
         raise ZeroDivisionError("a bug")
-    monkeypatch.setitem(cli_module.COMMANDS, "ls", broken)
+    monkeypatch.setattr(cli_module, "command", lambda name: broken)
     code, _, err = _cli(capsys, "ls", "--project-dir", str(project))
     assert code == 1 and err.splitlines() == ["archival ls: ZeroDivisionError: a bug",
                                               "  (run again with --debug for the traceback)"]
