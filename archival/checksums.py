@@ -18,6 +18,7 @@ from typing import Literal
 # the row fingerprints a manifest may name; v2 is computed in archive/row_text.py
 FingerprintAlgorithm = Literal["sum-md5-json-v1", "sum-xxh3-text-v2"]
 ALGORITHM: FingerprintAlgorithm = "sum-md5-json-v1"
+ROW_TEXT: FingerprintAlgorithm = "sum-xxh3-text-v2"  # archive/row_text.py computes it (polars)
 KEY_ALGORITHM = "sum-md5-key-v1"
 _MOD = 1 << 64
 # md5_number_upper(j) is the low 64 bits of md5_number(j) and md5_number_lower(j) the high ones

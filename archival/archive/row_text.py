@@ -28,9 +28,9 @@ import polars as pl
 import polars_hash  # noqa: F401 - registers the `nchash` namespace on polars expressions
 import pyarrow as pa
 
-from archival.checksums import FingerprintAlgorithm
+from archival.checksums import ROW_TEXT, FingerprintAlgorithm
 
-ALGORITHM: FingerprintAlgorithm = "sum-xxh3-text-v2"
+ALGORITHM: FingerprintAlgorithm = ROW_TEXT
 _NESTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list, pa.types.is_list_view,
            pa.types.is_large_list_view, pa.types.is_struct, pa.types.is_map, pa.types.is_union,
            pa.types.is_interval)

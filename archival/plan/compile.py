@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from archival.archive.purges import PurgedPeriod
-from archival.archive.row_text import ALGORITHM as ROW_TEXT
 from archival.archive.state import ArchivedPeriod
 from archival.checksums import ALGORITHM as JSON_MD5
-from archival.checksums import FingerprintAlgorithm, format_key_checksum
+from archival.checksums import ROW_TEXT, FingerprintAlgorithm, format_key_checksum
 from archival.plan.periods import parse_label, period_containing, periods_between
 from archival.plan.refresh import Refresh
 from archival.plan.stage_list import shared_transaction, stages_for

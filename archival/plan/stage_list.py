@@ -3,7 +3,7 @@ list `archival plan -v` prints is the list the executor runs)."""
 
 from __future__ import annotations
 
-from archival.archive.row_text import ALGORITHM as ROW_TEXT
+from archival.checksums import ROW_TEXT
 from archival.plan.stages import (
     Contract,
     Departures,

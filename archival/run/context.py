@@ -16,13 +16,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archival.archive.store import ArchiveStore, LocalStore
 from archival.archive.targets import open_store
-from archival.record.lineage import LineageEmitter
 from archival.source.secrets import resolve
 from archival.source.shared import open_shared
 from archival.spec.model import Project
+
+if TYPE_CHECKING:
+    from archival.record.lineage import LineageEmitter
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class RunContext:
         """One emitter per process, made on first use (units on threads ask for it at the same time)."""
         with self._lineage_lock:
             if self._lineage is None:
+                from archival.record.lineage import LineageEmitter  # OpenLineage: once a unit runs
+
                 http = self.project.lineage
                 token = resolve(http.api_key, "lineage.api_key").value if http and http.api_key else None
                 self._lineage = LineageEmitter(self.store, self.run_id, self.store.uri(), http, token,

@@ -8,6 +8,7 @@ import errno
 from typing import Literal
 
 from archival.archive.store import ArchiveConflict
+from archival.plan.units import ExportUnit, UnitResult
 from archival.run.interrupt import Interrupted
 from archival.source.secrets import SecretError
 from archival.source.transient import TRANSIENT_WORDS as _TRANSIENT_WORDS
@@ -48,3 +49,9 @@ def classify(exc: BaseException) -> ErrorClass:
     if code == 429 or code >= 500:
         return "transient"
     return "systemic"
+
+
+def failed_result(unit: ExportUnit, exc: BaseException, seconds: float, error_class: ErrorClass) -> UnitResult:
+    """The result that records a unit's failure (its error, and whether a retry could help)."""
+    return UnitResult(unit.id, "failed", seconds=seconds, error=f"{type(exc).__name__}: {exc}",
+                      error_class=error_class)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archival.archive.layout import new_run_id
 from archival.archive.store import ArchiveUnavailable
@@ -37,7 +37,9 @@ from archival.run.work import work_items
 from archival.source.secrets import SecretError
 from archival.spec.errors import SpecErrors
 from archival.spec.load import load_project
-from archival.verify.reconcile import PeriodReport
+
+if TYPE_CHECKING:
+    from archival.verify.reconcile import PeriodReport
 
 
 @dataclass

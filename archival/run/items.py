@@ -17,17 +17,17 @@ import random
 import socket
 import time
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from archival.plan.units import UnitResult
 from archival.run.breaker import SourceBreaker, target_trouble
 from archival.run.context import RunContext
-from archival.run.errors import classify
+from archival.run.errors import classify, failed_result
 from archival.run.gate import Quota, in_quiet_hours
 from archival.run.interrupt import STOP, Interrupted
 from archival.run.limits import Admission, global_slot
 from archival.run.progress import RunProgress
-from archival.run.unit import failed_result
 from archival.run.work import ItemFailed, WorkItem, run_item
 
 if TYPE_CHECKING:
@@ -138,6 +138,8 @@ def failure_results(item: WorkItem, exc: BaseException, started: float, attempts
 
 def run_items(ctx: RunContext, items: list[WorkItem], quota: Quota, progress: RunProgress,
               dispatch: Dispatch) -> list[UnitResult]:
+    if items:  # the export stack, which run_item loads on first use, is loaded here, before the workers start
+        import_module("archival.run.unit")
     admission = Admission(ctx.project, items)
     breaker = SourceBreaker(ctx.project.limits.pause_source_after)
     ended: queue.Queue = queue.Queue()

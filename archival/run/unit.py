@@ -154,9 +154,4 @@ def _result(unit: ExportUnit, committed: Committed, seconds: float, stages: dict
                       committed.new_files, seconds, published.path, published.version, details=details, stages=stages)
 
 
-def failed_result(unit: ExportUnit, exc: BaseException, seconds: float, error_class: str) -> UnitResult:
-    return UnitResult(unit.id, "failed", seconds=seconds, error=f"{type(exc).__name__}: {exc}",
-                      error_class=error_class)
-
-
-__all__ = ["UnitResult", "export_unit", "failed_result"]
+__all__ = ["UnitResult", "export_unit"]

@@ -7,14 +7,18 @@ run items through the same function."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from archival.extract.snapshot import shared_transaction
 from archival.plan.units import ExportUnit, UnitResult
-from archival.record.lineage import LineageEmitter
 from archival.run.context import RunContext
-from archival.run.errors import classify
+from archival.run.errors import classify, failed_result
 from archival.run.interrupt import Interrupted
-from archival.run.unit import export_unit, failed_result
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from archival.record.lineage import LineageEmitter
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,16 @@ class ItemFailed(Exception):
     def __init__(self, cause: BaseException, results: list[UnitResult]):
         self.cause, self.results = cause, results
         super().__init__(str(cause))
+
+
+def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None = None,
+                connection: duckdb.DuckDBPyConnection | None = None) -> UnitResult:
+    """run/unit.py's. The export stack (polars, Pandera, OpenLineage ...) is imported with the first
+    unit that runs: a run that finds nothing due never pays for it (run_items loads it before its
+    workers start)."""
+    from archival.run.unit import export_unit as export
+
+    return export(ctx, unit, lineage, connection)
 
 
 def run_item(ctx: RunContext, item: WorkItem, lineage: LineageEmitter | None, raise_errors: bool = True
