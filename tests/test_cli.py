@@ -176,3 +176,19 @@ def test_a_broken_pipe_elsewhere_is_an_error(capsys, monkeypatch, demo):
     monkeypatch.setattr(cli, "command", lambda name: lost_connection)
     code, _, err = run(capsys, "ls", "--project-dir", str(demo))
     assert code == 1 and "archival ls: BrokenPipeError" in err
+
+
+def test_a_run_with_nothing_to_export_never_imports_the_export_stack(demo):
+    """Inside the demo's quiet hours every unit waits for the next run: planning and the run record
+    need neither polars, Pandera nor OpenLineage (they load with the first unit that runs)."""
+    code = ("import sys\nfrom archival import cli\nimport archival.run.items as items\n"
+            "items.in_quiet_hours = lambda domain, now: '07:00-20:00'  # the wall clock's hour, pinned\n"
+            f"code = cli.main(['run', '--project-dir', {str(demo)!r}, '--as-of', '2026-11-25T12:00:00Z', "
+            "'--no-prefect', '--no-progress'])\n"
+            "print(code, sorted(m for m in ('polars', 'pandera', 'polars_hash', 'openlineage') if m in sys.modules))")
+    env = {**os.environ, "ARCHIVAL_PII_KEY": "test-key"}
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "deferred" in done.stderr + done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "0 []"

@@ -17,7 +17,6 @@ import random
 import socket
 import time
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from archival.plan.units import UnitResult
@@ -138,8 +137,6 @@ def failure_results(item: WorkItem, exc: BaseException, started: float, attempts
 
 def run_items(ctx: RunContext, items: list[WorkItem], quota: Quota, progress: RunProgress,
               dispatch: Dispatch) -> list[UnitResult]:
-    if items:  # the export stack, which run_item loads on first use, is loaded here, before the workers start
-        import_module("archival.run.unit")
     admission = Admission(ctx.project, items)
     breaker = SourceBreaker(ctx.project.limits.pause_source_after)
     ended: queue.Queue = queue.Queue()

@@ -62,8 +62,8 @@ class ItemFailed(Exception):
 def export_unit(ctx: RunContext, unit: ExportUnit, lineage: LineageEmitter | None = None,
                 connection: duckdb.DuckDBPyConnection | None = None) -> UnitResult:
     """run/unit.py's. The export stack (polars, Pandera, OpenLineage ...) is imported with the first
-    unit that runs: a run that finds nothing due never pays for it (run_items loads it before its
-    workers start)."""
+    unit that runs: a run whose units all wait (quiet hours, a spent quota) never pays for it. Workers
+    that start together import it once: the others wait on the import's module lock."""
     from archival.run.unit import export_unit as export
 
     return export(ctx, unit, lineage, connection)
