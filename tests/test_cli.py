@@ -128,7 +128,7 @@ def test_every_command_of_the_parser_resolves_to_its_function():
         assert callable(cli.command(name)), name
 
 
-@pytest.mark.parametrize("name", [*cli.SPEC_ERRORS, *cli.USAGE_ERRORS, *cli.OPERATOR_ERRORS])
+@pytest.mark.parametrize("name", [*cli.SPEC_ERRORS, *cli.USAGE_ERRORS, *cli.OPERATOR_ERRORS, *cli.SECRET_ERRORS])
 def test_each_error_the_exit_status_names_is_an_exception_class(name):
     module, cls = name.split(":")
     assert issubclass(getattr(importlib.import_module(module), cls), Exception)

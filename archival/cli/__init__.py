@@ -33,6 +33,7 @@ USAGE_ERRORS = ("archival.spec.select:SelectorError", "archival.archive.targets:
 OPERATOR_ERRORS = ("archival.archive.state:ArchiveStateError", "archival.archive.audit_log:AuditChainError",
                    "archival.archive.store:ArchiveUnavailable", "archival.source.secrets:SecretError",
                    "archival.archive.encryption:KeyUnavailable")
+SECRET_ERRORS = ("archival.source.secrets:SecretError",)  # of those, the ones a setting fixes: exit 2
 
 
 def command(name: str) -> Callable[..., int]:
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             return USAGE
         if raised(exc, OPERATOR_ERRORS):
             print(f"archival {args.command}: {exc}", file=sys.stderr)
-            return USAGE if raised(exc, ("archival.source.secrets:SecretError",)) else FAILED
+            return USAGE if raised(exc, SECRET_ERRORS) else FAILED
         if getattr(args, "debug", False):
             raise
         print(f"archival {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
