@@ -18,6 +18,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="domain:NAME, table:DOMAIN.TABLE or tag:NAME (repeatable; wildcards allowed)")
 
 
+def _target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", help="archive target (default: archive.default)")
+
+
 def instant(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -78,7 +82,7 @@ def _add_schema(sub) -> None:
 def _add_plan(sub) -> None:
     p = sub.add_parser("plan", help="show what a run would do, without doing it")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     p.add_argument("--json", action="store_const", dest="format", const="json", help="same as --format json")
     p.add_argument("--as-of", type=instant, help="plan as if it were this UTC instant (ISO 8601)")
@@ -92,7 +96,7 @@ def _add_run(sub) -> None:
     p = sub.add_parser("run", help="export the due units (a Prefect flow when a Prefect server is configured, "
                                    "else directly in this process)")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--as-of", type=instant, help="run as if it were this UTC instant (ISO 8601)")
     p.add_argument("--retry-failed", metavar="RUN_ID", help="run again only the units that failed in that run")
     p.add_argument("--metrics-file", help="write OpenMetrics text here (node-exporter textfile collector)")
@@ -117,12 +121,12 @@ def _add_checks(sub) -> None:
     """verify, reconcile and rebaseline: the archive against itself, its source and its specs."""
     p = sub.add_parser("verify", help="check files, sizes, hashes, manifests and the audit chain")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--deep", action="store_true", help="also re-read the data: row counts and fingerprints")
 
     p = sub.add_parser("reconcile", help="compare archived periods with their source rows; name differing keys")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--period", help="only this period label, e.g. 2026-10")
     p.add_argument("--json", action="store_true")
     p.add_argument("--repair", action="store_true",
@@ -131,7 +135,7 @@ def _add_checks(sub) -> None:
 
     p = sub.add_parser("rebaseline", help="accept a changed cursor, key, mode or period of archived tables")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--reason", required=True, help="why; recorded in the audit chain")
 
 
@@ -145,7 +149,7 @@ def _refresh_options(p: argparse.ArgumentParser) -> None:
 def _add_audit(sub) -> None:
     p = sub.add_parser("audit", help="read the audit trail (who did what, when, how it ended); --verify checks it")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--since", type=instant, help="only entries at or after this instant")
     p.add_argument("--verify", action="store_true", help="check the chain and its anchored head; exit 1 on a gap")
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -154,7 +158,7 @@ def _add_audit(sub) -> None:
 def _add_cost(sub) -> None:
     p = sub.add_parser("cost", help="what the archive costs now and in 1, 3, 5 years (tiers, growth, retention)")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--as-of", type=instant, help="now, for the ages (default: the current time)")
     p.add_argument("--years", type=_years, action="append", help="horizons in years (default: 1 3 5; repeatable)")
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
@@ -164,7 +168,7 @@ def _add_cost(sub) -> None:
 def _add_docs(sub) -> None:
     p = sub.add_parser("docs", help="write the HTML catalog of the project and its archive (opens offline)")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--out", default="catalog", help="folder to write index.html to (default: ./catalog)")
     p.add_argument("--serve", action="store_true", help="then serve the folder on http://127.0.0.1:PORT")
     p.add_argument("--port", type=int, default=8765, help="with --serve (default: 8765)")
@@ -186,7 +190,7 @@ def _add_init(sub) -> None:
 def _add_lifecycle(sub) -> None:
     p = sub.add_parser("lifecycle", help="move aged periods to cheaper tiers, expire what retention ends (holds kept)")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--as-of", type=instant, help="age the periods as of this instant (default: now)")
     p.add_argument("--dry-run", action="store_true", help="say what would be done; change nothing")
     p.add_argument("--json", action="store_true", help="one JSON object per period")
@@ -194,7 +198,7 @@ def _add_lifecycle(sub) -> None:
                    help="print the equivalent S3 bucket lifecycle configuration instead (ages by object creation)")
     r = sub.add_parser("retrieve", help="ask S3 to restore GLACIER / DEEP_ARCHIVE files so they can be read")
     _common(r)
-    r.add_argument("--target", help="archive target (default: archive.default)")
+    _target(r)
     r.add_argument("--period", action="append", default=[], help="only these periods (repeatable)")
     r.add_argument("--days", type=int, default=7, help="how long S3 keeps the readable copy (default: 7)")
     h = sub.add_parser("hold", help="legal holds: a held table or period never expires")
@@ -202,7 +206,7 @@ def _add_lifecycle(sub) -> None:
     h.add_argument("hold_action", choices=["add", "remove", "ls"])
     h.add_argument("scope", nargs="?", metavar="DOMAIN.TABLE[/PERIOD]")
     h.add_argument("--reason", help="why (required for add and remove; recorded in the audit chain)")
-    h.add_argument("--target", help="archive target (default: archive.default)")
+    _target(h)
 
 
 def _add_operations(sub) -> None:
@@ -232,7 +236,7 @@ def _add_operations(sub) -> None:
 def _add_purge(sub) -> None:
     p = sub.add_parser("purge", help="delete archived rows from the source (tables with `purge:`), verified first")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--as-of", type=instant, help="age the periods as of this instant (default: now)")
     p.add_argument("--dry-run", action="store_true",
                    help="change nothing; report what a real run now would delete (counts, key ranges, digests)")
@@ -244,7 +248,7 @@ def _add_purge(sub) -> None:
 def _add_query(sub) -> None:
     p = sub.add_parser("query", help="SQL over the archive: a view per table (current rows, versions, as of)")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--sql", help="run this SQL and print the result")
     what.add_argument("--duckdb-file", type=Path, help="write the views into this DuckDB file (for BI tools)")
@@ -254,7 +258,7 @@ def _add_query(sub) -> None:
 def _add_restore(sub) -> None:
     p = sub.add_parser("restore", help="load archived rows into PostgreSQL, MySQL/MariaDB or SQLite, verified")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--to", required=True, metavar="DATABASE",
                    help="env:NAME or prefect-secret:NAME holding a DSN, a DSN without password, or a SQLite file")
     p.add_argument("--to-type", choices=["postgres", "mysql", "sqlite"], help="when --to does not tell")
@@ -270,7 +274,7 @@ def _add_scrub(sub) -> None:
     p = sub.add_parser("scrub", help="check a rotating subset of the archive's files; --repair reproduces damaged "
                                      "ones from the source")
     _common(p)
-    p.add_argument("--target", help="archive target (default: archive.default)")
+    _target(p)
     p.add_argument("--subset", metavar="n/t", help="only files in part n of t (t runs with n = 1..t read every "
                                                    "file once); default: all")
     p.add_argument("--deep", action="store_true", help="also read each Parquet file's row count")
