@@ -192,3 +192,16 @@ def test_a_run_with_nothing_to_export_never_imports_the_export_stack(demo):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "deferred" in done.stderr + done.stdout
     assert done.stdout.strip().splitlines()[-1] == "0 []"
+
+
+def test_a_broken_pipe_elsewhere_is_an_error_while_our_output_is_read(demo):
+    """The same with a real pipe as standard output whose reader is still there: the kernel reports no
+    error on it, so the broken pipe is another connection's and is reported (exit 1)."""
+    code = ("from archival import cli\n"
+            "def lost(args):\n    raise BrokenPipeError(32, 'Broken pipe')\n"
+            "cli.command = lambda name: lost\n"
+            f"raise SystemExit(cli.main(['ls', '--project-dir', {str(demo)!r}]))")
+    done = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 1
+    assert "archival ls: BrokenPipeError" in done.stderr
