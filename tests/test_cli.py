@@ -201,7 +201,6 @@ def test_a_broken_pipe_elsewhere_is_an_error_while_our_output_is_read(demo):
             "def lost(args):\n    raise BrokenPipeError(32, 'Broken pipe')\n"
             "cli.command = lambda name: lost\n"
             f"raise SystemExit(cli.main(['ls', '--project-dir', {str(demo)!r}]))")
-    done = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          timeout=60, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 1
     assert "archival ls: BrokenPipeError" in done.stderr
