@@ -119,14 +119,14 @@ def names_seed(names: list[str]) -> int:
 def _digest_expr(schema: tuple[tuple[str, pl.DataType], ...], looked_up: frozenset[str] = frozenset()) -> pl.Expr:
     values = [_value_text(name, dtype, name in looked_up).fill_null("") for name, dtype in schema]
     text = pl.concat_str(values, separator="\x1f")
-    # the digest's 16 bytes as XXH3 writes them (big-endian): its halves read as u64 are cheaper than
-    # 128-bit integer division in polars
-    return text.nchash.xxh3_128(seed=names_seed([name for name, _ in schema]), return_binary=True,
-                                byte_order="big").alias("digest")
+    return text.nchash.xxh3_128(seed=names_seed([name for name, _ in schema])).alias("digest")  # as UInt128
 
 
-_HALVES = [pl.col("digest").bin.slice(start, 8).bin.reinterpret(dtype=pl.UInt64, endianness="big")
-           .cast(pl.UInt128).sum().alias(name) for name, start in (("upper", 0), ("lower", 8))]
+# the digest's high and low 64 bits: as an integer, a third of the time of slicing its 16 bytes
+# (5M rows: 0.05 s against 0.15 s, docs/performance.md); the same halves
+_DIGEST = pl.col("digest")
+_HALVES = [(_DIGEST // (1 << 64)).sum().alias("upper"),
+           _DIGEST.cast(pl.UInt64, wrap_numerical=True).cast(pl.UInt128).sum().alias("lower")]
 
 
 def row_sums(data: pa.RecordBatch | pa.Table) -> tuple[int, int, int]:
