@@ -124,7 +124,7 @@ def gather(project: Project, store: ArchiveStore, tables: list[Table], as_of: da
     times = run_times(store)
     by_table: dict[str, TableFacts] = {}
     for table in tables:
-        source = project.source_of(project.domain(table.domain))  # type: ignore[arg-type]
+        source = project.source_of_table(table)
         by_table[table.qualified_name] = TableFacts(table, f"{source.name} ({source.type})")
     for state in states:
         manifest = state.stored.manifest

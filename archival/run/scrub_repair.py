@@ -81,7 +81,7 @@ def repair_files(project: Project, store: ArchiveStore, target: str, files: list
 def _repair_period(ctx: RunContext, table: Table, period: str, damaged: list[ScrubbedFile]) -> list[Repair]:
     stored = archived_periods(ctx.store, table.domain, table.name)[period].stored
     project = ctx.project
-    source = project.source_of(project.domain(table.domain))  # type: ignore[arg-type]
+    source = project.source_of_table(table)
     unit = period_unit(project, table, period, stored.manifest)
     unit = replace(unit, status="changed", reason="scrub repair", archived_version=stored.manifest.version)
     unit = replace(unit, stages=stages_for(unit, table, source))

@@ -238,6 +238,12 @@ class Project:
     def source_of(self, domain: Domain) -> Source:
         return self.sources[domain.source]
 
+    def source_of_table(self, table: Table) -> Source:
+        domain = self.domain(table.domain)
+        if domain is None:
+            raise KeyError(f"table {table.qualified_name} has no domain {table.domain!r} in project {self.name}")
+        return self.source_of(domain)
+
 
 DEFAULT_SINCE = date(1970, 1, 1)
 
