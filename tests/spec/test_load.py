@@ -1,5 +1,6 @@
 """Loading the demo and hand-written projects into the model: defaults, inheritance, all errors at once."""
 
+import dataclasses
 import json
 import shutil
 
@@ -32,6 +33,9 @@ def test_demo_project_loads(demo_project):
     assert project.pii_hash_key is not None and str(project.pii_hash_key) == "env:ARCHIVAL_PII_KEY"
     assert domain.relations[0].from_table == "tickets"
     assert tickets.location.file == "specs/helpdesk.yaml" and tickets.location.line > 1
+    assert project.source_of_table(tickets) is project.sources[domain.source]
+    with pytest.raises(KeyError, match="table elsewhere.tickets has no domain 'elsewhere'"):
+        project.source_of_table(dataclasses.replace(tickets, domain="elsewhere"))
 
 
 def test_three_mistakes_in_two_files_reported_together(tmp_path):
