@@ -29,6 +29,19 @@ MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 
 
 @pytest.fixture(autouse=True)
+def _prefect_events_client_ends_with_its_test():
+    """Prefect's events worker keeps its websocket to the server open after a flow ran in this
+    process, and the websocket's pings (every 20 s, and Prefect's checkpoints) draw their payload
+    from the global `random`. A later Hypothesis test in the same xdist worker took that for its own
+    strategy's use of `random` (a HypothesisDeprecationWarning in CI, an error once Hypothesis makes
+    it one), so the worker is drained, and its websocket closed, with the test that started it."""
+    yield
+    worker = sys.modules.get("prefect.events.worker")
+    if worker is not None and worker.EventsWorker._instances:  # noqa: SLF001 - Prefect keeps them there
+        worker.EventsWorker.drain_all(timeout=30)
+
+
+@pytest.fixture(autouse=True)
 def _prefect_console_follows_capture():
     """Prefect's console log handler keeps the sys.stderr of the moment its logging was configured,
     which may be an earlier test's capsys stream (closed after that test): each test points it at its
