@@ -34,7 +34,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_ls(args: argparse.Namespace) -> int:
     project, tables = load(args)
     rows = [{"table": t.qualified_name, "mode": t.mode, "period": t.period, "cursor": list(t.cursor),
-             "primary_key": list(t.primary_key), "source": project.domain(t.domain).source,  # type: ignore[union-attr]
+             "primary_key": list(t.primary_key), "source": project.source_of_table(t).name,
              "relation": t.relation, "format": t.format, "tags": list(t.tags), "spec": str(t.location)}
             for t in tables]
     if args.json:

@@ -85,7 +85,7 @@ def build_plan(project: Project, tables: list[Table], *, target: str | None = No
                              accepted.get(table.qualified_name), repair, refresh, purged)
         units += u
         notes += n
-    unreachable = sorted({project.domain(t.domain).source for t in tables  # type: ignore[union-attr]
+    unreachable = sorted({project.source_of_table(t).name for t in tables
                           if not facts[t.qualified_name].reachable})
     return Plan(project=project.name, as_of=as_of, target=target_name(project, target), selectors=selectors,
                 units=tuple(units), notes=tuple(notes), offline=offline, unreachable=tuple(unreachable),

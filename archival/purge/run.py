@@ -132,7 +132,7 @@ def _purge_sources(ctx: PurgeContext, tables: list[Table], report: PurgeReport) 
     project = ctx.project
     by_source: dict[str, list[Table]] = {}
     for table in tables:
-        by_source.setdefault(project.domain(table.domain).source, []).append(table)  # type: ignore[union-attr]
+        by_source.setdefault(project.source_of_table(table).name, []).append(table)
     for source_name, source_tables in sorted(by_source.items()):
         session = PurgeSession(project.sources[source_name], project.root)
         try:

@@ -123,11 +123,11 @@ def role_warnings(project: Project, tables: list[Table]) -> list[str]:
     from archival.source import duck
 
     warnings = []
-    for name in sorted({project.domain(t.domain).source for t in tables}):  # type: ignore[union-attr]
+    for name in sorted({project.source_of_table(t).name for t in tables}):
         source = project.sources[name]
         if source.type != "postgres":
             continue
-        mine = [t for t in tables if project.domain(t.domain).source == name]  # type: ignore[union-attr]
+        mine = [t for t in tables if project.source_of_table(t).name == name]
         with duck.POOL.connection((source.type,)) as con:
             duck.attach(con, source, project.root)
             try:
