@@ -98,6 +98,7 @@ def test_select(capsys, demo):
     code, out, _ = run(capsys, "ls", "--json", "--project-dir", str(demo), "-s", "tag:pii",
                        "-s", "table:helpdesk.agents")
     assert code == 0 and [r["table"] for r in json.loads(out)] == ["helpdesk.agents", "helpdesk.customers"]
+    assert {r["source"] for r in json.loads(out)} == {"helpdesk"}  # the domain's source, by name
     code, _, err = run(capsys, "plan", "--project-dir", str(demo), "-s", "table:helpdesk.tickts")
     assert code == 2 and "did you mean 'table:helpdesk.tickets'" in err
     code, _, err = run(capsys, "ls", "--project-dir", str(demo), "-s", "domian:helpdesk")
