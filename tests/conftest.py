@@ -36,9 +36,17 @@ def _prefect_events_client_ends_with_its_test():
     strategy's use of `random` (a HypothesisDeprecationWarning in CI, an error once Hypothesis makes
     it one), so the worker is drained, and its websocket closed, with the test that started it."""
     yield
+    end_prefect_events_client()
+
+
+def end_prefect_events_client() -> None:
+    """Drain Prefect's log and events workers (archival.run.server) when a test started one: asked of a
+    process that never configured a server, Prefect would start its ephemeral one (12 s)."""
     worker = sys.modules.get("prefect.events.worker")
-    if worker is not None and worker.EventsWorker._instances:  # noqa: SLF001 - Prefect keeps them there
-        worker.EventsWorker.drain_all(timeout=30)
+    if worker is not None and worker.EventsWorker._instances:  # noqa: SLF001 - where Prefect keeps them
+        from archival.run.server import drain_prefect_workers
+
+        drain_prefect_workers()
 
 
 @pytest.fixture(autouse=True)
