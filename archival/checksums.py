@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-# the row fingerprints a manifest may name; v2 is computed in archive/row_text.py
-FingerprintAlgorithm = Literal["sum-md5-json-v1", "sum-xxh3-text-v2"]
+# the row fingerprints a manifest may name; v2 and v3 are computed in archive/row_text.py and row_words.py
+FingerprintAlgorithm = Literal["sum-md5-json-v1", "sum-xxh3-text-v2", "sum-xxh3-words-v3"]
 ALGORITHM: FingerprintAlgorithm = "sum-md5-json-v1"
 ROW_TEXT: FingerprintAlgorithm = "sum-xxh3-text-v2"  # archive/row_text.py computes it (polars)
+ROW_WORDS: FingerprintAlgorithm = "sum-xxh3-words-v3"  # archive/row_words.py computes it; new periods get it
 KEY_ALGORITHM = "sum-md5-key-v1"
 _MOD = 1 << 64
 # md5_number_upper(j) is the low 64 bits of md5_number(j) and md5_number_lower(j) the high ones

@@ -299,6 +299,12 @@ def golden_020(tmp_path, monkeypatch):
     return golden_copy("v0.2.0", tmp_path, monkeypatch)
 
 
+@pytest.fixture
+def golden_030(tmp_path, monkeypatch):
+    """A copy of the archive release 0.3.0 wrote (the first with `sum-xxh3-words-v3` fingerprints)."""
+    return golden_copy("v0.3.0", tmp_path, monkeypatch)
+
+
 def golden_copy(release: str, tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.setenv("ARCHIVAL_PII_KEY", "golden-fixture-key")
     folder = tmp_path / "golden"

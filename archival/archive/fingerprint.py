@@ -1,6 +1,7 @@
 """Accumulators of the archive's checksums over streamed Arrow batches: the row fingerprint of what a
-unit writes (`sum-md5-json-v1` in DuckDB, archival/checksums.py, or `sum-xxh3-text-v2` in polars,
-archive/row_text.py), and the key checksum of a window period's live keys."""
+unit writes (`sum-md5-json-v1` in DuckDB, archival/checksums.py; `sum-xxh3-text-v2` and
+`sum-xxh3-words-v3` in polars, archive/row_text.py and row_words.py), and the key checksum of a window
+period's live keys."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from archival.archive import row_text
+from archival.archive import row_text, row_words
 from archival.checksums import (
     ALGORITHM,
     KEY_ALGORITHM,
@@ -28,11 +29,14 @@ from archival.chunks import arrow_chunks
 from archival.source.duck import local_connection
 from archival.sql import quote_ident
 
-__all__ = ["ALGORITHM", "ALGORITHMS", "KEY_ALGORITHM", "V2", "FingerprintUnavailable", "KeyChecksum",
+__all__ = ["ALGORITHM", "ALGORITHMS", "KEY_ALGORITHM", "V2", "V3", "FingerprintUnavailable", "KeyChecksum",
            "RowFingerprint", "combine", "fingerprint_of", "format_value"]
 
 V2 = row_text.ALGORITHM
-ALGORITHMS = (ALGORITHM, V2)  # what this release computes, and so verifies
+V3 = row_words.ALGORITHM
+ALGORITHMS = (ALGORITHM, V2, V3)  # what this release computes, and so verifies
+# the algorithms computed in polars, batch by batch, by their module's row_sums
+_ROW_SUMS = {V2: row_text, V3: row_words}
 
 
 class FingerprintUnavailable(Exception):
@@ -58,9 +62,9 @@ def scratch_connection(threads: int) -> duckdb.DuckDBPyConnection:
 
 @dataclass
 class RowFingerprint:
-    """Accumulates a fingerprint batch by batch (v1 on DuckDB's threads, v2 on polars' pool).
+    """Accumulates a fingerprint batch by batch (v1 on DuckDB's threads, v2 and v3 on polars' pool).
 
-    As a unit's `fingerprint` stage with `background`, v2 hashes on a thread of its own while the
+    As a unit's `fingerprint` stage with `background`, v2 and v3 hash on a thread of its own while the
     unit reads and checks the next batches: the sums commute, so the order batches are added in does
     not matter, and at most IN_FLIGHT batches are with the worker (memory stays bounded). On two cores a 5M-row run
     took about 1 s less (docs/performance.md). `value` and `rows` are final once `finish` returned."""
@@ -85,14 +89,14 @@ class RowFingerprint:
     @classmethod
     def for_rows(cls, schema: pa.Schema, algorithm: FingerprintAlgorithm, *, kept: bool, what: str,
                  threads: int = 2, background: bool = False) -> RowFingerprint:
-        """The plan's algorithm for rows of `schema`. v2 has no text for nested or interval columns:
-        a unit free to choose (`kept` False) takes v1 then; one that must extend a v2 period cannot
-        (FingerprintUnavailable, naming the columns and the way out)."""
+        """The plan's algorithm for rows of `schema`. v2 and v3 have no text or words for nested or
+        interval columns: a unit free to choose (`kept` False) takes v1 then; one that must extend a v2
+        or v3 period cannot (FingerprintUnavailable, naming the columns and the way out)."""
         odd = row_text.unsupported(schema)
-        if algorithm == V2 and odd:
+        if algorithm in _ROW_SUMS and odd:
             if kept:
                 raise FingerprintUnavailable(
-                    f"{what}: the period's rows are fingerprinted with {V2}, which has no text for column(s) "
+                    f"{what}: the period's rows are fingerprinted with {algorithm}, which has no text for column(s) "
                     f"{', '.join(odd)} (nested or interval); `archival run --refresh` rewrites the period with "
                     f"{ALGORITHM}")
             algorithm = ALGORITHM
@@ -102,7 +106,7 @@ class RowFingerprint:
         if batch.num_rows == 0:
             return
         if self._con is None:
-            upper, lower, rows = row_text.row_sums(batch)
+            upper, lower, rows = _ROW_SUMS[self.algorithm].row_sums(batch)
         else:
             self._con.register("fp_batch", arrow_chunks(batch))
             upper, lower, rows = self._con.execute(fingerprint_sql("fp_batch")).fetchone()
@@ -145,9 +149,9 @@ class RowFingerprint:
 
 def fingerprint_of(con: duckdb.DuckDBPyConnection, relation: str, algorithm: FingerprintAlgorithm = ALGORITHM,
                    batch_rows: int = 65_536) -> tuple[str, int]:
-    """The fingerprint of `relation`'s rows (v2 streams them out of DuckDB in batches: flat memory)."""
-    if algorithm == V2:
-        total = RowFingerprint(algorithm=V2)
+    """The fingerprint of `relation`'s rows (v2 and v3 stream them out of DuckDB in batches: flat memory)."""
+    if algorithm in _ROW_SUMS:
+        total = RowFingerprint(algorithm=algorithm)
         for batch in con.execute(f"SELECT * FROM {relation}").to_arrow_reader(batch_rows):
             total.add(batch)
         return total.value, total.rows

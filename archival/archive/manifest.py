@@ -73,7 +73,7 @@ class SourceRef(_Model):
 
 
 class Fingerprint(_Model):
-    """Over all rows of `files` (per file, summed): sum-md5-json-v1 or sum-xxh3-text-v2, see
+    """Over all rows of `files` (per file, summed): sum-md5-json-v1, sum-xxh3-text-v2 or sum-xxh3-words-v3, see
     docs/archive.md (a period keeps the algorithm of its first version until it is refreshed)."""
 
     algorithm: FingerprintAlgorithm

@@ -2,7 +2,9 @@
 by the column names, the high and low 64 bits of all row hashes summed modulo 2**64 (32 hex digits,
 high half first), as `sum-md5-json-v1` does with MD5 of DuckDB's JSON text. Built in polars with
 polars-hash (compiled, on every core): 5M rows of the bench table 2.0 s against 4.7 s for v1 on two
-cores (docs/performance.md; building the text is most of it, the hash 0.2 s).
+cores (docs/performance.md; building the text is most of it, the hash 0.2 s). Release 0.2.0 gave it
+to new periods; since 0.3.0 they get `sum-xxh3-words-v3` (row_words.py), and periods written with v2
+keep it until refreshed.
 
 The row text (docs/archive.md has it with a script that recomputes it without archival), hashed
 with the seed XXH3-64(name1 US name2 US ...), so a renamed column changes every row's hash:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from archival.archive.purges import PurgedPeriod
 from archival.archive.state import ArchivedPeriod
 from archival.checksums import ALGORITHM as JSON_MD5
-from archival.checksums import ROW_TEXT, FingerprintAlgorithm, format_key_checksum
+from archival.checksums import ROW_WORDS, FingerprintAlgorithm, format_key_checksum
 from archival.plan.periods import parse_label, period_containing, periods_between
 from archival.plan.refresh import Refresh
 from archival.plan.stage_list import shared_transaction, stages_for
@@ -101,7 +101,7 @@ class _UnitMaker:
         spec or a refresh gets the newest one. CSV keeps v1: it is read back through DuckDB's casts."""
         if current is not None and current.spec_sha256 == self.sha and refresh is None:
             return current.manifest.fingerprint.algorithm
-        return ROW_TEXT if self.table.format == "parquet" else JSON_MD5
+        return ROW_WORDS if self.table.format == "parquet" else JSON_MD5
 
     def staged(self, units: list[ExportUnit]) -> list[ExportUnit]:
         """The units with their stage lists (the last step, once detect_deletes and the like are set)."""

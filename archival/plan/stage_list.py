@@ -3,7 +3,7 @@ list `archival plan -v` prints is the list the executor runs)."""
 
 from __future__ import annotations
 
-from archival.checksums import ROW_TEXT
+from archival.checksums import ALGORITHM as JSON_MD5
 from archival.plan.stages import (
     Contract,
     Departures,
@@ -63,6 +63,6 @@ def stages_for(unit: ExportUnit, table: Table, source: Source) -> tuple[Stage, .
         stages.append(Pii(rules))
     if unit.rewrite:
         stages.append(Replace())
-    stages += [Fingerprint(unit.fingerprint_algorithm, kept=unit.fingerprint_algorithm != ROW_TEXT or unit.delta),
+    stages += [Fingerprint(unit.fingerprint_algorithm, kept=unit.fingerprint_algorithm == JSON_MD5 or unit.delta),
                Parts(table.format), Record()]
     return tuple(stages)

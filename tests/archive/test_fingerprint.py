@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archival.archive import row_text
-from archival.archive.fingerprint import V2, RowFingerprint, combine, fingerprint_of, format_value
+from archival.archive.fingerprint import V2, V3, RowFingerprint, combine, fingerprint_of, format_value
 
 
 def _reference(rows_json: list[str]) -> str:
@@ -74,8 +74,8 @@ def test_batches_in_any_order_sum_to_the_whole(ids, cut, rnd):
     assert combine(*(h.value for h in halves)) == whole
 
 
-def _stage(data: pa.Table, cut: int, background: bool) -> RowFingerprint:
-    stage = RowFingerprint(algorithm=V2, background=background)
+def _stage(data: pa.Table, cut: int, background: bool, algorithm=V2) -> RowFingerprint:
+    stage = RowFingerprint(algorithm=algorithm, background=background)
     for batch in data.to_batches(max_chunksize=cut):
         assert list(stage.feed(batch)) == [batch]  # passed on at once, unchanged
     list(stage.finish())
@@ -83,18 +83,20 @@ def _stage(data: pa.Table, cut: int, background: bool) -> RowFingerprint:
     return stage
 
 
+@pytest.mark.parametrize("algorithm", [V2, V3])
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.integers(-10**6, 10**6), max_size=300), st.integers(1, 40))
-def test_the_background_stage_gives_the_inline_value(ids, cut):
+def test_the_background_stage_gives_the_inline_value(algorithm, ids, cut):
     data = _table(ids)
-    inline, background = _stage(data, cut, False), _stage(data, cut, True)
-    assert (background.value, background.rows) == (inline.value, inline.rows) == (fingerprint_of_v2(data), len(ids))
+    inline, background = _stage(data, cut, False, algorithm), _stage(data, cut, True, algorithm)
+    assert (background.value, background.rows) == (inline.value, inline.rows) == (
+        _fingerprint_of(data, algorithm), len(ids))
 
 
-def fingerprint_of_v2(data: pa.Table) -> str:
+def _fingerprint_of(data: pa.Table, algorithm=V2) -> str:
     con = duckdb.connect()
     con.register("t", data)
-    return fingerprint_of(con, "t", V2)[0]
+    return fingerprint_of(con, "t", algorithm)[0]
 
 
 def test_the_background_stage_holds_at_most_its_bound_and_reports_late_reads(monkeypatch):
@@ -126,7 +128,7 @@ def test_the_background_stage_holds_at_most_its_bound_and_reports_late_reads(mon
     feeder.join(10)
     list(stage.finish())
     stage.close()
-    assert len(passed) == 6 and stage.rows == 60 and stage.value == fingerprint_of_v2(_table(list(range(60))))
+    assert len(passed) == 6 and stage.rows == 60 and stage.value == _fingerprint_of(_table(list(range(60))))
 
     monkeypatch.setattr(row_text, "row_sums", lambda data: 1 / 0)
     failing = RowFingerprint(algorithm=V2, background=True)

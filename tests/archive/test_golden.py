@@ -1,7 +1,8 @@
-"""Archives written by earlier releases stay readable and verifiable. tests/fixtures/golden/v0.1.0 and
-v0.2.0 were written by those releases (tests/fixtures/golden/make_golden.py): two runs of a tiny demo
-helpdesk with edits, hard deletes, a late row and a quarantined row between them, Parquet and CSV.
-0.1.0 fingerprinted with `sum-md5-json-v1`; 0.2.0 with `sum-xxh3-text-v2` (Parquet) and v1 (CSV)."""
+"""Archives written by earlier releases stay readable and verifiable. tests/fixtures/golden/v0.1.0,
+v0.2.0 and v0.3.0 were written by those releases (tests/fixtures/golden/make_golden.py): two runs of
+a tiny demo helpdesk with edits, hard deletes, a late row and a quarantined row between them, Parquet
+and CSV. 0.1.0 fingerprinted with `sum-md5-json-v1`; 0.2.0 with `sum-xxh3-text-v2` (Parquet) and v1
+(CSV); 0.3.0 with `sum-xxh3-words-v3` (Parquet) and v1 (CSV)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ GOLDEN = FIXTURES / "golden" / "v0.1.0"
 SECOND_RUN = datetime(2026, 12, 1, tzinfo=UTC)  # the as-of of the release's last run
 LATER = datetime(2026, 12, 2, tzinfo=UTC)
 
-RELEASES = ["golden", "golden_020"]  # the fixtures of tests/conftest.py
+RELEASES = ["golden", "golden_020", "golden_030"]  # the fixtures of tests/conftest.py
 
 
 @pytest.mark.parametrize("release", RELEASES)
@@ -31,10 +32,11 @@ def test_golden_archive_verifies_deep(release, request):
     assert report.manifests == 43 and report.rows_checked == 1931
 
 
-def test_the_0_2_0_archive_holds_both_fingerprints(golden_020):
+@pytest.mark.parametrize("release, parquet", [("golden_020", "sum-xxh3-text-v2"), ("golden_030", "sum-xxh3-words-v3")])
+def test_the_later_archives_hold_both_their_fingerprints(release, parquet, request):
     from archival.archive.state import archived_periods
-    store = LocalStore(golden_020 / "archive")
-    for domain, algorithm in (("helpdesk", "sum-xxh3-text-v2"), ("helpdesk_csv", "sum-md5-json-v1")):
+    store = LocalStore(request.getfixturevalue(release) / "archive")
+    for domain, algorithm in (("helpdesk", parquet), ("helpdesk_csv", "sum-md5-json-v1")):
         found = {p.manifest.fingerprint.algorithm for table in ("customers", "tickets")
                  for p in archived_periods(store, domain, table).values()}
         assert found == {algorithm}, (domain, found)
@@ -88,31 +90,33 @@ def _algorithms(golden, table: str) -> dict[str, str]:
     return {label: p.manifest.fingerprint.algorithm for label, p in periods.items()}
 
 
-def test_v1_periods_keep_v1_for_deltas_and_move_to_v2_when_refreshed(golden):
-    """0.1.0 wrote `sum-md5-json-v1`. A delta adds its rows' sums to the period's, so it stays v1; a
-    refresh re-reads the period and writes it with `sum-xxh3-text-v2` (the rows are equal, the
-    algorithm is not, so a new version); a new period starts with v2. All verify --deep."""
+@pytest.mark.parametrize("release, written", [("golden", "sum-md5-json-v1"), ("golden_020", "sum-xxh3-text-v2")])
+def test_old_periods_keep_their_fingerprint_for_deltas_and_move_to_v3_when_refreshed(release, written, request):
+    """0.1.0 wrote `sum-md5-json-v1`, 0.2.0 `sum-xxh3-text-v2`. A delta adds its rows' sums to the
+    period's, so it keeps the period's algorithm; a refresh re-reads the period and writes it with
+    `sum-xxh3-words-v3` (the rows are equal, the algorithm is not, so a new version). All verify --deep."""
     import sqlite3
 
     from archival.plan.refresh import Refresh
 
-    assert set(_algorithms(golden, "tickets").values()) == {"sum-md5-json-v1"}
+    golden = request.getfixturevalue(release)
+    assert set(_algorithms(golden, "tickets").values()) == {written}
     db = sqlite3.connect(golden / "data" / "helpdesk.db")
     db.execute("UPDATE tickets SET status = 'open', updated_at = '2026-12-01 10:00:00' WHERE id = 2")
     db.commit()
     db.close()
     _, results = run_units(golden, LATER, select=["table:helpdesk.tickets"])
-    written = {r.unit_id for r in results if r.outcome == "written"}
-    assert written == {"helpdesk.tickets/2026-Q4"}
-    assert set(_algorithms(golden, "tickets").values()) == {"sum-md5-json-v1"}  # the delta kept v1
+    written_units = {r.unit_id for r in results if r.outcome == "written"}
+    assert written_units == {"helpdesk.tickets/2026-Q4"}
+    assert set(_algorithms(golden, "tickets").values()) == {written}  # the delta kept the period's
 
     refresh = Refresh("fingerprint upgrade", ("helpdesk.tickets/2025-Q1",))
     _, results = run_units(golden, LATER, select=["table:helpdesk.tickets"], refresh=refresh)
     assert {r.unit_id: r.outcome for r in results}["helpdesk.tickets/2025-Q1"] == "written"
     algorithms = _algorithms(golden, "tickets")
-    assert algorithms.pop("2025-Q1") == "sum-xxh3-text-v2"
-    assert set(algorithms.values()) == {"sum-md5-json-v1"}
+    assert algorithms.pop("2025-Q1") == "sum-xxh3-words-v3"
+    assert set(algorithms.values()) == {written}
     _, again = run_units(golden, LATER, select=["table:helpdesk.tickets"], refresh=refresh)
-    assert {r.unit_id: r.outcome for r in again}["helpdesk.tickets/2025-Q1"] == "unchanged"  # v2 compares to v2
+    assert {r.unit_id: r.outcome for r in again}["helpdesk.tickets/2025-Q1"] == "unchanged"  # v3 compares to v3
     report = verify_archive(LocalStore(golden / "archive"), deep=True)
     assert report.ok, [str(f) for f in report.findings]

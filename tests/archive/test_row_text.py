@@ -200,7 +200,14 @@ def test_the_documented_auditor_script_recomputes_every_type(tmp_path):
     assert _recompute(_auditor_script(tmp_path), tmp_path, "m.json") == f"{_value(SAMPLE)} ok"
 
 
-def test_the_documented_auditor_script_recomputes_an_archive(shop_project, tmp_path):
+def _written_with_v2(monkeypatch):
+    """New periods get v3 since 0.3.0; these units are written with v2, as 0.2.0 wrote them."""
+    from archival.plan import compile as compile_module
+    monkeypatch.setattr(compile_module, "ROW_WORDS", V2)
+
+
+def test_the_documented_auditor_script_recomputes_an_archive(shop_project, tmp_path, monkeypatch):
+    _written_with_v2(monkeypatch)
     run_units(shop_project, datetime(2026, 12, 1, tzinfo=UTC))
     archive = shop_project / "archive"
     manifests = [p for p in archive.rglob("_manifests/*/v*.json")
@@ -227,6 +234,7 @@ def test_the_auditor_script_recomputes_a_postgresql_unit_read_with_looked_up_tex
     spec = ("domain: app\nowner: o@example.com\nsource: pg\ntables:\n"
             "  notes: {relation: notes, primary_key: [id], mode: full}\n")
     project = write_project(tmp_path / "p", "  pg: {type: postgres, dsn: env:APP_DSN}", {"app": spec})
+    _written_with_v2(monkeypatch)
     run_units(project, datetime(2026, 12, 1, tzinfo=UTC))
     archive = project / "archive"
     [manifest] = list(archive.rglob("_manifests/*/v*.json"))

@@ -113,7 +113,7 @@ def test_archived_periods_extend_an_unknown_source(project, tmp_path):
 
 def test_a_period_keeps_its_fingerprint_algorithm_until_it_is_rewritten(project, tmp_path):
     """Deltas add to the current version's sums and a rerun of unchanged rows must compare equal, so
-    archived periods keep their algorithm; new periods, a new spec and a refresh get v2 (CSV: v1)."""
+    archived periods keep their algorithm; new periods, a new spec and a refresh get v3 (CSV: v1)."""
     from archival.plan.refresh import Refresh
     store = LocalStore(tmp_path)
     table = project.domain("helpdesk").table("tickets")
@@ -122,16 +122,17 @@ def test_a_period_keeps_its_fingerprint_algorithm_until_it_is_rewritten(project,
     _manifest(store, table, "2026-02", 1, "0" * 64)
     units = {u.period: u for u in _compile(project, "tickets", store)[0]}
     assert units["2026-01"].fingerprint_algorithm == "sum-md5-json-v1"  # archived under this spec: kept
-    assert units["2026-02"].fingerprint_algorithm == "sum-xxh3-text-v2"  # another spec: written anew
-    assert units["2026-03"].fingerprint_algorithm == "sum-xxh3-text-v2"  # new
+    assert units["2026-02"].fingerprint_algorithm == "sum-xxh3-words-v3"  # another spec: written anew
+    assert units["2026-03"].fingerprint_algorithm == "sum-xxh3-words-v3"  # new
     describe = {u.period: [s.describe() for s in u.stages if s.describe().startswith("fingerprint")][0]
                 for u in units.values()}
     assert describe["2026-01"] == "fingerprint: sum-md5-json-v1"
-    assert describe["2026-03"] == "fingerprint: sum-xxh3-text-v2 (sum-md5-json-v1 if a column is nested or an interval)"
+    assert describe["2026-03"] == ("fingerprint: sum-xxh3-words-v3 "
+                                   "(sum-md5-json-v1 if a column is nested or an interval)")
     archived = archived_periods(store, table.domain, table.name)
     refreshed, _ = compile_table(project, table, TableFacts(earliest=EARLIEST, probed=True), archived, AS_OF,
                                  refresh=Refresh("upgrade", ("helpdesk.tickets/2026-01",)))
-    assert {u.period: u.fingerprint_algorithm for u in refreshed}["2026-01"] == "sum-xxh3-text-v2"
+    assert {u.period: u.fingerprint_algorithm for u in refreshed}["2026-01"] == "sum-xxh3-words-v3"
     csv = table.__class__(**{**table.__dict__, "format": "csv"})
     units, _ = compile_table(project, csv, TableFacts(earliest=EARLIEST, probed=True), {}, AS_OF)
     assert {u.fingerprint_algorithm for u in units} == {"sum-md5-json-v1"}

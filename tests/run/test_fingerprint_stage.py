@@ -21,23 +21,25 @@ def _stage(stage: Fingerprint, schema: pa.Schema):
     return FACTORIES[Fingerprint](stage, run)
 
 
-def test_v2_where_every_column_has_a_row_text_else_v1():
-    assert _stage(Fingerprint("sum-xxh3-text-v2", kept=False), FLAT).algorithm == "sum-xxh3-text-v2"
-    assert _stage(Fingerprint("sum-xxh3-text-v2", kept=False), NESTED).algorithm == "sum-md5-json-v1"
+@pytest.mark.parametrize("algorithm", ["sum-xxh3-text-v2", "sum-xxh3-words-v3"])
+def test_v2_or_v3_where_every_column_has_a_row_text_else_v1(algorithm):
+    assert _stage(Fingerprint(algorithm, kept=False), FLAT).algorithm == algorithm
+    assert _stage(Fingerprint(algorithm, kept=False), NESTED).algorithm == "sum-md5-json-v1"
     assert _stage(Fingerprint("sum-md5-json-v1"), FLAT).algorithm == "sum-md5-json-v1"
 
 
-def test_a_v2_period_cannot_take_a_nested_column_in_a_delta():
-    with pytest.raises(FingerprintUnavailable, match=r"d\.t/2026-01: .*sum-xxh3-text-v2.*nested or interval.*--refresh"
+@pytest.mark.parametrize("algorithm", ["sum-xxh3-text-v2", "sum-xxh3-words-v3"])
+def test_a_v2_or_v3_period_cannot_take_a_nested_column_in_a_delta(algorithm):
+    with pytest.raises(FingerprintUnavailable, match=rf"d\.t/2026-01: .*{algorithm}.*nested or interval.*--refresh"
                        ) as refused:
-        _stage(Fingerprint("sum-xxh3-text-v2", kept=True), NESTED)
+        _stage(Fingerprint(algorithm, kept=True), NESTED)
     assert "column(s) tags " in str(refused.value)  # names the column
 
 
 @pytest.mark.postgres
-def test_a_v2_period_gaining_an_array_column_fails_until_refreshed(pg_dsn, tmp_path, monkeypatch, capsys):
-    """PostgreSQL: a period archived with v2 gains a text[] column (drift: evolve). Its delta cannot
-    add v1-only rows to v2 sums: the unit fails naming the column and `--refresh`, nothing of it is
+def test_a_v3_period_gaining_an_array_column_fails_until_refreshed(pg_dsn, tmp_path, monkeypatch, capsys):
+    """PostgreSQL: a period archived with v3 gains a text[] column (drift: evolve). Its delta cannot
+    add v1-only rows to v3 sums: the unit fails naming the column and `--refresh`, nothing of it is
     published; the refresh rewrites the period with v1 and the archive verifies."""
     import json
     from datetime import UTC, datetime
@@ -62,7 +64,7 @@ def test_a_v2_period_gaining_an_array_column_fails_until_refreshed(pg_dsn, tmp_p
     _, first = run_units(folder, datetime(2026, 10, 20, tzinfo=UTC))
     assert [(r.unit_id, r.outcome) for r in first] == [("app.items/2026-10", "written")]
     manifests = folder / "archive" / "app" / "items" / "_manifests" / "period=2026-10"
-    assert json.loads((manifests / "v000001.json").read_bytes())["fingerprint"]["algorithm"] == "sum-xxh3-text-v2"
+    assert json.loads((manifests / "v000001.json").read_bytes())["fingerprint"]["algorithm"] == "sum-xxh3-words-v3"
 
     with psycopg.connect(pg_dsn, autocommit=True) as con:
         con.execute("ALTER TABLE items ADD COLUMN tags text[]")

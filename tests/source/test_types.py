@@ -139,9 +139,9 @@ def test_each_column_records_its_source_type_and_rule(engine):
 @pytest.mark.parametrize("engine", list(SOURCES), indirect=True)
 def test_every_documented_type_reads_back_to_its_fingerprint(engine):
     """verify --deep recomputes the fingerprint from the files: the row text of each type must read back
-    as it was written. A PostgreSQL array is a list, which has no v2 text (v1); without it, v2."""
+    as it was written. A PostgreSQL array is a list, which has no v3 words (v1); without it, v3."""
     nested = any(r.arrow.startswith("list") for r in engine.rows)
-    assert engine.manifest["fingerprint"]["algorithm"] == ("sum-md5-json-v1" if nested else "sum-xxh3-text-v2")
+    assert engine.manifest["fingerprint"]["algorithm"] == ("sum-md5-json-v1" if nested else "sum-xxh3-words-v3")
     folders = [engine.sample]
     if nested:
         _create(engine.engine, engine.dsn, engine.folder, "flat_sample",
@@ -149,7 +149,7 @@ def test_every_documented_type_reads_back_to_its_fingerprint(engine):
         flat = engine.project(_spec("flat_sample"), "flat")
         _, results = run_units(flat, AS_OF)
         manifest = json.loads((flat / "archive" / results[0].manifest).read_bytes())
-        assert manifest["fingerprint"]["algorithm"] == "sum-xxh3-text-v2"
+        assert manifest["fingerprint"]["algorithm"] == "sum-xxh3-words-v3"
         folders.append(flat)
     for folder in folders:
         report = verify_archive(LocalStore(folder / "archive"), deep=True)

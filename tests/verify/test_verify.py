@@ -126,9 +126,9 @@ def test_deep_finds_rows_that_do_not_match(archive):
 
 
 
-def test_deep_finds_one_changed_value_by_the_v2_fingerprint(archive):
+def test_deep_finds_one_changed_value_by_the_fingerprint(archive):
     """Same row count, one value changed, the manifest fixed up to the new file's hash: the fingerprint
-    (sum-xxh3-text-v2, what this release writes) tells, as the audit chain tells of the edit."""
+    (sum-xxh3-words-v3, what this release writes) tells, as the audit chain tells of the edit."""
     import hashlib
 
     import duckdb
@@ -137,7 +137,7 @@ def test_deep_finds_one_changed_value_by_the_v2_fingerprint(archive):
     rel = path.relative_to(archive / "archive").as_posix()
     manifest_path = next(p for p in (archive / "archive").rglob("v000001.json") if rel in p.read_text())
     manifest = json.loads(manifest_path.read_bytes())
-    assert manifest["fingerprint"]["algorithm"] == "sum-xxh3-text-v2"
+    assert manifest["fingerprint"]["algorithm"] == "sum-xxh3-words-v3"
     con = duckdb.connect()
     con.execute(f"CREATE TABLE t AS SELECT * FROM read_parquet('{path}', hive_partitioning=false)")
     column = next(c["name"] for c in manifest["schema"] if c["type"] == "string")
