@@ -1,8 +1,10 @@
 """Candidates for the keyed PII hash and the row fingerprint, timed on N values / rows on all cores:
 HMAC-SHA256 in DuckDB's SQL (archival before polars-hash), hashlib with precomputed HMAC states,
 keyed BLAKE2b and polars-hash's HMAC (what archival uses for text columns); the row fingerprint
-`sum-md5-json-v1` (DuckDB) against `sum-xxh3-text-v2` (polars + polars-hash, archive/row_text.py).
-Prints seconds and values per second; nothing here changes what archival writes.
+`sum-md5-json-v1` (DuckDB) against `sum-xxh3-text-v2` (polars + polars-hash, archive/row_text.py) and
+`sum-xxh3-words-v3` (archive/row_words.py), on a 4-column table in one call and on the export bench's
+10-column table in 65,536-row batches, as a unit feeds them. Prints seconds and values per second;
+nothing here changes what archival writes.
 
     python bench/hash_candidates.py --values 5000000
 """
@@ -21,10 +23,20 @@ import polars_hash  # noqa: F401 - registers the namespaces
 import pyarrow as pa
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from archival.archive.row_text import row_sums  # noqa: E402
+from archival.archive import row_text, row_words  # noqa: E402
 from archival.write.pii import hash_sql  # noqa: E402
 
 KEY = b"bench-key-0123456789"
+# bench/export_pg.py's table, made in DuckDB (the same types as the export's batches)
+BENCH_TABLE = """
+SELECT g::INTEGER AS id, timestamptz '2023-01-01' + (g::DOUBLE / {rows} * 1095) * INTERVAL 1 DAY AS created_at,
+       CASE WHEN g % 3 = 0 THEN NULL ELSE timestamptz '2026-01-01' - (g % 1000) * INTERVAL 1 HOUR END AS updated_at,
+       ((g % 20000) + 1)::INTEGER AS customer_id, (['new','open','pending','resolved','closed'])[g % 5 + 1] AS status,
+       round((g % 100000) / 7.0, 2)::DECIMAL(12,2) AS amount, 'Ticket ' || g || ': ' || md5(g::VARCHAR) AS title,
+       CASE WHEN g % 10 = 0 THEN repeat('long note ', 20) END AS notes,
+       '{{"tags": ["a", ' || (g % 7) || ']}}' AS tags, g % 2 = 0 AS is_vip
+FROM range(1, {rows} + 1) r(g)
+"""
 
 
 def timed(label: str, fn, n: int, results: list) -> None:
@@ -72,9 +84,17 @@ def main() -> int:
           lambda: con.execute("SELECT sum(md5_number(to_json(r)::VARCHAR)) FROM t r").fetchone(), n, results)
     timed("  of which to_json", lambda: con.execute("SELECT sum(length(to_json(r)::VARCHAR)) FROM t r").fetchone(),
           n, results)
-    timed("row fingerprint sum-xxh3-text-v2 in polars-hash (archival)", lambda: row_sums(titles), n, results)
+    timed("row fingerprint sum-xxh3-text-v2 in polars-hash (archival 0.2.0)", lambda: row_text.row_sums(titles), n,
+          results)
+    timed("row fingerprint sum-xxh3-words-v3 in polars-hash (archival)", lambda: row_words.row_sums(titles), n, results)
     timed("DuckDB hash() of the row (not stable across versions)",
           lambda: con.execute("SELECT sum(hash(r)::HUGEINT) FROM t r").fetchone(), n, results)
+    batches = con.execute(BENCH_TABLE.format(rows=n)).to_arrow_table().to_batches(max_chunksize=65_536)
+    for label, module in (("sum-xxh3-text-v2", row_text), ("sum-xxh3-words-v3", row_words)):
+        cpu = time.process_time()
+        timed(f"row fingerprint {label}, the export bench's 10 columns in 65,536-row batches",
+              lambda module=module: [module.row_sums(b) for b in batches], n, results)
+        print(f"  CPU {time.process_time() - cpu:.2f} s", file=sys.stderr)
     lines = [f"# Hash candidates: {n:,} values, {os.cpu_count()} cores", "", "| candidate | seconds | per second |",
              "|---|---:|---:|"]
     lines += [f"| {label} | {seconds:.2f} | {rate:,.0f} |" for label, seconds, rate in results]
