@@ -12,7 +12,8 @@ The words of a row (docs/archive.md has them with a script that recomputes them 
 little-endian, in column order, then the null words:
 - integers, booleans (0/1): the value as a 64-bit two's complement integer;
 - dates as days since 1970-01-01, timestamps as the count of their unit since the epoch (UTC,
-  whatever the time zone), times as nanoseconds since midnight, durations as their count;
+  whatever the time zone; a unit of seconds counts milliseconds, as Parquet keeps it), times as
+  nanoseconds since midnight, durations as the count of their unit (seconds as milliseconds);
 - decimals: three words, the unscaled value's low and high 64 bits (128-bit two's complement), then
   the scale;
 - floats: the IEEE-754 bits of the value as a float64, every NaN as 0x7ff8000000000000;
@@ -133,10 +134,22 @@ def row_sums(data: pa.RecordBatch | pa.Table) -> tuple[int, int, int]:
     return _slice_sums(data)
 
 
+def _as_days(data: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
+    """A 64-bit date (milliseconds) as a 32-bit one (days): polars would take it for a timestamp of
+    milliseconds, and Parquet keeps it as days, so a file read back must give the words it was written with."""
+    dates = [i for i, f in enumerate(data.schema) if pa.types.is_date64(f.type)]
+    if not dates:
+        return data
+    columns = [c.cast(pa.date32()) if i in dates else c for i, c in enumerate(data.columns)]
+    if isinstance(data, pa.RecordBatch):
+        return pa.RecordBatch.from_arrays(columns, names=data.schema.names)
+    return pa.Table.from_arrays(columns, names=data.schema.names)
+
+
 def _slice_sums(data: pa.RecordBatch | pa.Table) -> tuple[int, int, int]:
     if data.num_rows == 0:
         return 0, 0, 0
-    frame = pl.from_arrow(data)
+    frame = pl.from_arrow(_as_days(data))
     assert isinstance(frame, pl.DataFrame)
     names = frame.columns
     words: list[pl.Expr | pl.Series] = [w for name, dtype in frame.schema.items() for w in _words(frame, name, dtype)]

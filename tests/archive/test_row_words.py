@@ -45,13 +45,13 @@ def _words(value: object, type_: pa.DataType) -> list[int]:
         return [xxhash.xxh3_64_intdigest(value)]
     if pa.types.is_timestamp(type_):
         aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return [((aware - EPOCH) // UNIT[type_.unit]) & M64]
-    if pa.types.is_date32(type_):
+        return [((aware - EPOCH) // UNIT["ms" if type_.unit == "s" else type_.unit]) & M64]
+    if pa.types.is_date32(type_) or pa.types.is_date64(type_):
         return [(value - dt.date(1970, 1, 1)).days & M64]
     if pa.types.is_time64(type_):
         return [(value.hour * 3600 + value.minute * 60 + value.second) * 10**9 + value.microsecond * 1000]
     if pa.types.is_duration(type_):
-        return [(value // UNIT[type_.unit]) & M64]
+        return [(value // UNIT["ms" if type_.unit == "s" else type_.unit]) & M64]
     if pa.types.is_decimal(type_):
         unscaled = int(value.scaleb(type_.scale))
         return [unscaled & M64, (unscaled >> 64) & M64, type_.scale]
@@ -91,6 +91,11 @@ EDGES = pa.table({
     "ms": pa.array([datetime(2024, 1, 1, 0, 0, 0, 5000), None, datetime(1900, 1, 1), datetime(2038, 1, 20)],
                    pa.timestamp("ms")),
     "i8": pa.array([-128, 127, None, 0], pa.int8()),
+    # units polars and Parquet hold otherwise: seconds as milliseconds, a 64-bit date as days
+    "secs": pa.array([datetime(2024, 1, 1, 0, 0, 1), None, datetime(1969, 12, 31, 23, 59, 59), datetime(2000, 1, 1)],
+                     pa.timestamp("s")),
+    "wait_s": pa.array([dt.timedelta(seconds=3), dt.timedelta(seconds=-2), None, dt.timedelta(0)], pa.duration("s")),
+    "day64": pa.array([dt.date(2024, 2, 29), None, dt.date(1969, 12, 31), dt.date(1970, 1, 1)], pa.date64()),
 })
 
 
