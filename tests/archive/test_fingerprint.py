@@ -8,6 +8,7 @@ import hashlib
 import json
 import threading
 import time
+from decimal import Decimal
 
 import duckdb
 import pyarrow as pa
@@ -15,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archival.archive import row_text
+from archival.archive import row_text, row_words
 from archival.archive.fingerprint import V2, V3, RowFingerprint, combine, fingerprint_of, format_value
+from tests.archive.samples import SAMPLE
 
 
 def _reference(rows_json: list[str]) -> str:
@@ -136,3 +138,45 @@ def test_the_background_stage_holds_at_most_its_bound_and_reports_late_reads(mon
     with pytest.raises(ZeroDivisionError):
         list(failing.finish())
     failing.close()
+
+
+ROW_HASHED = [row_text, row_words]  # v2 and v3: what both must tell apart and refuse
+
+
+@pytest.mark.parametrize("module", ROW_HASHED, ids=[V2, V3])
+@pytest.mark.parametrize("left, right", [
+    ({"a": ["x\x1fy"], "b": ["z"]}, {"a": ["x"], "b": ["y\x1fz"]}),  # a separator inside a value
+    ({"a": ["x"], "b": ["y"]}, {"a": ["y"], "b": ["x"]}),  # values swapped between columns
+    ({"a": [None], "b": ["z"]}, {"a": [""], "b": ["z"]}),  # NULL is not the empty text
+    ({"a": [None], "b": [1]}, {"a": [0], "b": [1]}),  # nor 0
+    ({"a": ["1"], "b": ["z"]}, {"c": ["1"], "b": ["z"]}),  # a renamed column
+    ({"a": ["1"], "b": ["z"]}, {"b": ["z"], "a": ["1"]}),  # columns in another order
+    ({"a": [Decimal("1.50")]}, {"a": [Decimal("1.5")]}),  # a decimal keeps its scale
+])
+def test_rows_that_differ_have_different_fingerprints(module, left, right):
+    assert module.row_sums(pa.table(left))[:2] != module.row_sums(pa.table(right))[:2]
+
+
+@pytest.mark.parametrize("module", ROW_HASHED, ids=[V2, V3])
+def test_a_duplicated_row_counts_twice(module):
+    one = pa.table({"id": [1], "t": ["a"]})
+    twice = format_value(*module.row_sums(pa.concat_tables([one, one]))[:2])
+    assert twice not in (format_value(*module.row_sums(one)[:2]), "0" * 32)
+
+
+@pytest.mark.parametrize("module", ROW_HASHED, ids=[V2, V3])
+@pytest.mark.parametrize("type_", [pa.list_(pa.int32()), pa.struct([("x", pa.int32())]),
+                                   pa.map_(pa.string(), pa.int32()), pa.month_day_nano_interval()])
+def test_nested_and_interval_columns_have_no_row_hash(module, type_):
+    assert not module.supports(pa.schema([("id", pa.int64()), ("odd", type_)]))
+
+
+@pytest.mark.parametrize("module", ROW_HASHED, ids=[V2, V3])
+def test_the_arrow_flavour_of_a_value_does_not_matter(module):
+    """Export batches and files read back can differ in string layout, dictionary encoding and time
+    zone name; the rows are the same, so the value is."""
+    flavours = SAMPLE.set_column(1, "title", SAMPLE.column("title").cast(pa.large_string()))
+    flavours = flavours.set_column(10, "status", SAMPLE.column("status").cast(pa.string()))
+    flavours = flavours.set_column(6, "at", SAMPLE.column("at").cast(pa.timestamp("us", tz="Etc/UTC")))
+    views = SAMPLE.set_column(1, "title", SAMPLE.column("title").cast(pa.string_view()))
+    assert module.row_sums(flavours) == module.row_sums(views) == module.row_sums(SAMPLE)

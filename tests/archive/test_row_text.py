@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import subprocess
-import sys
 from datetime import UTC, datetime
-from decimal import Decimal
 from unittest import mock
 
 import polars as pl
@@ -24,7 +20,9 @@ from archival.archive import row_text
 from archival.archive.fingerprint import V2, RowFingerprint, combine
 from archival.archive.row_text import LOOKUP, looked_up_columns, row_sums, supports
 from archival.checksums import format_value
-from tests.conftest import ROOT, write_project
+from tests.archive.auditor import auditor_script, recompute, recompute_archive
+from tests.archive.samples import SAMPLE
+from tests.conftest import write_project
 from tests.run.helpers import run_units
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -68,21 +66,6 @@ def _value(table: pa.Table | pa.RecordBatch) -> str:
     return format_value(upper, lower)
 
 
-SAMPLE = pa.table({
-    "id": pa.array([1, 2, 3, -4], pa.int64()),
-    "title": pa.array(["plain", "ünï\x1fcode ✓", "", None], pa.string()),
-    "amount": pa.array([Decimal("1.50"), Decimal("-0.05"), None, Decimal("12345678901234.00")], pa.decimal128(16, 2)),
-    "ratio": pa.array([0.25, 1e20, -2.0, None], pa.float64()),
-    "vip": pa.array([True, False, None, True]),
-    "day": pa.array([dt.date(2024, 2, 29), None, dt.date(1969, 12, 31), dt.date(2026, 11, 26)]),
-    "at": pa.array([dt.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=dt.UTC), None,
-                    dt.datetime(1960, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 26, 23, 59, 59, tzinfo=dt.UTC)],
-                   pa.timestamp("us", tz="UTC")),
-    "naive": pa.array([dt.datetime(2024, 1, 2, 3, 4, 5), None, None, dt.datetime(2000, 1, 1)], pa.timestamp("us")),
-    "clock": pa.array([dt.time(12, 34, 56, 789000), None, dt.time(0, 0), dt.time(23, 59, 59)], pa.time64("us")),
-    "blob": pa.array([b"\x00\x01", b"", None, b"\xff"], pa.binary()),
-    "status": pa.array(["open", "closed", "open", None]).dictionary_encode(),
-})
 
 
 def test_value_matches_the_documented_row_text():
@@ -92,17 +75,6 @@ def test_value_matches_the_documented_row_text():
     for batch in SAMPLE.to_batches(max_chunksize=3):
         running.add(batch)
     assert (running.value, running.rows) == (_reference(SAMPLE), 4)
-
-
-def test_the_arrow_flavour_of_a_value_does_not_matter():
-    """Export batches and files read back can differ in string layout, dictionary encoding and time
-    zone name; the rows are the same, so the value is."""
-    flavours = SAMPLE.set_column(1, "title", SAMPLE.column("title").cast(pa.large_string()))
-    flavours = flavours.set_column(10, "status", SAMPLE.column("status").cast(pa.string()))
-    flavours = flavours.set_column(6, "at", SAMPLE.column("at").cast(pa.timestamp("us", tz="Etc/UTC")))
-    assert _value(flavours) == _value(SAMPLE)
-    views = SAMPLE.set_column(1, "title", SAMPLE.column("title").cast(pa.string_view()))
-    assert _value(views) == _value(SAMPLE)
 
 
 def _edges(inside: bool) -> pa.Table:
@@ -136,27 +108,6 @@ def test_looked_up_texts_are_the_texts_a_cast_gives(rows):
     assert combine(_value(inside), _value(outside)) == _value(both) == _reference(both)
 
 
-@pytest.mark.parametrize("left, right", [
-    ({"a": ["x\x1fy"], "b": ["z"]}, {"a": ["x"], "b": ["y\x1fz"]}),  # a separator inside a value
-    ({"a": [None], "b": ["z"]}, {"a": [""], "b": ["z"]}),  # NULL is not the empty text
-    ({"a": ["1"], "b": ["z"]}, {"c": ["1"], "b": ["z"]}),  # a renamed column
-    ({"a": ["1"], "b": ["z"]}, {"b": ["z"], "a": ["1"]}),  # columns in another order
-])
-def test_rows_that_differ_have_different_fingerprints(left, right):
-    assert _value(pa.table(left)) != _value(pa.table(right))
-
-
-def test_a_duplicated_row_counts_twice():
-    one = pa.table({"id": [1], "t": ["a"]})
-    assert _value(pa.concat_tables([one, one])) not in (_value(one), "0" * 32)
-
-
-@pytest.mark.parametrize("type_", [pa.list_(pa.int32()), pa.struct([("x", pa.int32())]),
-                                   pa.map_(pa.string(), pa.int32()), pa.month_day_nano_interval()])
-def test_nested_and_interval_columns_have_no_v2_text(type_):
-    assert not supports(pa.schema([("id", pa.int64()), ("odd", type_)]))
-
-
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.tuples(st.one_of(st.integers(0, LOOKUP + 5), st.integers(-10**12, 10**12)),
                           st.one_of(st.none(), st.text())), max_size=200),
@@ -178,18 +129,7 @@ def test_batches_in_any_order_sum_to_the_whole(rows, cut, rnd):
 
 
 def _auditor_script(tmp_path):
-    """The script docs/archive.md gives auditors (no archival import), as pasted."""
-    text = (ROOT / "docs" / "archive.md").read_text().split("### Fingerprint `sum-xxh3-text-v2`", 1)[1]
-    script = tmp_path / "recompute.py"
-    script.write_text(re.search(r"```python\n(.*?)```", text, flags=re.S).group(1))
-    assert "archival" not in script.read_text().replace("without archival", "")
-    return script
-
-
-def _recompute(script, archive, manifest: str) -> str:
-    done = subprocess.run([sys.executable, str(script), str(archive), manifest], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    return auditor_script(tmp_path, V2)
 
 
 def test_the_documented_auditor_script_recomputes_every_type(tmp_path):
@@ -197,7 +137,7 @@ def test_the_documented_auditor_script_recomputes_every_type(tmp_path):
     pq.write_table(SAMPLE, tmp_path / "part.parquet")
     (tmp_path / "m.json").write_text(json.dumps({"files": [{"path": "part.parquet"}],
                                                  "fingerprint": {"value": _value(SAMPLE)}}))
-    assert _recompute(_auditor_script(tmp_path), tmp_path, "m.json") == f"{_value(SAMPLE)} ok"
+    assert recompute(_auditor_script(tmp_path), tmp_path, "m.json") == f"{_value(SAMPLE)} ok"
 
 
 def _written_with_v2(monkeypatch):
@@ -209,13 +149,7 @@ def _written_with_v2(monkeypatch):
 def test_the_documented_auditor_script_recomputes_an_archive(shop_project, tmp_path, monkeypatch):
     _written_with_v2(monkeypatch)
     run_units(shop_project, datetime(2026, 12, 1, tzinfo=UTC))
-    archive = shop_project / "archive"
-    manifests = [p for p in archive.rglob("_manifests/*/v*.json")
-                 if json.loads(p.read_bytes())["fingerprint"]["algorithm"] == V2]
-    assert len(manifests) >= 3
-    script = _auditor_script(tmp_path)
-    for path in manifests:
-        assert _recompute(script, archive, path.relative_to(archive).as_posix()).endswith(" ok"), path
+    assert recompute_archive(_auditor_script(tmp_path), shop_project / "archive", V2) >= 3
 
 
 def test_the_auditor_script_recomputes_a_postgresql_unit_read_with_looked_up_texts(pg_dsn, tmp_path, monkeypatch):
@@ -243,15 +177,9 @@ def test_the_auditor_script_recomputes_a_postgresql_unit_read_with_looked_up_tex
     import pyarrow.parquet as pq
     assert looked_up_columns(pl.from_arrow(pq.read_table(part))) == {"id", "stars", "day", "body"}
     script = _auditor_script(tmp_path)
-    assert _recompute(script, archive, manifest.relative_to(archive).as_posix()).endswith(" ok")
+    assert recompute(script, archive, manifest.relative_to(archive).as_posix()).endswith(" ok")
 
 
 def test_the_documented_auditor_script_recomputes_the_0_2_0_golden_archive(golden_020, tmp_path):
     """Committed files written by release 0.2.0: a change of polars' text of a value breaks this."""
-    archive = golden_020 / "archive"
-    manifests = [p for p in archive.rglob("_manifests/*/v*.json")
-                 if json.loads(p.read_bytes())["fingerprint"]["algorithm"] == V2]
-    assert len(manifests) == 25
-    script = _auditor_script(tmp_path)
-    for path in manifests:
-        assert _recompute(script, archive, path.relative_to(archive).as_posix()).endswith(" ok"), path
+    assert recompute_archive(_auditor_script(tmp_path), golden_020 / "archive", V2) == 25

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import struct
-import subprocess
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -24,8 +21,9 @@ from archival.archive import row_words
 from archival.archive.fingerprint import V3, RowFingerprint, combine
 from archival.archive.row_words import row_sums, supports
 from archival.checksums import format_value
-from tests.archive.test_row_text import SAMPLE
-from tests.conftest import ROOT, write_project
+from tests.archive.auditor import auditor_script, recompute, recompute_archive
+from tests.archive.samples import SAMPLE
+from tests.conftest import write_project
 from tests.run.helpers import run_units
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -123,40 +121,9 @@ def test_more_than_64_columns_take_a_second_null_word():
     assert _value(moved) != _value(wide)
 
 
-def test_the_arrow_flavour_of_a_value_does_not_matter():
-    """Export batches and files read back can differ in string layout, dictionary encoding and time
-    zone name; the rows are the same, so the value is."""
-    flavours = SAMPLE.set_column(1, "title", SAMPLE.column("title").cast(pa.large_string()))
-    flavours = flavours.set_column(10, "status", SAMPLE.column("status").cast(pa.string()))
-    flavours = flavours.set_column(6, "at", SAMPLE.column("at").cast(pa.timestamp("us", tz="Etc/UTC")))
-    assert _value(flavours) == _value(SAMPLE)
-    views = SAMPLE.set_column(1, "title", SAMPLE.column("title").cast(pa.string_view()))
-    assert _value(views) == _value(SAMPLE)
-    narrow = EDGES.set_column(7, "i8", EDGES.column("i8").cast(pa.int64()))  # an integer's width does not count
+def test_an_integer_width_does_not_matter():
+    narrow = EDGES.set_column(7, "i8", EDGES.column("i8").cast(pa.int64()))
     assert _value(narrow) == _value(EDGES)
-
-
-@pytest.mark.parametrize("left, right", [
-    ({"a": ["x"], "b": ["y"]}, {"a": ["y"], "b": ["x"]}),  # values swapped between columns
-    ({"a": [None], "b": ["z"]}, {"a": [""], "b": ["z"]}),  # NULL is not the empty text
-    ({"a": [None], "b": [1]}, {"a": [0], "b": [1]}),  # nor 0
-    ({"a": ["1"], "b": ["z"]}, {"c": ["1"], "b": ["z"]}),  # a renamed column
-    ({"a": ["1"], "b": ["z"]}, {"b": ["z"], "a": ["1"]}),  # columns in another order
-    ({"a": [Decimal("1.50")]}, {"a": [Decimal("1.5")]}),  # a decimal keeps its scale
-])
-def test_rows_that_differ_have_different_fingerprints(left, right):
-    assert _value(pa.table(left)) != _value(pa.table(right))
-
-
-def test_a_duplicated_row_counts_twice():
-    one = pa.table({"id": [1], "t": ["a"]})
-    assert _value(pa.concat_tables([one, one])) not in (_value(one), "0" * 32)
-
-
-@pytest.mark.parametrize("type_", [pa.list_(pa.int32()), pa.struct([("x", pa.int32())]),
-                                   pa.map_(pa.string(), pa.int32()), pa.month_day_nano_interval()])
-def test_nested_and_interval_columns_have_no_v3_words(type_):
-    assert not supports(pa.schema([("id", pa.int64()), ("odd", type_)]))
 
 
 @settings(max_examples=25, deadline=None)
@@ -190,19 +157,9 @@ def test_batches_of_many_sizes_reuse_their_layouts():
 
 
 def _auditor_script(tmp_path):
-    """The script docs/archive.md gives auditors (no archival import, no polars), as pasted."""
-    text = (ROOT / "docs" / "archive.md").read_text().split("### Fingerprint `sum-xxh3-words-v3`", 1)[1]
-    script = tmp_path / "recompute_v3.py"
-    script.write_text(re.search(r"```python\n(.*?)```", text, flags=re.S).group(1))
-    assert "archival" not in script.read_text().replace("without archival", "")
-    assert "polars" not in script.read_text()
+    script = auditor_script(tmp_path, V3)
+    assert "polars" not in script.read_text()  # pyarrow and xxhash only
     return script
-
-
-def _recompute(script, archive, manifest: str) -> str:
-    done = subprocess.run([sys.executable, str(script), str(archive), manifest], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 @pytest.mark.parametrize("table", [SAMPLE, EDGES], ids=["sample", "edges"])
@@ -212,18 +169,12 @@ def test_the_documented_auditor_script_recomputes_every_type(table, tmp_path):
     assert _value(read_back) == _value(table)  # what Parquet keeps is what was hashed
     (tmp_path / "m.json").write_text(json.dumps({"files": [{"path": "part.parquet"}],
                                                  "fingerprint": {"value": _value(table)}}))
-    assert _recompute(_auditor_script(tmp_path), tmp_path, "m.json") == f"{_value(table)} ok"
+    assert recompute(_auditor_script(tmp_path), tmp_path, "m.json") == f"{_value(table)} ok"
 
 
 def test_the_documented_auditor_script_recomputes_an_archive(shop_project, tmp_path):
     run_units(shop_project, datetime(2026, 12, 1, tzinfo=UTC))
-    archive = shop_project / "archive"
-    manifests = [p for p in archive.rglob("_manifests/*/v*.json")
-                 if json.loads(p.read_bytes())["fingerprint"]["algorithm"] == V3]
-    assert len(manifests) >= 3
-    script = _auditor_script(tmp_path)
-    for path in manifests:
-        assert _recompute(script, archive, path.relative_to(archive).as_posix()).endswith(" ok"), path
+    assert recompute_archive(_auditor_script(tmp_path), shop_project / "archive", V3) >= 3
 
 
 def test_the_auditor_script_recomputes_a_postgresql_unit(pg_dsn, tmp_path, monkeypatch):
@@ -250,7 +201,7 @@ def test_the_auditor_script_recomputes_a_postgresql_unit(pg_dsn, tmp_path, monke
     archive = project / "archive"
     [manifest] = list(archive.rglob("_manifests/*/v*.json"))
     assert json.loads(manifest.read_bytes())["fingerprint"]["algorithm"] == V3
-    assert _recompute(_auditor_script(tmp_path), archive, manifest.relative_to(archive).as_posix()).endswith(" ok")
+    assert recompute(_auditor_script(tmp_path), archive, manifest.relative_to(archive).as_posix()).endswith(" ok")
 
 
 def test_a_batch_whose_columns_are_all_null_typed():
@@ -264,13 +215,7 @@ def test_a_batch_whose_columns_are_all_null_typed():
 
 def test_the_documented_auditor_script_recomputes_the_0_3_0_golden_archive(golden_030, tmp_path):
     """Committed files written by release 0.3.0: a change of polars-hash's XXH3 or of a word breaks this."""
-    archive = golden_030 / "archive"
-    manifests = [p for p in archive.rglob("_manifests/*/v*.json")
-                 if json.loads(p.read_bytes())["fingerprint"]["algorithm"] == V3]
-    assert len(manifests) == 25
-    script = _auditor_script(tmp_path)
-    for path in manifests:
-        assert _recompute(script, archive, path.relative_to(archive).as_posix()).endswith(" ok"), path
+    assert recompute_archive(_auditor_script(tmp_path), golden_030 / "archive", V3) == 25
 
 
 def test_a_table_larger_than_a_slice_sums_as_its_slices(monkeypatch):
