@@ -96,7 +96,7 @@ class RowFingerprint:
         if algorithm in _ROW_SUMS and odd:
             if kept:
                 raise FingerprintUnavailable(
-                    f"{what}: the period's rows are fingerprinted with {algorithm}, which has no text for column(s) "
+                    f"{what}: the period's rows are fingerprinted with {algorithm}, which cannot hash column(s) "
                     f"{', '.join(odd)} (nested or interval); `archival run --refresh` rewrites the period with "
                     f"{ALGORITHM}")
             algorithm = ALGORITHM
