@@ -64,7 +64,7 @@ def _lookup_texts() -> LookupTexts:
                        pl.Series("prefixes", [f"{n}:" for n in range(LOOKUP)], pl.String))
 
 
-def _is_text(dtype: pl.DataType) -> bool:
+def is_text(dtype: pl.DataType) -> bool:
     return isinstance(dtype, (pl.String, pl.Categorical, pl.Enum))
 
 
@@ -80,7 +80,7 @@ def _value_text(name: str, dtype: pl.DataType, looked_up: bool = False) -> pl.Ex
     col = pl.col(name)
     if dtype == pl.Null:
         return pl.lit("", pl.String)
-    if _is_text(dtype):
+    if is_text(dtype):
         text = col.cast(pl.String)
         if looked_up:
             return pl.concat_str([pl.lit(_lookup_texts().prefixes).gather(text.str.len_bytes()), text])
@@ -101,7 +101,7 @@ def looked_up_columns(frame: pl.DataFrame) -> frozenset[str]:
     in 0..LOOKUP-1 (NULLs look up NULL, as the cast gives)."""
     checks = []
     for name, dtype in frame.schema.items():
-        if _is_text(dtype):
+        if is_text(dtype):
             checks.append((pl.col(name).cast(pl.String).str.len_bytes().max() < LOOKUP).fill_null(True).alias(name))
         elif _is_counted(dtype):
             physical = pl.col(name).to_physical()
@@ -131,6 +131,13 @@ _HALVES = [(_DIGEST // (1 << 64)).sum().alias("upper"),
            _DIGEST.cast(pl.UInt64, wrap_numerical=True).cast(pl.UInt128).sum().alias("lower")]
 
 
+def halves_sums(digests: pl.DataFrame) -> tuple[int, int]:
+    """The sums of the high and of the low 64 bits of the XXH3-128 row hashes in the `digest` column
+    (v2 and v3 sum them alike)."""
+    upper, lower = digests.select(_HALVES).row(0)
+    return int(upper), int(lower)
+
+
 def row_sums(data: pa.RecordBatch | pa.Table) -> tuple[int, int, int]:
     """(sum of the high halves, sum of the low halves, rows) of `data`'s row hashes, unreduced (summed
     as u128 in polars: no wrap-around there; format_value reduces them)."""
@@ -141,5 +148,5 @@ def row_sums(data: pa.RecordBatch | pa.Table) -> tuple[int, int, int]:
     schema = tuple((name, dtype) for name, dtype in frame.schema.items())
     # two steps: in one eager select each half would hash every row again
     looked_up = looked_up_columns(frame) if frame.height >= LOOKUP_ROWS else frozenset()
-    upper, lower = frame.select(_digest_expr(schema, looked_up)).select(_HALVES).row(0)
-    return int(upper), int(lower), data.num_rows
+    upper, lower = halves_sums(frame.select(_digest_expr(schema, looked_up)))
+    return upper, lower, data.num_rows

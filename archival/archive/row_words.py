@@ -33,7 +33,7 @@ import polars_hash  # noqa: F401 - registers the `nchash` namespace on polars ex
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from archival.archive.row_text import names_seed, unsupported
+from archival.archive.row_text import halves_sums, is_text, names_seed, supports, unsupported
 from archival.checksums import ROW_WORDS, FingerprintAlgorithm
 
 ALGORITHM: FingerprintAlgorithm = ROW_WORDS
@@ -41,14 +41,6 @@ __all__ = ["ALGORITHM", "row_sums", "supports", "unsupported"]
 
 _U64 = pl.UInt64
 _CANONICAL_NAN = float("nan")  # CPython's NaN: 0x7ff8000000000000
-
-
-def supports(schema: pa.Schema) -> bool:
-    return not unsupported(schema)
-
-
-def _is_text(dtype: pl.DataType) -> bool:
-    return isinstance(dtype, (pl.String, pl.Categorical, pl.Enum))
 
 
 def _signed(expr: pl.Expr) -> pl.Expr:
@@ -74,7 +66,7 @@ def _words(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> list[pl.Expr |
     col = pl.col(name)
     if dtype == pl.Null:
         return [pl.repeat(0, frame.height, dtype=_U64)]  # a column's length even where every column is NULL
-    if _is_text(dtype):
+    if is_text(dtype):
         words: list[pl.Expr] = [col.cast(pl.String).nchash.xxh3_64()]
     elif isinstance(dtype, pl.Binary):
         words = [col.nchash.xxh3_64()]
@@ -113,11 +105,6 @@ def _layout(rows: int, width: int) -> tuple[pa.Array, pa.Buffer]:
     order = ((index % width) * rows + index // width).to_arrow()
     offsets = pl.int_range(0, (rows + 1) * 8 * width, 8 * width, dtype=pl.Int64, eager=True).to_arrow()
     return order, offsets.buffers()[1]
-
-
-_DIGEST = pl.col("digest")
-_HALVES = [(_DIGEST // (1 << 64)).sum().alias("upper"),
-           _DIGEST.cast(pl.UInt64, wrap_numerical=True).cast(pl.UInt128).sum().alias("lower")]
 
 
 # rows laid out at a time: the gather's working set stays in the CPU's caches (5M rows of four columns
@@ -168,5 +155,5 @@ def _slice_sums(data: pa.RecordBatch | pa.Table) -> tuple[int, int, int]:
     row_bytes = pa.Array.from_buffers(pa.large_binary(), rows, [None, offsets, laid.buffers()[1]])
     digests = pl.Series("bytes", row_bytes).to_frame().select(
         pl.col("bytes").nchash.xxh3_128(seed=names_seed(names)).alias("digest"))
-    upper, lower = digests.select(_HALVES).row(0)
-    return int(upper), int(lower), data.num_rows
+    upper, lower = halves_sums(digests)
+    return upper, lower, data.num_rows
