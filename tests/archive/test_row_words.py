@@ -39,7 +39,7 @@ def _words(value: object, type_: pa.DataType) -> list[int]:
         return [0] * (3 if pa.types.is_decimal(type_) else 1)
     if pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_string_view(type_):
         return [xxhash.xxh3_64_intdigest(value.encode())]
-    if pa.types.is_binary(type_):
+    if pa.types.is_binary(type_) or pa.types.is_fixed_size_binary(type_):
         return [xxhash.xxh3_64_intdigest(value)]
     if pa.types.is_timestamp(type_):
         aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
@@ -94,6 +94,7 @@ EDGES = pa.table({
                      pa.timestamp("s")),
     "wait_s": pa.array([dt.timedelta(seconds=3), dt.timedelta(seconds=-2), None, dt.timedelta(0)], pa.duration("s")),
     "day64": pa.array([dt.date(2024, 2, 29), None, dt.date(1969, 12, 31), dt.date(1970, 1, 1)], pa.date64()),
+    "fixed": pa.array([b"\x00\x01", b"ab", None, b"\xff\xff"], pa.binary(2)),  # how a UUID can arrive, shorter
 })
 
 
