@@ -1,12 +1,16 @@
-"""A row of every type the v2 and v3 row fingerprints hash, with NULLs, edges and a dictionary column:
-the tests of both algorithms and of the auditors' scripts share it."""
+"""What the tests of the v2 and v3 row fingerprints share: a row of every type they hash (with NULLs,
+edges and a dictionary column), and the check that batches sum to the whole in any order."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from decimal import Decimal
 
 import pyarrow as pa
+
+from archival.archive.fingerprint import RowFingerprint, combine
+from archival.checksums import FingerprintAlgorithm
 
 SAMPLE = pa.table({
     "id": pa.array([1, 2, 3, -4], pa.int64()),
@@ -23,3 +27,14 @@ SAMPLE = pa.table({
     "blob": pa.array([b"\x00\x01", b"", None, b"\xff"], pa.binary()),
     "status": pa.array(["open", "closed", "open", None]).dictionary_encode(),
 })
+
+
+def sum_in_halves(data: pa.Table, algorithm: FingerprintAlgorithm, cut: int, rnd: random.Random) -> tuple[str, int]:
+    """`data` cut into batches of `cut` rows, shuffled, dealt to two accumulators and combined: (value,
+    rows), which must be the whole's."""
+    batches = data.to_batches(max_chunksize=cut)
+    rnd.shuffle(batches)
+    halves = [RowFingerprint(algorithm=algorithm) for _ in range(2)]
+    for i, batch in enumerate(batches):
+        halves[i % 2].add(batch)
+    return combine(*(h.value for h in halves)), sum(h.rows for h in halves)

@@ -21,7 +21,7 @@ from archival.archive.fingerprint import V2, RowFingerprint, combine
 from archival.archive.row_text import LOOKUP, looked_up_columns, row_sums, supports
 from archival.checksums import format_value
 from tests.archive.auditor import auditor_script, recompute, recompute_archive
-from tests.archive.samples import SAMPLE
+from tests.archive.samples import SAMPLE, sum_in_halves
 from tests.conftest import write_project
 from tests.run.helpers import run_units
 
@@ -119,13 +119,7 @@ def test_batches_in_any_order_sum_to_the_whole(rows, cut, rnd):
     assert whole == _reference(data)
     with mock.patch.object(row_text, "LOOKUP_ROWS", 1):  # the looked-up texts, in batches this small too
         assert (_value(data) if rows else "0" * 32) == whole
-    batches = data.to_batches(max_chunksize=cut)
-    rnd.shuffle(batches)
-    halves = [RowFingerprint(algorithm=V2) for _ in range(2)]
-    for i, batch in enumerate(batches):
-        halves[i % 2].add(batch)
-    assert combine(*(h.value for h in halves)) == whole
-    assert sum(h.rows for h in halves) == len(rows)
+    assert sum_in_halves(data, V2, cut, rnd) == (whole, len(rows))
 
 
 def _auditor_script(tmp_path):

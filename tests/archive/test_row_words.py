@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archival.archive import row_words
-from archival.archive.fingerprint import V3, RowFingerprint, combine
+from archival.archive.fingerprint import V3, RowFingerprint
 from archival.archive.row_words import row_sums, supports
 from archival.checksums import format_value
 from tests.archive.auditor import auditor_script, recompute, recompute_archive
-from tests.archive.samples import SAMPLE
+from tests.archive.samples import SAMPLE, sum_in_halves
 from tests.conftest import write_project
 from tests.run.helpers import run_units
 
@@ -137,13 +137,7 @@ def test_batches_in_any_order_sum_to_the_whole(rows, cut, rnd):
                      "f": pa.array([r[2] for r in rows], pa.float64())})
     whole = _value(data) if rows else "0" * 32
     assert whole == _reference(data)
-    batches = data.to_batches(max_chunksize=cut)
-    rnd.shuffle(batches)
-    halves = [RowFingerprint(algorithm=V3) for _ in range(2)]
-    for i, batch in enumerate(batches):
-        halves[i % 2].add(batch)
-    assert combine(*(h.value for h in halves)) == whole
-    assert sum(h.rows for h in halves) == len(rows)
+    assert sum_in_halves(data, V3, cut, rnd) == (whole, len(rows))
 
 
 def test_batches_of_many_sizes_reuse_their_layouts():
